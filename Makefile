@@ -1,0 +1,40 @@
+# Two commands work on a fresh machine with only Python 3 and make: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PYTEST := $(BIN)/python -m pytest
+
+.PHONY: setup test test-fast demo bench soak browser clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+# Debian's Chromium for the browser tests (installed when missing and possible; otherwise they skip loudly).
+browser:
+	@bash scripts/ensure-chromium || true
+
+test: setup browser
+	$(PYTEST) tests
+	$(PYTEST) --nbval --nbval-sanitize-with notebooks/sanitize.cfg -p no:randomly notebooks
+
+# The suite without the real-browser tests, for quick iteration.
+test-fast: setup
+	$(PYTEST) tests -m "not browser and not soak"
+
+demo: setup
+	$(BIN)/python -m junis_jupyter.cli demo --out build/demo
+
+bench: setup
+	$(BIN)/python -m benchmarks.run
+
+soak: setup
+	$(PYTEST) tests -m soak --run-soak
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,44 @@
+"""Junis AI agents in Jupyter.
+
+`%load_ext junis_jupyter` registers `%%junis` and `%junis`. Names are imported lazily so that
+loading the extension costs little: pandas, ipywidgets and the emulator come in only when used.
+"""
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "JunisClient": "junis_jupyter.client.sync",
+    "AsyncJunisClient": "junis_jupyter.client.aio",
+    "ChatResult": "junis_jupyter.client.types",
+    "ChatChunk": "junis_jupyter.client.types",
+    "Usage": "junis_jupyter.client.types",
+    "ChatPanel": "junis_jupyter.panel",
+    "ask_many": "junis_jupyter.batch",
+    "frames": "junis_jupyter.frames",
+    "errors": "junis_jupyter.errors",
+}
+
+__all__ = sorted(_LAZY) + ["load_ipython_extension", "unload_ipython_extension"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'junis_jupyter' has no attribute {name!r}")
+    module = import_module(_LAZY[name])
+    value = module if module.__name__.endswith("." + name) else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    from .magics import load
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from .magics import unload
+    unload(ipython)
