@@ -1,0 +1,184 @@
+"""Streaming an answer into a cell without flooding the frontend.
+
+A notebook gets one display handle per answer, updated at most `update_hz` times a second plus
+once at the end; chunks are kept in a list and joined only when an update is due, so a long answer
+costs (updates x length), not (chunks x length). A terminal IPython has no display handles: there
+the new text is written to stdout as it arrives (at the same bounded rate).
+"""
+from __future__ import annotations
+
+import html
+import sys
+import time
+from typing import Any, Callable, Iterable, Sequence, TextIO
+
+__all__ = ["StreamRenderer", "Footer", "Table", "pick_mode", "MODES"]
+
+MODES = ("markdown", "text", "terminal")
+
+
+def pick_mode(shell: Any, fmt: str = "markdown") -> str:
+    """'terminal' in a terminal IPython (no rich display); else the cell's format."""
+    if shell is not None and "Terminal" in type(shell).__name__:
+        return "terminal"
+    return "text" if fmt == "text" else "markdown"
+
+
+class _Markdown:
+    """Markdown with a plain-text fallback, so every frontend shows something sensible."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class _Plain:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _default_display(obj: Any, **kwargs: Any) -> Any:
+    from IPython.display import display
+    return display(obj, **kwargs)
+
+
+class StreamRenderer:
+    """Shows one answer as it streams: `feed` each delta, then `finish` once."""
+
+    def __init__(self, mode: str = "markdown", *, update_hz: float = 15.0,
+                 display: Callable[..., Any] | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 stdout: TextIO | None = None) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.mode = mode
+        self.interval = 1.0 / update_hz if update_hz > 0 else 0.0
+        self._display = display or _default_display
+        self._clock = clock
+        self._stdout = stdout
+        self._chunks: list[str] = []
+        self._written = 0            # terminal: how many chunks are already on stdout
+        self._handle: Any = None
+        self._last = float("-inf")
+        self.updates = 0             # display updates / stdout writes done, for tests and demos
+
+    @property
+    def text(self) -> str:
+        return "".join(self._chunks)
+
+    def start(self) -> None:
+        """Reserve the answer's place in the cell before the first byte arrives."""
+        if self.mode != "terminal" and self._handle is None:
+            self._handle = self._display(self._wrap("…"), display_id=True)
+            self._last = self._clock()
+
+    def feed(self, delta: str) -> None:
+        if not delta:
+            return
+        self._chunks.append(delta)
+        now = self._clock()
+        if now - self._last >= self.interval:
+            self._last = now
+            self._flush()
+
+    def finish(self, note: str | None = None) -> str:
+        """Final update; `note` (e.g. 'interrupted') is appended to what is shown, not to the text."""
+        text = self._flush(note=note)
+        return text
+
+    def _flush(self, note: str | None = None) -> str:
+        if self.mode == "terminal":
+            out = self._stdout or sys.stdout
+            new = "".join(self._chunks[self._written:])
+            self._written = len(self._chunks)
+            if note:
+                new += f"\n[{note}]"
+            if new:
+                out.write(new)
+                out.flush()
+                self.updates += 1
+            return self.text
+        text = self.text
+        shown = text + (f"\n\n*[{note}]*" if note and self.mode == "markdown" else
+                        f"\n[{note}]" if note else "")
+        if self._handle is None:
+            self._handle = self._display(self._wrap(shown), display_id=True)
+        else:
+            self._handle.update(self._wrap(shown))
+        self.updates += 1
+        return text
+
+    def _wrap(self, text: str) -> Any:
+        return _Markdown(text) if self.mode == "markdown" else _Plain(text)
+
+
+class Footer:
+    """The small line under an answer: session id and token usage."""
+
+    def __init__(self, session_id: str | None, usage: Any = None, *, agent: str | None = None,
+                 note: str | None = None) -> None:
+        self.session_id = session_id
+        self.usage = usage
+        self.agent = agent
+        self.note = note
+
+    def parts(self) -> list[str]:
+        parts = []
+        if self.agent:
+            parts.append(f"agent {self.agent}")
+        if self.session_id:
+            parts.append(f"session {self.session_id}")
+        u = self.usage
+        if u is not None and getattr(u, "total_tokens", 0):
+            parts.append(f"{u.total_tokens} tokens ({u.prompt_tokens} prompt + "
+                         f"{u.completion_tokens} completion)")
+        if self.note:
+            parts.append(self.note)
+        return parts
+
+    def metadata(self) -> dict[str, Any]:
+        """Machine-readable copy in the output's metadata (the demo's summary reads it)."""
+        u = self.usage
+        return {"junis": {"session_id": self.session_id, "agent": self.agent,
+                          "total_tokens": getattr(u, "total_tokens", 0) if u else 0,
+                          "note": self.note}}
+
+    def _repr_html_(self) -> str:
+        return f"<sub>{html.escape(' · '.join(self.parts()))}</sub>"
+
+    def __repr__(self) -> str:
+        return "[" + " · ".join(self.parts()) + "]"
+
+
+class Table:
+    """A small table with HTML and plain-text forms, so listing agents needs no pandas."""
+
+    def __init__(self, columns: Sequence[str], rows: Iterable[Sequence[Any]],
+                 *, caption: str | None = None) -> None:
+        self.columns = list(columns)
+        self.rows = [["" if v is None else str(v) for v in row] for row in rows]
+        self.caption = caption
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>"
+                       for row in self.rows)
+        cap = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    def __repr__(self) -> str:
+        flat = [[v.replace("\n", " ") for v in row] for row in self.rows]
+        widths = [max([len(c)] + [len(r[i]) for r in flat]) for i, c in enumerate(self.columns)]
+        line = lambda cells: "  ".join(v.ljust(w) for v, w in zip(cells, widths)).rstrip()  # noqa: E731
+        lines = [line(self.columns), line(["-" * w for w in widths])] + [line(r) for r in flat]
+        if self.caption:
+            lines.insert(0, self.caption)
+        return "\n".join(lines)
