@@ -1,0 +1,127 @@
+"""The streaming renderer: bounded update rate, no lost text, terminal fallback."""
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from junis_jupyter.client.types import Usage
+from junis_jupyter.render import Footer, StreamRenderer, Table, pick_mode
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class RecordingDisplay:
+    """Stands in for IPython.display.display: records the first show and every update."""
+
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+        self.updates: list[str] = []
+        self.handles = 0
+
+    def __call__(self, obj, display_id=None, **kwargs):
+        assert display_id is True
+        self.handles += 1
+        self.shown.append(repr(obj))
+        outer = self
+
+        class Handle:
+            def update(self, obj):
+                outer.updates.append(repr(obj))
+        return Handle()
+
+
+def test_updates_are_bounded_by_the_clock_and_the_last_one_has_everything():
+    clock, disp = FakeClock(), RecordingDisplay()
+    r = StreamRenderer("markdown", update_hz=10, display=disp, clock=clock)
+    pieces = [f"w{i} " for i in range(1000)]
+    for i, p in enumerate(pieces):
+        clock.now = i * 0.001          # 1000 chunks over one second
+        r.feed(p)
+    r.finish()
+    assert disp.handles == 1           # one display handle for the whole answer
+    # at most 10 per second (+1 for the first chunk, +1 for the final update)
+    assert r.updates <= 1 * 10 + 2
+    assert r.updates == 1 + len(disp.updates)
+    assert disp.updates[-1] == "".join(pieces)
+
+
+def test_every_chunk_shown_when_chunks_are_slower_than_the_rate():
+    clock, disp = FakeClock(), RecordingDisplay()
+    r = StreamRenderer("markdown", update_hz=15, display=disp, clock=clock)
+    for i in range(5):
+        clock.now = i * 1.0
+        r.feed(str(i))
+    assert disp.shown + disp.updates == ["0", "01", "012", "0123", "01234"]
+
+
+def test_note_is_shown_but_not_part_of_the_text():
+    disp = RecordingDisplay()
+    r = StreamRenderer("markdown", display=disp, clock=FakeClock())
+    r.feed("partial answer")
+    assert r.finish(note="interrupted") == "partial answer"
+    assert disp.updates[-1].startswith("partial answer")
+    assert "interrupted" in disp.updates[-1]
+
+
+def test_finish_without_chunks_still_shows_one_output():
+    disp = RecordingDisplay()
+    r = StreamRenderer("text", display=disp, clock=FakeClock())
+    r.finish()
+    assert disp.handles == 1 and disp.shown == [""]
+
+
+def test_markdown_and_text_modes_publish_different_mimetypes():
+    disp_md, disp_txt = RecordingDisplay(), RecordingDisplay()
+    objs = []
+    StreamRenderer("markdown", display=lambda o, **k: objs.append(o) or disp_md(o, **k)).feed("# T")
+    StreamRenderer("text", display=lambda o, **k: objs.append(o) or disp_txt(o, **k)).feed("# T")
+    assert objs[0]._repr_markdown_() == "# T"
+    assert not hasattr(objs[1], "_repr_markdown_") and repr(objs[1]) == "# T"
+
+
+def test_terminal_mode_writes_each_delta_once():
+    out, clock = io.StringIO(), FakeClock()
+    r = StreamRenderer("terminal", update_hz=2, stdout=out, clock=clock)
+    for i in range(10):
+        clock.now = i * 0.1
+        r.feed(f"{i},")
+    r.finish(note="interrupted")
+    assert out.getvalue() == "0,1,2,3,4,5,6,7,8,9,\n[interrupted]"
+    assert r.updates <= 1 * 2 + 2
+
+
+def test_bad_mode_is_refused():
+    with pytest.raises(ValueError):
+        StreamRenderer("html")
+
+
+def test_pick_mode():
+    class TerminalInteractiveShell:
+        pass
+
+    class ZMQInteractiveShell:
+        pass
+    assert pick_mode(TerminalInteractiveShell(), "markdown") == "terminal"
+    assert pick_mode(ZMQInteractiveShell(), "markdown") == "markdown"
+    assert pick_mode(ZMQInteractiveShell(), "text") == "text"
+
+
+def test_footer_shows_session_and_tokens_small():
+    f = Footer("abc-123", Usage(10, 5, 15), agent="Research")
+    assert repr(f) == "[agent Research · session abc-123 · 15 tokens (10 prompt + 5 completion)]"
+    assert f._repr_html_().startswith("<sub>") and "abc-123" in f._repr_html_()
+    assert f.metadata()["junis"]["total_tokens"] == 15
+
+
+def test_table_escapes_html_and_aligns_text():
+    t = Table(("name", "note"), [("<b>x</b>", None), ("y", "two\nlines")], caption="c")
+    assert "&lt;b&gt;" in t._repr_html_() and "<b>x" not in t._repr_html_()
+    text = repr(t).splitlines()
+    assert text[0] == "c" and text[1].startswith("name") and "two lines" in text[-1]
