@@ -1,0 +1,109 @@
+"""The outermost layer: request ids, rate-limit headers on every response, statistics and the
+faults that strike as a request arrives (status, delay, reset)."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .faults import ARRIVAL_KINDS, Fault
+from .runtime import Emulator
+from .wire import dumps, error_body
+
+_ADMIN_PREFIX = "/_emulator/"
+
+
+class EmulatorMiddleware:
+    def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
+        self.app = app
+        self.emulator = emulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        emulator = self.emulator
+        request_id = ("req_" + uuid.uuid4().hex[:24]).encode()
+        admin = emulator.options.admin and scope["path"].startswith(_ADMIN_PREFIX)
+        status = ["reset"]
+
+        async def tagged_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                headers.append((b"x-request-id", request_id))
+                if not admin and not any(name == b"x-ratelimit-limit" for name, _ in headers):
+                    headers.extend(emulator.quota(scope["headers"]).headers())
+                status[0] = str(message["status"])
+                message = {**message, "headers": headers}
+            await send(message)
+
+        if admin:
+            await self.app(scope, receive, tagged_send)
+            return
+        emulator.stats.begin()
+        try:
+            fault = emulator.faults.take(scope["path"], ARRIVAL_KINDS)
+            if fault is None:
+                await self.app(scope, receive, tagged_send)
+            elif fault.kind == "reset":
+                await self._reset(scope, receive)
+            elif fault.kind == "status":
+                await _status_response(fault, tagged_send)
+            else:
+                replay = await _delay(fault.seconds, receive)
+                if replay is not None:
+                    await self.app(scope, replay, tagged_send)
+        finally:
+            emulator.stats.end(status[0])
+
+    async def _reset(self, scope: Scope, receive: Receive) -> None:
+        """Drop the TCP connection without a byte of response."""
+        transport = self.emulator.transports.get(tuple(scope.get("client") or ()))
+        if transport is None:       # not served by our protocol (e.g. an in-memory test client)
+            raise ConnectionResetError("reset fault")
+        transport.abort()
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+
+async def _status_response(fault: Fault, send: Send) -> None:
+    headers = [(b"content-type", b"application/json")]
+    retry_after = fault.retry_after if fault.retry_after is not None else (1 if fault.status == 429 else None)
+    if retry_after is not None:
+        headers.append((b"retry-after", f"{retry_after:g}".encode()))
+    body = dumps(error_body(fault.status, fault.code, fault.message)).encode()
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": fault.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _delay(seconds: float, receive: Receive) -> Receive | None:
+    """Hold the request back; None if the client gave up meanwhile, else a receive that replays
+    the body read while waiting."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    chunks: list[bytes] = []
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    try:
+        message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+        if message["type"] == "http.disconnect":
+            return None
+    except asyncio.TimeoutError:
+        pass
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        return await receive()
+
+    return replay

@@ -1,0 +1,86 @@
+"""Run an emulator as a subprocess: for notebooks, kernels, demos and benchmarks, where the server
+must not share the caller's interpreter (or GIL)."""
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import threading
+from typing import IO, Any
+
+from .handle import EmulatorHandle
+
+_URL_PREFIX = "Junis emulator listening on "
+_KEY_PREFIX = "API key: "
+
+
+class EmulatorProcess(EmulatorHandle):
+    def __init__(self, process: subprocess.Popen, url: str, key: str) -> None:
+        super().__init__(url, key)
+        self.process = process
+
+    def stop(self) -> None:
+        self._close_admin()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream:
+                stream.close()
+
+
+def _command(options: dict[str, Any]) -> list[str]:
+    command = [sys.executable, "-m", "junis_jupyter.emulator"]
+    options = {"port": 0, "admin": True, "token_delay": 0.0, **options}
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            command.append(flag)
+        elif value not in (None, False):
+            command += [flag, str(value)]
+    return command
+
+
+def _read_lines(stream: IO[str], lines: "queue.Queue[str | None]") -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+def start_emulator_process(timeout: float = 20.0, **options: Any) -> EmulatorProcess:
+    """Start `python -m junis_jupyter.emulator --port 0 --admin ...` and read its URL and key.
+
+    Options are the CLI's, in Python spelling: plan, key, credits, token_delay, state, rpm,
+    concurrency, admin, host, port. Stdout after the first two lines is drained in a thread so the
+    child never blocks on a full pipe.
+    """
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(_command(options), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env)
+    lines: "queue.Queue[str | None]" = queue.Queue()
+    threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True).start()
+    found: dict[str, str] = {}
+    try:
+        while len(found) < 2:
+            line = lines.get(timeout=timeout)
+            if line is None:
+                break
+            if line.startswith(_URL_PREFIX):
+                found["url"] = line[len(_URL_PREFIX):].strip()
+            elif line.startswith(_KEY_PREFIX):
+                found["key"] = line[len(_KEY_PREFIX):].strip()
+    except queue.Empty:
+        pass
+    if len(found) < 2:
+        process.kill()
+        process.wait()
+        error = (process.stderr.read() if process.stderr else "").strip().splitlines()
+        raise RuntimeError("the emulator process did not start"
+                           + (f": {error[-1]}" if error else ""))
+    threading.Thread(target=lambda: process.stderr and process.stderr.read(), daemon=True).start()
+    return EmulatorProcess(process, found["url"], found["key"])

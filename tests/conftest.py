@@ -1,0 +1,58 @@
+"""Shared fixtures: a real emulator on a loopback socket (docs/internals.md, "Test fixtures")."""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from junis_jupyter.emulator import EmulatorThread, start_emulator_thread
+
+# The shared emulator serves the whole suite within a minute or two: its key's request rate is
+# lifted so that no test trips a limit it did not ask for (use make_emulator(rpm=...) for that).
+_SESSION_RPM = 1_000_000
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[EmulatorThread]:
+    """A running emulator (token_delay=0, admin routes on) shared by the whole test session."""
+    server = start_emulator_thread(rpm=_SESSION_RPM)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clear_emulator_faults(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Faults a test queued but did not use must not strike the next test."""
+    yield
+    if "emulator" in request.fixturenames:
+        request.getfixturevalue("emulator").clear_faults()
+
+
+@pytest.fixture
+def make_emulator() -> Iterator[Callable[..., EmulatorThread]]:
+    """A factory for emulators with other options (plan, credits, rpm, concurrency, token_delay,
+    state, key); each is stopped at the end of the test."""
+    started: list[EmulatorThread] = []
+
+    def make(**options: Any) -> EmulatorThread:
+        server = start_emulator_thread(**options)
+        started.append(server)
+        return server
+
+    try:
+        yield make
+    finally:
+        for server in started:
+            server.stop()
+
+
+@pytest.fixture
+def junis_env(emulator: EmulatorThread, monkeypatch: pytest.MonkeyPatch,
+              tmp_path: Any) -> Iterator[EmulatorThread]:
+    """JUNIS_BASE_URL / JUNIS_API_KEY pointing at the session emulator, JUNIS_HOME a fresh directory."""
+    monkeypatch.setenv("JUNIS_BASE_URL", emulator.url)
+    monkeypatch.setenv("JUNIS_API_KEY", emulator.key)
+    monkeypatch.setenv("JUNIS_HOME", str(tmp_path / "junis_home"))
+    yield emulator
