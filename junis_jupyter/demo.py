@@ -1,0 +1,136 @@
+"""`make demo`: run the example notebooks against a local emulator and leave readable HTML.
+
+Starts the emulator on a free loopback port in its own process, executes every notebook with a
+real kernel (the kernel gets the emulator's URL and key through its environment, and a throwaway
+JUNIS_HOME so the user's usage ledger is untouched), writes the executed notebook and an HTML
+export of each, prints a summary, and exits non-zero if any notebook failed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from .settings import mask_key
+
+__all__ = ["main", "run_notebook", "NotebookRun"]
+
+DEFAULT_NOTEBOOKS = "notebooks"   # `make demo` runs from the repository root
+
+
+@dataclass
+class NotebookRun:
+    name: str
+    cells: int
+    answers: int
+    tokens: int
+    seconds: float
+    errors: list[str]
+    ipynb: Path
+    html: Path
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _count(nb: Any) -> tuple[int, int, list[str]]:
+    """(answers, tokens, error lines) read from the executed notebook's outputs."""
+    answers = tokens = 0
+    problems = []
+    for index, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            meta = out.get("metadata", {}).get("junis")
+            if meta:
+                answers += 1
+                tokens += int(meta.get("total_tokens") or 0)
+            if out.get("output_type") == "error":
+                problems.append(f"cell {index}: {out.get('ename')}: {out.get('evalue')}")
+            elif out.get("output_type") == "stream" and out.get("name") == "stderr" \
+                    and "Junis:" in out.get("text", ""):
+                problems.append(f"cell {index}: {out['text'].strip().splitlines()[0]}")
+    return answers, tokens, problems
+
+
+def run_notebook(path: Path, out_dir: Path, env: dict[str, str], *, key: str,
+                 timeout: int = 300) -> NotebookRun:
+    """Execute one notebook in a fresh kernel; write `<name>.ipynb` and `<name>.html` to out_dir."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, allow_errors=True,
+                            resources={"metadata": {"path": str(path.parent)}})
+    started = time.monotonic()
+    errors: list[str] = []
+    try:
+        client.execute(env=env)
+    except Exception as exc:  # noqa: BLE001 - a dead kernel or a timeout fails this notebook only
+        errors.append(f"execution stopped: {type(exc).__name__}: {exc}")
+    seconds = time.monotonic() - started
+    answers, tokens, problems = _count(nb)
+    errors += problems
+    text = nbformat.writes(nb)
+    if key in text:      # a leak is a bug to report; the file written is masked all the same
+        errors.append("the API key appeared in the outputs (masked in the files written)")
+        nb = nbformat.reads(text.replace(key, mask_key(key)), as_version=4)
+        text = nbformat.writes(nb)
+    ipynb = out_dir / path.name
+    html = out_dir / (path.stem + ".html")
+    ipynb.write_text(text, encoding="utf-8")
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    html.write_text(body.replace(key, mask_key(key)), encoding="utf-8")
+    code_cells = sum(1 for c in nb.cells if c.cell_type == "code")
+    return NotebookRun(path.stem, code_cells, answers, tokens, seconds, errors, ipynb, html)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="junis-jupyter demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="build/demo", help="where the executed notebooks go")
+    parser.add_argument("--notebooks", default=DEFAULT_NOTEBOOKS,
+                        help="a folder of .ipynb files, or one notebook")
+    parser.add_argument("--timeout", type=int, default=300, help="seconds allowed per cell")
+    parser.add_argument("--token-delay", type=float, default=0.005,
+                        help="the emulator's pause between streamed chunks, in seconds")
+    args = parser.parse_args(argv)
+
+    source = Path(args.notebooks)
+    notebooks = [source] if source.suffix == ".ipynb" else sorted(source.glob("*.ipynb"))
+    if not notebooks:
+        print(f"demo: no notebooks found in {source}", file=sys.stderr)
+        return 2
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    from .emulator.process import start_emulator_process
+
+    runs: list[NotebookRun] = []
+    with tempfile.TemporaryDirectory(prefix="junis-demo-home-") as home, \
+            start_emulator_process(token_delay=args.token_delay) as emulator:
+        print(f"demo: emulator at {emulator.url}; running {len(notebooks)} notebook(s)", flush=True)
+        env = {**os.environ, "JUNIS_BASE_URL": emulator.url, "JUNIS_API_KEY": emulator.key,
+               "JUNIS_HOME": home}
+        for path in notebooks:
+            run = run_notebook(path, out_dir, env, key=emulator.key, timeout=args.timeout)
+            runs.append(run)
+            status = "ok" if run.ok else f"FAILED ({len(run.errors)})"
+            print(f"  {run.name:<28} {run.cells:>3} cells {run.answers:>3} answers "
+                  f"{run.tokens:>6} tokens {run.seconds:>6.1f} s  {status}", flush=True)
+            for line in run.errors:
+                print(f"      {line}", flush=True)
+    failed = [r for r in runs if not r.ok]
+    print(f"demo: executed notebooks and HTML in {out_dir.resolve()}")
+    for run in runs:
+        print(f"  {run.html}")
+    print(f"demo: {len(runs) - len(failed)} of {len(runs)} notebooks ran cleanly")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
