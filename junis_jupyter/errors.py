@@ -11,7 +11,7 @@ __all__ = [
     "JunisError", "ConfigurationError", "APIError", "AuthenticationError",
     "InsufficientCreditsError", "PermissionDeniedError", "NotFoundError", "BadRequestError",
     "RateLimitError", "ServerError", "APIConnectionError", "APITimeoutError", "StreamError",
-    "error_for_status",
+    "AgentNotFoundError", "error_for_status",
 ]
 
 
@@ -61,6 +61,12 @@ class PermissionDeniedError(APIError):
 
 class NotFoundError(APIError):
     """404: unknown agent, session or path."""
+
+
+class AgentNotFoundError(NotFoundError, ConfigurationError):
+    """An `agent=` name or id the organisation does not have; the message lists those it has.
+
+    Raised by the client before any completion request, so it is also a ConfigurationError."""
 
 
 class BadRequestError(APIError):

@@ -20,6 +20,10 @@ class RateLimitInfo:
     remaining: int | None = None
     reset: float | None = None          # Unix seconds when the window resets
     retry_after: float | None = None    # seconds, on 429
+    # the hour window, when the server sends the `X-RateLimit-*-Hour` family
+    hour_limit: int | None = None
+    hour_remaining: int | None = None
+    hour_reset: float | None = None
 
 
 @dataclass(slots=True)

@@ -1,0 +1,207 @@
+"""A streamed answer being put together: SSE bytes in, `ChatChunk`s out, one `ChatResult` (or one
+`StreamError`) and one call record at the end. Pure: the sync and async streams feed it the
+bytes they read and close the connection when it says the stream is over.
+
+This is the per-chunk hot path: one `json.loads`, a few dict lookups and one `ChatChunk` per
+event, nothing else.
+"""
+from __future__ import annotations
+
+from json import loads
+from time import perf_counter
+from typing import TYPE_CHECKING
+
+import httpx
+
+from ..errors import StreamError
+from ..settings import scrub
+from ._parse import parse_usage
+from .sse import EventTooLarge, SSEDecoder
+from .types import ChatChunk, ChatResult, RateLimitInfo, Usage
+
+if TYPE_CHECKING:
+    from ._core import Call
+
+
+class StreamAssembler:
+    __slots__ = ("response", "call", "parts", "session_id", "usage", "finish_reason", "id",
+                 "model", "done", "result", "rate_limit", "_decoder", "_key", "_over")
+
+    def __init__(self, response: httpx.Response, call: "Call", key: str,
+                 max_event_bytes: int) -> None:
+        self.response = response
+        self.call = call
+        self.parts: list[str] = []
+        self.session_id: str | None = call.session_id
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+        self.id: str | None = None
+        self.model: str | None = None
+        self.done = False               # [DONE] arrived
+        self.result: ChatResult | None = None
+        self.rate_limit: RateLimitInfo = call.rate_limit
+        self._decoder = SSEDecoder(max_event_bytes)
+        self._key = key
+        self._over = False              # finished, failed or interrupted: nothing more to record
+
+    @property
+    def over(self) -> bool:
+        return self._over
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def feed(self, raw: bytes) -> list[ChatChunk]:
+        """The chunks in one network read. Raises StreamError on an error event or bad data."""
+        try:
+            events = self._decoder.feed(raw)
+        except EventTooLarge as exc:
+            raise self.fail(str(exc), "event_too_large") from None
+        return self._chunks(events) if events else []
+
+    def _chunks(self, events: list) -> list[ChatChunk]:
+        out: list[ChatChunk] = []
+        for event in events:
+            data = event.data
+            if data == "[DONE]":
+                self.done = True
+                break
+            try:
+                obj = loads(data)
+            except ValueError:
+                raise self.fail(f"The server sent a malformed chunk: {data[:80]!r}",
+                                "malformed_chunk") from None
+            if type(obj) is not dict:
+                raise self.fail(f"The server sent a chunk that is not an object: {data[:80]!r}",
+                                "malformed_chunk")
+            if "error" in obj:
+                raise self._error_event(obj["error"])
+            try:
+                sid = obj.get("session_id")
+                if sid:
+                    self.session_id = sid
+                text = ""
+                finish = None
+                choices = obj.get("choices")
+                if choices:
+                    choice = choices[0]
+                    delta = choice.get("delta")
+                    if delta:
+                        text = delta.get("content") or ""
+                    finish = choice.get("finish_reason")
+                    if finish:
+                        self.finish_reason = finish
+                usage = obj.get("usage")
+                if usage:
+                    usage = self.usage = parse_usage(usage)
+                if text:
+                    if not self.parts:
+                        self.call.first_token_s = perf_counter() - self.call.t0
+                        self.id = obj.get("id")
+                        self.model = obj.get("model")
+                    self.parts.append(text)
+            except (AttributeError, TypeError, IndexError):
+                raise self.fail(f"The server sent a chunk of an unexpected shape: {data[:80]!r}",
+                                "malformed_chunk") from None
+            if text or usage or finish:
+                out.append(ChatChunk(text, self.session_id, usage, finish, obj.get("id")))
+        return out
+
+    def end_of_body(self) -> list[ChatChunk]:
+        """The connection has no more bytes: the last chunks, or StreamError if [DONE] never came."""
+        chunks = self._chunks(self._decoder.flush()) if not self.done else []
+        if not self.done:
+            raise self.fail("The stream ended before the answer was complete (no [DONE]).",
+                            "incomplete")
+        return chunks
+
+    def complete(self) -> ChatResult:
+        """[DONE] arrived: the result, recorded once."""
+        if self.result is None:
+            call = self.call
+            call.session_id = self.session_id
+            self.result = ChatResult(
+                text=self.text, session_id=self.session_id, usage=self.usage or Usage(),
+                finish_reason=self.finish_reason, id=self.id, model=self.model,
+                agent=call.agent, rate_limit=self.rate_limit, request_id=call.request_id,
+                latency_s=perf_counter() - call.t0, first_token_s=call.first_token_s)
+            self._over = True
+            call.finish(usage=self.usage)
+        return self.result
+
+    def interrupt(self) -> None:
+        """The consumer stopped (close, break, Ctrl-C, cancellation): keep what arrived."""
+        if self._over:
+            return
+        self._over = True
+        call = self.call
+        call.session_id = self.session_id
+        self.result = ChatResult(
+            text=self.text, session_id=self.session_id, usage=self.usage or Usage(),
+            finish_reason=self.finish_reason, id=self.id, model=self.model, agent=call.agent,
+            rate_limit=self.rate_limit, request_id=call.request_id,
+            latency_s=perf_counter() - call.t0, first_token_s=call.first_token_s,
+            interrupted=True)
+        call.finish(error_code="interrupted", usage=self.usage)
+
+    def broken(self, exc: httpx.TransportError) -> StreamError:
+        """The connection failed mid-stream (reset, read timeout)."""
+        what = "timed out" if isinstance(exc, httpx.TimeoutException) else "broke"
+        detail = str(exc) or type(exc).__name__
+        return self.fail(f"The stream {what} after it began: {detail}", "connection")
+
+    def fail(self, message: str, reason: str, code: str | None = None) -> StreamError:
+        """Record the failure once and build the error the caller raises."""
+        call = self.call
+        call.session_id = self.session_id
+        message = scrub(message, self._key)
+        if not self._over:
+            self._over = True
+            call.finish(error_code="stream_error", usage=self.usage,
+                        extra={"reason": reason, "server_code": code} if code else {"reason": reason})
+        return StreamError(message, partial_text=self.text, session_id=self.session_id, code=code,
+                           status=call.status, request_id=call.request_id)
+
+    def _error_event(self, error: object) -> StreamError:
+        if isinstance(error, dict):
+            message = str(error.get("message") or "the server reported an error")
+            code = error.get("code") if isinstance(error.get("code"), str) else None
+        else:
+            message, code = str(error), None
+        return self.fail(f"The stream failed after it began: {message}", "error_event", code)
+
+
+class StreamView:
+    """The read-only face shared by ChatStream and AsyncChatStream."""
+
+    _asm: StreamAssembler | None
+    _kwargs: dict
+
+    @property
+    def text(self) -> str:
+        """All the text so far."""
+        return self._asm.text if self._asm else ""
+
+    @property
+    def session_id(self) -> str | None:
+        return self._asm.session_id if self._asm else self._kwargs.get("session_id")
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._asm.usage if self._asm else None
+
+    @property
+    def rate_limit(self) -> RateLimitInfo | None:
+        return self._asm.rate_limit if self._asm else None
+
+    @property
+    def result(self) -> ChatResult | None:
+        """Set once the stream finished or was interrupted; None while running or after an error."""
+        return self._asm.result if self._asm else None
+
+    def __repr__(self) -> str:
+        result = self.result
+        state = ("not started" if self._asm is None else "interrupted" if result and
+                 result.interrupted else "done" if result else "streaming")
+        return f"<{type(self).__name__} {state}, {len(self.text)} characters>"

@@ -1,0 +1,237 @@
+"""AsyncJunisClient: the core's operations driven over an `httpx.AsyncClient`, plus `map`."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, AsyncIterator, Iterable, TypeVar
+
+import httpx
+
+from ..errors import ConfigurationError, JunisError
+from ._core import Core, Observer, Op, Sleep
+from ._retry import RetryPolicy
+from ._stream import StreamAssembler, StreamView
+from .types import Agent, ChatChunk, ChatResult, Message, RateLimitInfo, Session, SessionStatus, Usage
+
+__all__ = ["AsyncJunisClient", "AsyncChatStream"]
+
+T = TypeVar("T")
+
+_sleep = asyncio.sleep  # a module attribute, so tests can watch the waits without waiting
+
+
+class AsyncJunisClient:
+    """The asyncio client: same calls as JunisClient, awaited; `async with` or `await aclose()`."""
+
+    def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
+                 timeout: float = 60.0, connect_timeout: float = 10.0, max_retries: int = 2,
+                 allow_insecure: bool = False, observers: list[Observer] | None = None,
+                 http_client: httpx.AsyncClient | None = None,
+                 retry_policy: RetryPolicy | None = None) -> None:
+        self._core = Core(api_key, base_url, timeout=timeout, connect_timeout=connect_timeout,
+                          max_retries=max_retries, allow_insecure=allow_insecure,
+                          observers=observers, retry_policy=retry_policy)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient()
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    async def _drive(self, op: Op[T]) -> T:
+        """Run an operation of the core: do what it asks, hand it back what happened."""
+        send = self._http.send
+        try:
+            action = next(op)
+            while True:
+                try:
+                    if type(action) is Sleep:
+                        await _sleep(action.seconds)
+                        outcome = None
+                    else:
+                        outcome = await send(action.request, stream=action.stream)
+                        if action.stream and outcome.status_code >= 400:
+                            try:
+                                await outcome.aread()
+                            finally:
+                                await outcome.aclose()
+                except BaseException as exc:
+                    action = op.throw(exc)
+                    continue
+                action = op.send(outcome)
+        except StopIteration as stop:
+            return stop.value
+
+    @property
+    def base_url(self) -> str:
+        return self._core.base_url
+
+    @property
+    def rate_limit(self) -> RateLimitInfo | None:
+        """The rate-limit headers of the last response this client received."""
+        return self._core.rate_limit
+
+    def add_observer(self, fn: Observer) -> None:
+        """Call `fn(CallRecord)` after every call this client makes."""
+        self._core.observers.append(fn)
+
+    def remove_observer(self, fn: Observer) -> None:
+        if fn in self._core.observers:
+            self._core.observers.remove(fn)
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    close = aclose
+
+    async def __aenter__(self) -> "AsyncJunisClient":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return self._core.describe(type(self).__name__)
+
+    # --- the API ------------------------------------------------------------------------------
+
+    async def chat(self, prompt: str | None = None, *,
+                   messages: list[dict[str, Any]] | None = None, system: str | None = None,
+                   session_id: str | None = None, agent: str | Agent | None = None,
+                   temperature: float | None = None, max_tokens: int | None = None,
+                   model: str | None = None) -> ChatResult:
+        """One answer, whole. Without `session_id` a new session starts (see `.session_id`)."""
+        return await self._drive(self._core.chat(
+            prompt, messages=messages, system=system, session_id=session_id, agent=agent,
+            temperature=temperature, max_tokens=max_tokens, model=model))
+
+    def stream(self, prompt: str | None = None, *, messages: list[dict[str, Any]] | None = None,
+               system: str | None = None, session_id: str | None = None,
+               agent: str | Agent | None = None, temperature: float | None = None,
+               max_tokens: int | None = None, model: str | None = None) -> "AsyncChatStream":
+        """The answer as it is written: `async for` its `ChatChunk`s. The request is sent when
+        the iteration (or the `async with` block) starts."""
+        return AsyncChatStream(self, prompt, dict(
+            messages=messages, system=system, session_id=session_id, agent=agent,
+            temperature=temperature, max_tokens=max_tokens, model=model))
+
+    async def agents(self, agent_type: str | None = None,
+                     is_active: bool | None = None) -> list[Agent]:
+        return await self._drive(self._core.agents(agent_type, is_active))
+
+    async def resolve_agent(self, name_or_id: str) -> Agent:
+        """The agent with this id or name; names are looked up once per client."""
+        return await self._drive(self._core.resolve_agent(name_or_id))
+
+    async def sessions(self, page_size: int = 100) -> list[Session]:
+        """Every session of this key, newest activity first (all pages)."""
+        return await self._drive(self._core.sessions(page_size))
+
+    async def messages(self, session_id: str, page_size: int = 100) -> list[Message]:
+        """Every message of a session, oldest first (all pages); `position` counts from 0."""
+        return await self._drive(self._core.messages(session_id, page_size))
+
+    async def session_status(self, session_id: str) -> SessionStatus:
+        return await self._drive(self._core.session_status(session_id))
+
+    async def map(self, prompts: Iterable[str | dict[str, Any]], *,
+                  agent: str | Agent | None = None, concurrency: int = 5,
+                  **chat_kwargs: Any) -> list[ChatResult | JunisError]:
+        """`chat` over many prompts, at most `concurrency` at once, results in input order.
+
+        An item is a prompt or a dict of `chat` arguments (overriding `chat_kwargs`). A failed
+        item holds its exception instead of a result; the others are unaffected."""
+        if concurrency < 1:
+            raise ConfigurationError("concurrency must be at least 1.")
+        items = [item if isinstance(item, dict) else {"prompt": item} for item in prompts]
+        results: list[ChatResult | JunisError | None] = [None] * len(items)
+        if agent is not None:
+            try:    # once, not once per item
+                agent = await self.resolve_agent(agent) if not isinstance(agent, Agent) else agent
+            except JunisError as exc:
+                return [exc] * len(items)
+        todo = iter(range(len(items)))
+
+        async def worker() -> None:
+            for index in todo:
+                kwargs = {"agent": agent, **chat_kwargs, **items[index]}
+                try:
+                    results[index] = await self.chat(**kwargs)
+                except JunisError as exc:
+                    results[index] = exc
+
+        await asyncio.gather(*(worker() for _ in range(min(concurrency, len(items)))))
+        return results  # type: ignore[return-value]
+
+
+class AsyncChatStream(StreamView):
+    """An answer arriving, for `async for`. `aclose()` (or leaving its `async with` block, or
+    cancelling the task) closes the connection at once and leaves `.result` with
+    `interrupted=True` and the text that arrived. A broken stream raises `StreamError`."""
+
+    def __init__(self, client: AsyncJunisClient, prompt: str | None,
+                 kwargs: dict[str, Any]) -> None:
+        self._client = client
+        self._prompt = prompt
+        self._kwargs = kwargs
+        self._asm: StreamAssembler | None = None
+        self._gen: AsyncIterator[ChatChunk] | None = None
+        self._started = False
+
+    async def _open(self) -> StreamAssembler | None:
+        if not self._started:
+            self._started = True
+            client = self._client
+            self._asm = await client._drive(client._core.open_stream(self._prompt, **self._kwargs))
+        return self._asm
+
+    async def _chunks(self) -> AsyncIterator[ChatChunk]:
+        asm = await self._open()
+        if asm is None:
+            return
+        response = asm.response
+        feed = asm.feed
+        try:
+            if not asm.over:
+                async for raw in response.aiter_bytes():
+                    chunks = feed(raw)
+                    if chunks:
+                        for chunk in chunks:
+                            yield chunk
+                    if asm.done:
+                        break
+                for chunk in asm.end_of_body():
+                    yield chunk
+                asm.complete()
+        except httpx.TransportError as exc:
+            if not asm.over:            # else: closed from elsewhere, the iteration just ends
+                raise asm.broken(exc) from exc
+        except BaseException:
+            asm.interrupt()
+            raise
+        finally:
+            await response.aclose()
+
+    def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        if self._gen is None:
+            self._gen = self._chunks()
+        return self._gen
+
+    async def __anext__(self) -> ChatChunk:
+        return await self.__aiter__().__anext__()
+
+    async def aclose(self) -> None:
+        """Stop now: close the connection, keep what arrived (`.result.interrupted` is True)."""
+        asm = self._asm
+        if asm is not None:
+            asm.interrupt()
+            await asm.response.aclose()
+        gen = self._gen
+        if gen is not None and not gen.ag_running:      # type: ignore[attr-defined]
+            await gen.aclose()                          # type: ignore[attr-defined]
+        self._started = True
+
+    async def __aenter__(self) -> "AsyncChatStream":
+        await self._open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -1,0 +1,200 @@
+"""JunisClient: the core's operations driven over a blocking `httpx.Client`."""
+from __future__ import annotations
+
+import time
+from typing import Any, Iterator, TypeVar
+
+import httpx
+
+from ._core import Core, Observer, Op, Sleep
+from ._retry import RetryPolicy
+from ._stream import StreamAssembler, StreamView
+from .types import Agent, ChatChunk, ChatResult, Message, RateLimitInfo, Session, SessionStatus, Usage
+
+__all__ = ["JunisClient", "ChatStream"]
+
+T = TypeVar("T")
+
+_sleep = time.sleep     # a module attribute, so tests can watch the waits without waiting
+
+
+class JunisClient:
+    """Blocking client for the Junis External API. Use as a context manager, or `close()` it."""
+
+    def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
+                 timeout: float = 60.0, connect_timeout: float = 10.0, max_retries: int = 2,
+                 allow_insecure: bool = False, observers: list[Observer] | None = None,
+                 http_client: httpx.Client | None = None,
+                 retry_policy: RetryPolicy | None = None) -> None:
+        self._core = Core(api_key, base_url, timeout=timeout, connect_timeout=connect_timeout,
+                          max_retries=max_retries, allow_insecure=allow_insecure,
+                          observers=observers, retry_policy=retry_policy)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client()
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    def _drive(self, op: Op[T]) -> T:
+        """Run an operation of the core: do what it asks, hand it back what happened."""
+        send = self._http.send
+        try:
+            action = next(op)
+            while True:
+                try:
+                    if type(action) is Sleep:
+                        _sleep(action.seconds)
+                        outcome = None
+                    else:
+                        outcome = send(action.request, stream=action.stream)
+                        if action.stream and outcome.status_code >= 400:
+                            try:
+                                outcome.read()
+                            finally:
+                                outcome.close()
+                except BaseException as exc:
+                    action = op.throw(exc)
+                    continue
+                action = op.send(outcome)
+        except StopIteration as stop:
+            return stop.value
+
+    @property
+    def base_url(self) -> str:
+        return self._core.base_url
+
+    @property
+    def rate_limit(self) -> RateLimitInfo | None:
+        """The rate-limit headers of the last response this client received."""
+        return self._core.rate_limit
+
+    def add_observer(self, fn: Observer) -> None:
+        """Call `fn(CallRecord)` after every call this client makes."""
+        self._core.observers.append(fn)
+
+    def remove_observer(self, fn: Observer) -> None:
+        if fn in self._core.observers:
+            self._core.observers.remove(fn)
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> "JunisClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return self._core.describe(type(self).__name__)
+
+    # --- the API ------------------------------------------------------------------------------
+
+    def chat(self, prompt: str | None = None, *, messages: list[dict[str, Any]] | None = None,
+             system: str | None = None, session_id: str | None = None,
+             agent: str | Agent | None = None, temperature: float | None = None,
+             max_tokens: int | None = None, model: str | None = None) -> ChatResult:
+        """One answer, whole. Without `session_id` a new session starts (see `.session_id`)."""
+        return self._drive(self._core.chat(
+            prompt, messages=messages, system=system, session_id=session_id, agent=agent,
+            temperature=temperature, max_tokens=max_tokens, model=model))
+
+    def stream(self, prompt: str | None = None, *, messages: list[dict[str, Any]] | None = None,
+               system: str | None = None, session_id: str | None = None,
+               agent: str | Agent | None = None, temperature: float | None = None,
+               max_tokens: int | None = None, model: str | None = None) -> "ChatStream":
+        """The answer as it is written: iterate for `ChatChunk`s. The request is sent when the
+        iteration (or the `with` block) starts."""
+        return ChatStream(self, prompt, dict(
+            messages=messages, system=system, session_id=session_id, agent=agent,
+            temperature=temperature, max_tokens=max_tokens, model=model))
+
+    def agents(self, agent_type: str | None = None, is_active: bool | None = None) -> list[Agent]:
+        return self._drive(self._core.agents(agent_type, is_active))
+
+    def resolve_agent(self, name_or_id: str) -> Agent:
+        """The agent with this id or name; names are looked up once per client."""
+        return self._drive(self._core.resolve_agent(name_or_id))
+
+    def sessions(self, page_size: int = 100) -> list[Session]:
+        """Every session of this key, newest activity first (all pages)."""
+        return self._drive(self._core.sessions(page_size))
+
+    def messages(self, session_id: str, page_size: int = 100) -> list[Message]:
+        """Every message of a session, oldest first (all pages); `position` counts from 0."""
+        return self._drive(self._core.messages(session_id, page_size))
+
+    def session_status(self, session_id: str) -> SessionStatus:
+        return self._drive(self._core.session_status(session_id))
+
+
+class ChatStream(StreamView):
+    """An answer arriving. Iterate it; `close()` (or leaving its `with` block, a `break`, Ctrl-C)
+    closes the connection at once and leaves `.result` with `interrupted=True` and the text
+    that arrived. A stream that breaks raises `StreamError` with the partial text."""
+
+    def __init__(self, client: JunisClient, prompt: str | None, kwargs: dict[str, Any]) -> None:
+        self._client = client
+        self._prompt = prompt
+        self._kwargs = kwargs
+        self._asm: StreamAssembler | None = None
+        self._gen: Iterator[ChatChunk] | None = None
+        self._started = False
+
+    def _open(self) -> StreamAssembler | None:
+        if not self._started:
+            self._started = True
+            client = self._client
+            self._asm = client._drive(client._core.open_stream(self._prompt, **self._kwargs))
+        return self._asm
+
+    def _chunks(self) -> Iterator[ChatChunk]:
+        asm = self._open()
+        if asm is None:
+            return
+        response = asm.response
+        feed = asm.feed
+        try:
+            if not asm.over:
+                for raw in response.iter_bytes():
+                    chunks = feed(raw)
+                    if chunks:
+                        yield from chunks
+                    if asm.done:
+                        break
+                yield from asm.end_of_body()
+                asm.complete()
+        except httpx.TransportError as exc:
+            if not asm.over:            # else: closed from elsewhere, the iteration just ends
+                raise asm.broken(exc) from exc
+        except BaseException:
+            asm.interrupt()
+            raise
+        finally:
+            response.close()
+
+    def __iter__(self) -> Iterator[ChatChunk]:
+        if self._gen is None:
+            self._gen = self._chunks()
+        return self._gen
+
+    def __next__(self) -> ChatChunk:
+        return next(iter(self))
+
+    def close(self) -> None:
+        """Stop now: close the connection, keep what arrived (`.result.interrupted` is True)."""
+        asm = self._asm
+        if asm is not None:
+            asm.interrupt()
+            asm.response.close()
+        gen = self._gen
+        if gen is not None and not gen.gi_running:      # type: ignore[attr-defined]
+            gen.close()                                 # type: ignore[attr-defined]
+        self._started = True
+
+    def __enter__(self) -> "ChatStream":
+        self._open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
