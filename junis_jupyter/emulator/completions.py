@@ -158,21 +158,27 @@ class StreamingCompletion:
             self.turn.finish("".join(sent))
 
     async def _body(self, send: Send, gone: asyncio.Event, sent: list[str]) -> str:
-        """Send the content chunks; return the bytes that end the stream (or ABORT)."""
+        """Send the content chunks; return the last bytes of the stream (sent with the end of the
+        response, so the turn is recorded before the client can act on `[DONE]`), or ABORT."""
         turn, encoder, fault = self.turn, self.encoder, self.fault
         stop_at = fault.after if fault else -1
+        pieces = turn.pieces
         batch: list[str] = []
         size = 0
-        for index, piece in enumerate(turn.pieces):
+        for index in range(len(pieces) + 1):
             if index == stop_at:
                 tail = self._fault_event(fault)   # type: ignore[arg-type]
-                if tail is not None:
+                if tail == ABORT:
                     await _send(send, batch)
-                    return tail
+                    return ABORT
+                if tail is not None:
+                    return "".join(batch) + tail
                 batch.append(MALFORMED)
-            event = encoder.content(piece, first=index == 0)
+            if index == len(pieces):
+                break
+            event = encoder.content(pieces[index], first=index == 0)
             batch.append(event)
-            sent.append(piece)
+            sent.append(pieces[index])
             if turn.delay:
                 await _send(send, batch)
                 batch = []
@@ -185,18 +191,11 @@ class StreamingCompletion:
                     batch, size = [], 0
                     if gone.is_set():
                         return ""
-        if stop_at >= len(turn.pieces):
-            tail = self._fault_event(fault)   # type: ignore[arg-type]
-            if tail is not None:
-                await _send(send, batch)
-                return tail
-            batch.append(MALFORMED)
         batch.append(encoder.finish(turn.finish_reason))
         if turn.include_usage:
             batch.append(encoder.usage(turn.usage("".join(sent))))
         batch.append(encoder.done)
-        await _send(send, batch)
-        return ""
+        return "".join(batch)
 
     @staticmethod
     def _fault_event(fault: Fault) -> str | None:

@@ -41,7 +41,7 @@ def _command(options: dict[str, Any]) -> list[str]:
         flag = "--" + name.replace("_", "-")
         if value is True:
             command.append(flag)
-        elif value not in (None, False):
+        elif value is not None and value is not False:
             command += [flag, str(value)]
     return command
 
