@@ -1,0 +1,415 @@
+"""ChatPanel driven without a frontend: widgets clicked and typed into from the test, against the
+emulator over loopback. Each test runs its own event loop (as the kernel's would be) so the panel's
+tasks run exactly as they do in a notebook."""
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from browser_support import HOSTILE, assert_safe_html
+from junis_jupyter import frames
+from junis_jupyter.client.aio import AsyncJunisClient
+from junis_jupyter.client.sync import JunisClient
+from junis_jupyter.panel import SUBMIT_MARK, ChatPanel
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def run(scenario: Callable[[], Awaitable[Any]]) -> Any:
+    return asyncio.run(scenario())
+
+
+async def until(predicate: Callable[[], bool], what: str, limit: float = 10.0) -> None:
+    """Yield to the loop until `predicate` holds (a bound against hangs, not a timing assertion)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        await asyncio.sleep(0.01)
+
+
+async def make_panel(emulator: Any, **kwargs: Any) -> tuple[ChatPanel, AsyncJunisClient]:
+    client = AsyncJunisClient(api_key=kwargs.pop("key", emulator.key), base_url=emulator.url,
+                              **kwargs.pop("client_options", {}))
+    panel = ChatPanel(client=client, **kwargs)
+    await panel.wait()
+    return panel, client
+
+
+def visible_text(html: str) -> str:
+    return re.sub(r"<[^>]+>", "", html)
+
+
+def answer_text(html: str) -> str:
+    """The visible text of the last assistant turn in the conversation HTML."""
+    return visible_text(html.rsplit('class="junis-turn junis-assistant"', 1)[-1]).strip()
+
+
+def option_labels(dropdown: Any) -> list[str]:
+    return [label for label, _ in dropdown.options]
+
+
+def test_pickers_offer_orchestrator_and_invocable_agents(emulator: Any) -> None:
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator)
+        labels = option_labels(panel.agent_picker)
+        assert labels[0] == "Orchestrator" and panel.agent is None
+        assert {"Research", "Writer", "Analyst"} <= set(labels)
+        assert not {"Pipeline", "Fanout", "Retired"} & set(labels)    # not invocable / inactive
+        assert option_labels(panel.session_picker)[0] == "New chat"
+        assert panel.session_picker.value is None
+        await client.aclose()
+    run(scenario)
+
+
+def test_send_button_streams_the_answer_into_the_conversation(emulator: Any) -> None:
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator)
+        panel.input.value = "How do tides work? [[chunks=8]]"
+        panel.send_button.click()
+        assert panel.busy and panel.stop_button.disabled is False
+        assert panel.input.value == ""                        # box emptied for the next question
+        await panel.wait()
+        assert not panel.busy and panel.stop_button.disabled and not panel.send_button.disabled
+        user, answer = panel.turns
+        assert user.role == "user" and user.content.startswith("How do tides work?")
+        assert answer.role == "assistant" and answer.state == "done" and answer.content
+        # What the panel shows is what the server stored for this session.
+        stored = await client.messages(panel.session_id)
+        assert [m.role for m in stored] == ["user", "assistant"]
+        assert stored[1].content == answer.content
+        assert panel.session_picker.value == panel.session_id
+        html = panel.conversation.value
+        assert 'class="junis-turn junis-user"' in html and 'class="junis-turn junis-assistant"' in html
+        assert answer.usage is not None and answer.usage.total_tokens > 0
+        assert f"Tokens used in this panel: {answer.usage.total_tokens:,}" in panel.footer.value
+        assert "requests left" in panel.footer.value
+        await client.aclose()
+    run(scenario)
+
+
+def test_enter_submits_and_shift_enter_only_adds_a_line(emulator: Any) -> None:
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator)
+        panel.input.value = "first line\nsecond line"              # Shift+Enter: just a newline
+        await asyncio.sleep(0)
+        assert not panel.busy and panel.turns == []
+        panel.input.value += SUBMIT_MARK                           # what the key hook does on Enter
+        assert panel.busy and panel.input.value == ""
+        await panel.wait()
+        assert panel.turns[0].content == "first line\nsecond line"
+        assert SUBMIT_MARK not in panel.conversation.value
+        panel.input.value = "   " + SUBMIT_MARK                     # Enter on blank input: nothing
+        assert not panel.busy and len(panel.turns) == 2 and panel.input.value == "   "
+        await client.aclose()
+    run(scenario)
+
+
+def test_answer_appears_while_it_streams(emulator: Any) -> None:
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator)
+        seen: list[str] = []
+        panel.conversation.observe(lambda ch: seen.append(ch["new"]), names="value")
+        panel.send("Count slowly [[chunks=6]] [[delay=0.05]]")
+        await panel.wait()
+        final = answer_text(seen[-1])
+        partial = [answer_text(v) for v in seen if 'data-state="streaming"' in v]
+        # Some update showed part of the answer before the end (not the empty turn, not all of it).
+        assert any(0 < len(p) < len(final) and final.startswith(p[:3]) for p in partial), partial
+        await client.aclose()
+    run(scenario)
+
+
+def test_updates_are_rate_bounded_not_one_per_chunk(emulator: Any) -> None:
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator, update_hz=1e-6)   # at most one update per "ever"
+        updates: list[str] = []
+        panel.conversation.observe(lambda ch: updates.append(ch["new"]), names="value")
+        panel.send("Many pieces [[chunks=60]]")
+        await panel.wait()
+        assert panel.turns[-1].state == "done"
+        # question shown, first chunk, final: a handful, not sixty.
+        assert len(updates) <= 4, len(updates)
+        assert panel.turns[-1].content in visible_text(updates[-1]).replace("&amp;", "&") or \
+            updates[-1].count("junis-turn") == 2
+        await client.aclose()
+    run(scenario)
+
+
+def test_stop_cancels_at_once_keeps_the_partial_answer_and_the_panel_usable(emulator: Any) -> None:
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator)
+        panel.send("A long story [[chunks=400]] [[delay=0.05]]")
+        await until(lambda: len(panel.turns) == 2 and len(panel.turns[-1].text()) > 0, "first chunk")
+        answer = panel.turns[-1]
+        in_flight_before = emulator.stats()["in_flight"]
+        assert in_flight_before >= 1
+        panel.stop_button.click()
+        await panel.wait()
+        assert answer.state == "stopped"
+        partial = answer.text()
+        assert 0 < len(partial)
+        assert "stopped" in panel.conversation.value
+        assert not panel.busy and panel.stop_button.disabled and not panel.send_button.disabled
+        # The connection was closed: the emulator sees the request end long before 400 chunks.
+        await until(lambda: emulator.stats()["in_flight"] < in_flight_before, "server saw the close")
+        await asyncio.sleep(0.2)
+        assert answer.text() == partial                    # nothing more arrives after Stop
+        # The panel goes on: the next question continues the same session.
+        session = panel.session_id
+        panel.input.value = "And now a short one [[chunks=2]]"
+        panel.send_button.click()
+        await panel.wait()
+        assert panel.turns[-1].state == "done" and panel.session_id == session
+        assert len(panel.turns) == 4
+        await client.aclose()
+    run(scenario)
+
+
+def test_other_work_runs_while_an_answer_streams(emulator: Any) -> None:
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator)
+        panel.send("Slow [[chunks=10]] [[delay=0.05]]")
+        ticks = 0
+
+        async def other_cell() -> None:
+            nonlocal ticks
+            while panel.busy:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        await asyncio.gather(other_cell(), panel.wait())
+        assert ticks > 1
+        await client.aclose()
+    run(scenario)
+
+
+def test_a_second_question_while_streaming_is_kept_not_lost(emulator: Any) -> None:
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator)
+        panel.send("Slow [[chunks=20]] [[delay=0.05]]")
+        panel.input.value = "next question" + SUBMIT_MARK
+        assert panel.input.value == "next question"           # kept in the box
+        assert "still streaming" in panel.notice.value
+        panel.stop()
+        await panel.wait()
+        await client.aclose()
+    run(scenario)
+
+
+def test_switching_agent_sends_to_that_agent(emulator: Any) -> None:
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator)
+        research = dict(panel.agent_picker.options)["Research"]
+        panel.agent_picker.value = research
+        assert "Research" in panel.notice.value
+        panel.send("Find sources [[chunks=3]]")
+        await panel.wait()
+        assert panel.turns[-1].agent_name == "Research" and panel.turns[-1].state == "done"
+        stored = await client.messages(panel.session_id)
+        assert stored[-1].agent_name == "Research"
+        await client.aclose()
+    run(scenario)
+
+
+def test_agent_argument_preselects_by_name(emulator: Any) -> None:
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator, agent="writer")
+        assert panel.agent == dict(panel.agent_picker.options)["Writer"]
+        panel2 = ChatPanel(client=client, agent="Pipeline")
+        await panel2.wait()
+        assert panel2.agent is None and "cannot be chatted with" in panel2.notice.value
+        await client.aclose()
+    run(scenario)
+
+
+def test_picking_a_session_loads_its_history_and_continues_it(emulator: Any) -> None:
+    async def scenario() -> None:
+        client = AsyncJunisClient(api_key=emulator.key, base_url=emulator.url)
+        first = await client.chat("Remember the number 42 [[chunks=3]]")
+        panel = ChatPanel(client=client)
+        await panel.wait()
+        assert first.session_id in dict(panel.session_picker.options).values()
+        panel.session_picker.value = first.session_id
+        await panel.wait()
+        assert [t.role for t in panel.turns] == ["user", "assistant"]
+        assert panel.turns[0].content.startswith("Remember the number 42")
+        assert panel.turns[1].content == first.text
+        assert "Remember the number 42" in panel.conversation.value
+        panel.send("What was it? [[chunks=2]]")
+        await panel.wait()
+        assert panel.session_id == first.session_id and len(panel.turns) == 4
+        assert len(await client.messages(first.session_id)) == 4
+        await client.aclose()
+    run(scenario)
+
+
+def test_new_chat_starts_a_fresh_session(emulator: Any) -> None:
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator)
+        panel.send("One [[chunks=2]]")
+        await panel.wait()
+        old = panel.session_id
+        panel.new_button.click()
+        assert panel.turns == [] and panel.session_id is None
+        assert panel.session_picker.value is None and "Ask a question" in panel.conversation.value
+        panel.send("Two [[chunks=2]]")
+        await panel.wait()
+        assert panel.session_id not in (None, old)
+        assert len(await client.messages(panel.session_id)) == 2
+        await client.aclose()
+    run(scenario)
+
+
+def test_bad_key_is_a_message_in_the_panel_and_the_question_is_given_back(emulator: Any) -> None:
+    bad = "jns_live_" + "x" * 32
+
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator, key=bad)
+        assert "API key was refused" in panel.notice.value          # from loading the pickers
+        panel.input.value = "Hello?"
+        panel.send_button.click()
+        await panel.wait()
+        assert "API key was refused" in panel.notice.value and "%junis login" in panel.notice.value
+        assert "Traceback" not in panel.notice.value
+        assert panel.turns == [] and panel.input.value == "Hello?"
+        assert not panel.send_button.disabled and panel.stop_button.disabled
+        for value in (panel.notice.value, panel.conversation.value, panel.footer.value, repr(panel)):
+            assert bad not in value
+        await client.aclose()
+    run(scenario)
+
+
+def test_missing_scope_says_which_and_what_to_do(emulator: Any) -> None:
+    key = emulator.new_key(scopes=["orchestrator:invoke", "agents:list", "sessions:read"])
+
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator, key=key)
+        panel.send("Stream please")
+        await panel.wait()
+        assert "orchestrator:stream" in panel.notice.value and "scope" in panel.notice.value
+        assert panel.turns == []
+        await client.aclose()
+    run(scenario)
+
+
+def test_rate_limit_is_shown_and_the_next_question_works(emulator: Any) -> None:
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator, client_options={"max_retries": 0})
+        emulator.faults({"kind": "status", "status": 429, "code": "rate_limit_exceeded",
+                         "message": "Too many requests", "retry_after": 7,
+                         "path": "/v1/chat/completions"})
+        panel.send("Hi [[chunks=2]]")
+        await panel.wait()
+        assert "Rate limit reached" in panel.notice.value and "7 s" in panel.notice.value
+        panel.send("Hi again [[chunks=2]]")
+        await panel.wait()
+        assert panel.notice.value == "" and panel.turns[-1].state == "done"
+        await client.aclose()
+    run(scenario)
+
+
+def test_a_stream_cut_midway_keeps_what_arrived(emulator: Any) -> None:
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator)
+        emulator.faults({"kind": "cut", "after": 3, "path": "/v1/chat/completions"})
+        panel.send("Go [[chunks=10]]")
+        await panel.wait()
+        answer = panel.turns[-1]
+        assert answer.state == "failed" and answer.content
+        assert "broke off" in panel.notice.value and "interrupted" in panel.conversation.value
+        await client.aclose()
+    run(scenario)
+
+
+def test_error_text_from_the_server_is_escaped(emulator: Any) -> None:
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator, client_options={"max_retries": 0})
+        emulator.faults({"kind": "status", "status": 400, "code": "invalid_request",
+                         "message": "<img src=x onerror=alert(1)>", "path": "/v1/chat/completions"})
+        panel.send("Hi")
+        await panel.wait()
+        assert "&lt;img src=x onerror=alert(1)&gt;" in panel.notice.value
+        assert "<img" not in panel.notice.value
+        await client.aclose()
+    run(scenario)
+
+
+def test_hostile_answer_renders_as_safe_html(emulator: Any) -> None:
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator)
+        payload = "\n\n".join(HOSTILE)
+        panel.send("[[echo]] " + payload)
+        await panel.wait()
+        assert panel.turns[-1].state == "done"
+        html = panel.conversation.value
+        assert_safe_html(html)
+        assert "window.__xss" in visible_text(html)                  # shown as text, not dropped
+        await client.aclose()
+    run(scenario)
+
+
+def test_to_frame_has_the_messages_schema_and_matches_the_server(emulator: Any) -> None:
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator)
+        empty = panel.to_frame()
+        assert list(empty.columns) == list(frames.SCHEMAS["messages"]) and len(empty) == 0
+        for q in ("One [[chunks=2]]", "Two [[chunks=3]]"):
+            panel.send(q)
+            await panel.wait()
+        df = panel.to_frame()
+        expected = frames.SCHEMAS["messages"]
+        assert list(df.columns) == list(expected)
+        assert {c: str(t) for c, t in df.dtypes.items()} == {c: str(t) for c, t in expected.items()}
+        assert df["role"].tolist() == ["user", "assistant", "user", "assistant"]
+        assert df["position"].tolist() == [0, 1, 2, 3]
+        assert set(df["session_id"]) == {panel.session_id}
+        assert df["total_tokens"].isna().tolist() == [True, False, True, False]
+        assert int(df["total_tokens"].sum()) == panel.tokens.total_tokens
+        server = frames.messages(JunisClient(api_key=emulator.key, base_url=emulator.url),
+                                 panel.session_id)
+        assert df["content"].tolist() == server["content"].tolist()
+        assert df["agent_name"].iloc[1] == server["agent_name"].iloc[1]
+        assert isinstance(df["created_at"].dtype, pd.DatetimeTZDtype)
+        await client.aclose()
+    run(scenario)
+
+
+def test_default_client_comes_from_the_environment(junis_env: Any) -> None:
+    async def scenario() -> None:
+        panel = ChatPanel()
+        await panel.wait()
+        assert "Research" in option_labels(panel.agent_picker)
+        panel.send("Hello [[chunks=2]]")
+        await panel.wait()
+        assert panel.turns[-1].state == "done"
+        await panel.aclose()
+    run(scenario)
+
+
+def test_sync_client_from_the_magic_is_accepted(emulator: Any) -> None:
+    async def scenario() -> None:
+        sync = JunisClient(api_key=emulator.key, base_url=emulator.url)
+        panel = ChatPanel(client=sync)
+        await panel.wait()
+        panel.send("Hello [[chunks=2]]")
+        await panel.wait()
+        assert panel.turns[-1].state == "done"
+        assert emulator.key not in repr(panel)
+        await panel.aclose()
+        sync.close()
+    run(scenario)
+
+
+def test_without_a_running_loop_the_panel_says_how_to_use_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JUNIS_API_KEY", raising=False)
+    panel = ChatPanel()
+    panel.input.value = "Hello"
+    assert panel.send() is None
+    assert "send_async" in panel.notice.value and panel.input.value == "Hello"
