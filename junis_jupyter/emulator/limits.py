@@ -26,7 +26,7 @@ class Quota:
                 (b"x-ratelimit-reset", str(self.reset).encode())]
 
     def retry_after(self) -> int:
-        return max(1, math.ceil(self.reset - time.time()))
+        return max(1, min(int(WINDOW_S), math.ceil(self.reset - time.time())))
 
 
 class Limiter:
