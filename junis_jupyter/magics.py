@@ -244,6 +244,8 @@ class JunisMagics(Magics):
                     renderer.feed(chunk.text)
         except KeyboardInterrupt:
             stream.close()
+            if stream.result is None:      # stopped before the answer began
+                raise
             renderer.finish(note="interrupted")
             return stream.result
         except errors.StreamError as exc:

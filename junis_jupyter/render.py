@@ -65,7 +65,7 @@ class StreamRenderer:
         self._clock = clock
         self._stdout = stdout
         self._chunks: list[str] = []
-        self._written = 0            # terminal: how many chunks are already on stdout
+        self._written = 0            # how many chunks are already shown
         self._handle: Any = None
         self._last = float("-inf")
         self.updates = 0             # display updates / stdout writes done, for tests and demos
@@ -73,12 +73,6 @@ class StreamRenderer:
     @property
     def text(self) -> str:
         return "".join(self._chunks)
-
-    def start(self) -> None:
-        """Reserve the answer's place in the cell before the first byte arrives."""
-        if self.mode != "terminal" and self._handle is None:
-            self._handle = self._display(self._wrap("…"), display_id=True)
-            self._last = self._clock()
 
     def feed(self, delta: str) -> None:
         if not delta:
@@ -91,8 +85,7 @@ class StreamRenderer:
 
     def finish(self, note: str | None = None) -> str:
         """Final update; `note` (e.g. 'interrupted') is appended to what is shown, not to the text."""
-        text = self._flush(note=note)
-        return text
+        return self._flush(note=note)
 
     def _flush(self, note: str | None = None) -> str:
         if self.mode == "terminal":
@@ -106,6 +99,9 @@ class StreamRenderer:
                 out.flush()
                 self.updates += 1
             return self.text
+        if self._handle is not None and note is None and self._written == len(self._chunks):
+            return self.text             # nothing new since the last update
+        self._written = len(self._chunks)
         text = self.text
         shown = text + (f"\n\n*[{note}]*" if note and self.mode == "markdown" else
                         f"\n[{note}]" if note else "")
