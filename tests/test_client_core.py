@@ -1,0 +1,249 @@
+"""The client's pure parts, without a server: error bodies the emulator never sends (the live API
+may), rate-limit header families, retry decisions and request building.
+
+These build `httpx.Response` objects by hand because the emulator only speaks the house contract;
+the other documented variants have to be produced here.
+"""
+from __future__ import annotations
+
+import json
+from email.utils import format_datetime
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from junis_jupyter.client import _parse
+from junis_jupyter.client._core import Core, Send, Sleep, build_messages
+from junis_jupyter.client._retry import RetryPolicy, server_wait
+from junis_jupyter.errors import (APIError, AuthenticationError, BadRequestError,
+                                  ConfigurationError, InsufficientCreditsError, NotFoundError,
+                                  PermissionDeniedError, RateLimitError, ServerError)
+
+KEY = "jns_live_" + "K" * 32
+NOW = 1_800_000_000.0
+
+
+def response(status: int, body: object = None, headers: dict[str, str] | None = None,
+             text: str | None = None) -> httpx.Response:
+    content = text if text is not None else (json.dumps(body) if body is not None else "")
+    return httpx.Response(status, headers=headers or {}, content=content.encode(),
+                          request=httpx.Request("GET", "http://127.0.0.1/x"))
+
+
+# --- error bodies --------------------------------------------------------------------------------
+
+def test_openai_shaped_error_body() -> None:
+    err = _parse.error_from_response(response(
+        404, {"error": {"message": "No such session", "type": "not_found_error",
+                        "code": "session_not_found"}}, {"X-Request-Id": "req_1"}), KEY)
+    assert type(err) is NotFoundError
+    assert (err.status, err.code, err.type, err.message, err.request_id) == (
+        404, "session_not_found", "not_found_error", "No such session", "req_1")
+
+
+def test_detail_string_error_body() -> None:
+    err = _parse.error_from_response(response(401, {"detail": "API key required."}), KEY)
+    assert type(err) is AuthenticationError and err.message == "API key required."
+
+
+def test_detail_list_from_validation() -> None:
+    err = _parse.error_from_response(response(422, {"detail": [
+        {"loc": ["body", "messages"], "msg": "field required", "type": "missing"},
+        {"loc": ["body", "temperature"], "msg": "too big", "type": "value_error"}]}), KEY)
+    assert type(err) is BadRequestError
+    assert err.message == "messages: field required; temperature: too big"
+
+
+def test_structured_error_body_with_code_string() -> None:
+    err = _parse.error_from_response(response(
+        429, {"error": "rate_limit_exceeded", "message": "Slow down", "code": "RATE_LIMIT_MINUTE",
+              "details": {"limit": 100}}, {"Retry-After": "7"}), KEY)
+    assert type(err) is RateLimitError
+    assert (err.code, err.message, err.retry_after) == ("rate_limit_exceeded", "Slow down", 7.0)
+
+
+def test_structured_error_nested_under_detail() -> None:
+    err = _parse.error_from_response(response(
+        403, {"detail": {"error": "insufficient_scope", "message": "needs agents:list"}}), KEY)
+    assert type(err) is PermissionDeniedError and err.message == "needs agents:list"
+
+
+def test_code_overrides_status_when_more_specific() -> None:
+    err = _parse.error_from_response(response(
+        403, {"error": {"message": "No credits", "code": "insufficient_credits"}}), KEY)
+    assert type(err) is InsufficientCreditsError
+
+
+def test_non_json_error_body() -> None:
+    err = _parse.error_from_response(response(
+        502, text="<html><body><h1>502 Bad Gateway</h1></body></html>"), KEY)
+    assert type(err) is ServerError
+    assert err.message.startswith("HTTP 502 Bad Gateway: <html>")
+
+
+def test_empty_error_body_and_unknown_status() -> None:
+    err = _parse.error_from_response(response(418), KEY)
+    assert type(err) is APIError and err.message == "HTTP 418 I'm a teapot"
+
+
+def test_key_echoed_by_server_is_scrubbed() -> None:
+    err = _parse.error_from_response(response(
+        401, {"detail": f"Key {KEY} is revoked"}), KEY)
+    assert KEY not in str(err) and KEY not in repr(err) and KEY not in json.dumps(err.body)
+    assert "…KKKK" in err.message
+
+
+# --- rate-limit headers --------------------------------------------------------------------------
+
+def test_rate_limit_plain_family() -> None:
+    info = _parse.parse_rate_limit(httpx.Headers({
+        "X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "59",
+        "X-RateLimit-Reset": str(int(NOW) + 30)}), NOW)
+    assert (info.limit, info.remaining, info.reset, info.retry_after) == (60, 59, NOW + 30, None)
+    assert info.hour_limit is None
+
+
+def test_rate_limit_minute_and_hour_family() -> None:
+    info = _parse.parse_rate_limit(httpx.Headers({
+        "x-ratelimit-limit-minute": "100", "x-ratelimit-remaining-minute": "0",
+        "x-ratelimit-reset-minute": str(int(NOW) + 12), "x-ratelimit-limit-hour": "1000",
+        "x-ratelimit-remaining-hour": "870", "x-ratelimit-reset-hour": str(int(NOW) + 1800),
+        "retry-after": "12"}), NOW)
+    assert (info.limit, info.remaining, info.reset, info.retry_after) == (100, 0, NOW + 12, 12.0)
+    assert (info.hour_limit, info.hour_remaining, info.hour_reset) == (1000, 870, NOW + 1800)
+
+
+def test_rate_limit_relative_reset_and_garbage() -> None:
+    info = _parse.parse_rate_limit(httpx.Headers({
+        "X-RateLimit-Limit": "many", "X-RateLimit-Reset": "20"}), NOW)
+    assert info.limit is None and info.reset == NOW + 20
+
+
+def test_retry_after_as_http_date() -> None:
+    when = datetime.fromtimestamp(NOW, timezone.utc) + timedelta(seconds=42)
+    assert _parse.parse_retry_after(format_datetime(when, usegmt=True), NOW) == 42.0
+
+
+# --- retry policy --------------------------------------------------------------------------------
+
+def test_retryable_statuses_only() -> None:
+    policy = RetryPolicy()
+    for status in (429, 500, 502, 503, 504):
+        assert policy.delay_after_status(1, status, httpx.Headers()) is not None
+    for status in (400, 401, 402, 403, 404, 422, 501):
+        assert policy.delay_after_status(1, status, httpx.Headers()) is None
+
+
+def test_attempts_are_bounded_by_max_retries() -> None:
+    policy = RetryPolicy(max_retries=2)
+    assert policy.delay_after_status(2, 503, httpx.Headers()) is not None
+    assert policy.delay_after_status(3, 503, httpx.Headers()) is None
+    assert RetryPolicy(max_retries=0).delay_after_error(1, httpx.ConnectError("x")) is None
+
+
+def test_backoff_grows_with_jitter_and_a_ceiling() -> None:
+    policy = RetryPolicy(base_delay=1.0, max_delay=5.0)
+    for attempt, ceiling in ((1, 1.0), (2, 2.0), (3, 4.0), (4, 5.0), (9, 5.0)):
+        delays = {policy.backoff(attempt) for _ in range(50)}
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert len(delays) > 1      # jittered
+
+
+def test_retry_after_is_honoured() -> None:
+    policy = RetryPolicy()
+    assert policy.delay_after_status(1, 429, httpx.Headers({"Retry-After": "3"}), NOW) == 3.0
+    assert policy.delay_after_status(1, 503, httpx.Headers({"Retry-After": "2"}), NOW) == 2.0
+
+
+def test_rate_limit_reset_is_honoured_on_429_only() -> None:
+    headers = httpx.Headers({"X-RateLimit-Reset": str(int(NOW) + 9)})
+    assert server_wait(429, headers, NOW) == 9.0
+    assert server_wait(500, headers, NOW) is None
+    minute = httpx.Headers({"X-RateLimit-Reset-Minute": str(int(NOW) + 4)})
+    assert RetryPolicy().delay_after_status(1, 429, minute, NOW) == 4.0
+
+
+def test_a_wait_longer_than_max_wait_gives_up() -> None:
+    policy = RetryPolicy(max_wait=30)
+    assert policy.delay_after_status(1, 429, httpx.Headers({"Retry-After": "3600"}), NOW) is None
+
+
+def test_transport_errors_retried_but_not_a_bad_url() -> None:
+    policy = RetryPolicy()
+    assert policy.delay_after_error(1, httpx.ReadTimeout("slow")) is not None
+    assert policy.delay_after_error(1, httpx.RemoteProtocolError("reset")) is not None
+    assert policy.delay_after_error(1, httpx.UnsupportedProtocol("ftp")) is None
+
+
+# --- the core's operations, driven by hand ------------------------------------------------------
+
+def core(**kw: object) -> Core:
+    options = dict(timeout=5.0, connect_timeout=1.0, max_retries=2, allow_insecure=False,
+                   observers=None, retry_policy=RetryPolicy(base_delay=0.01))
+    options.update(kw)
+    return Core(KEY, "http://127.0.0.1:9", **options)   # type: ignore[arg-type]
+
+
+def test_exchange_asks_to_sleep_what_the_server_said_then_gives_up() -> None:
+    records: list = []
+    c = core(observers=[records.append])
+    op = c.session_status("s1")
+    action = next(op)
+    assert isinstance(action, Send) and action.request.headers["X-API-Key"] == KEY
+    assert str(action.request.url) == "http://127.0.0.1:9/sessions/s1/status"
+    busy = response(503, {"error": {"message": "busy", "code": "service_unavailable"}},
+                    {"Retry-After": "4"})
+    assert isinstance(sleep := op.send(busy), Sleep) and sleep.seconds == 4.0
+    assert isinstance(op.send(None), Send)
+    assert op.send(busy).seconds == 4.0                                  # type: ignore[union-attr]
+    op.send(None)
+    with pytest.raises(ServerError) as info:
+        op.send(busy)
+    assert info.value.code == "service_unavailable"
+    [record] = records
+    assert (record.endpoint, record.status, record.error_code, record.attempts) == (
+        "session_status", 503, "service_unavailable", 3)
+
+
+def test_chat_request_body() -> None:
+    op = core().chat_call(True, "Hi", system="Be brief", session_id="s-1", temperature=0.2,
+                          max_tokens=50, model="m")
+    with pytest.raises(StopIteration) as done:
+        next(op)
+    call, request = done.value.value
+    body = json.loads(request.content)
+    assert str(request.url) == "http://127.0.0.1:9/v1/chat/completions"
+    assert body == {"messages": [{"role": "system", "content": "Be brief"},
+                                 {"role": "user", "content": "Hi"}],
+                    "stream": True, "session_id": "s-1", "temperature": 0.2, "max_tokens": 50,
+                    "model": "m", "stream_options": {"include_usage": True}}
+    assert request.headers["accept"] == "text/event-stream"
+    assert call.endpoint == "chat" and call.stream
+
+
+def test_build_messages() -> None:
+    history = [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}]
+    assert build_messages(None, history, "ignored: one already") == history
+    assert build_messages("Q2", history, None)[-1] == {"role": "user", "content": "Q2"}
+    with pytest.raises(ConfigurationError, match="Nothing to ask"):
+        build_messages(None, None, "S")
+    with pytest.raises(ConfigurationError, match="list of"):
+        build_messages(None, ["just text"], None)   # type: ignore[list-item]
+
+
+def test_insecure_base_url_refused_unless_allowed() -> None:
+    with pytest.raises(ConfigurationError, match="Refusing plain http://"):
+        Core(KEY, "http://api.example.com", timeout=1, connect_timeout=1, max_retries=0,
+             allow_insecure=False, observers=None, retry_policy=None)
+    ok = Core(KEY, "http://api.example.com", timeout=1, connect_timeout=1, max_retries=0,
+              allow_insecure=True, observers=None, retry_policy=None)
+    assert ok.base_url == "http://api.example.com"
+
+
+def test_lenient_listing_shapes() -> None:
+    assert _parse.items_of([{"id": 1}], "agents") == [{"id": 1}]
+    assert _parse.items_of({"data": [{"id": 1}]}, "agents") == [{"id": 1}]
+    assert _parse.parse_agent({"agent_id": "a1", "name": "X"}).id == "a1"
+    assert _parse.parse_time("2025-01-10T10:00:00Z") == datetime(2025, 1, 10, 10, tzinfo=timezone.utc)
+    assert _parse.parse_time("not a time") is None
