@@ -1,0 +1,114 @@
+"""Peak memory while a 10 MB answer streams through `%%junis`, in a fresh process each time.
+
+Each child warms up on a small answer, then resets the kernel's peak-RSS mark
+(`/proc/self/clear_refs`) and streams the long answer; the figure is peak RSS minus RSS before,
+so it counts everything the answer made the process hold at once (chunks, joined text, the
+display payloads), not just Python objects. Linux only, like the machines this runs on.
+"""
+from __future__ import annotations
+
+import gc
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from typing import Callable
+
+from ._context import Context
+from ._report import Figure
+from ._stats import Spread, interleave
+
+NAME = "long answer memory"
+MODES = ("magic", "client", "openai")
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def _reset_peak() -> None:
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+        fh.write("5")
+
+
+def _reader(mode: str) -> Callable[[str], int]:
+    """How a user of each would read a whole answer; returns the number of characters read."""
+    if mode == "magic":
+        from ._shell import ask, notebook_shell
+        shell, _ = notebook_shell()
+        return lambda prompt: len(ask(shell, f"%%junis --new\n{prompt}").text)
+    if mode == "client":
+        from junis_jupyter import JunisClient
+        client = JunisClient()
+
+        def read_client(prompt: str) -> int:
+            with client.stream(prompt) as stream:
+                for _ in stream:
+                    pass
+            return len(stream.result.text)
+        return read_client
+    from . import _baselines
+    sdk = _baselines.sdk_client(os.environ["JUNIS_BASE_URL"], os.environ["JUNIS_API_KEY"])
+
+    def read_sdk(prompt: str) -> int:
+        out = io.StringIO()   # the leanest way to keep the text: the baseline at its best
+        for delta in _baselines.sdk_deltas(sdk, prompt):
+            out.write(delta)
+        return len(out.getvalue())
+    return read_sdk
+
+
+def child(mode: str, size: int) -> dict[str, int]:
+    read = _reader(mode)
+    read("[[size=5000]] Warm up.")
+    gc.collect()
+    before = _status_kb("VmRSS")
+    _reset_peak()
+    chars = read(f"[[size={size}]] A very long answer, please.")
+    return {"peak_bytes": (_status_kb("VmHWM") - before) * 1024, "chars": chars}
+
+
+def in_child(ctx: Context, mode: str, size: int, home: str) -> Callable[[], float]:
+    def measure() -> float:
+        env = {**ctx.child_env(), "JUNIS_HOME": home,
+               "IPYTHONDIR": os.path.join(home, "ipython")}
+        done = subprocess.run([sys.executable, "-m", "benchmarks.long_answer", mode, str(size)],
+                              env=env, capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            tail = done.stderr.strip().splitlines()[-1:] or ["(no output)"]
+            raise RuntimeError(f"the {mode} child failed: {tail[0]}")
+        found = json.loads(done.stdout.strip().splitlines()[-1])
+        if found["chars"] != size:
+            raise RuntimeError(f"the {mode} child read {found['chars']} of {size} characters")
+        return found["peak_bytes"]
+    return measure
+
+
+def run(ctx: Context) -> list[Figure]:
+    size = ctx.size(10_000_000, 200_000)
+    rounds = max(1, ctx.repeat // 2)
+    with tempfile.TemporaryDirectory() as home:
+        peaks = interleave({mode: in_child(ctx, mode, size, home) for mode in MODES}, rounds)
+    mb = lambda b: f"{b / 1e6:.1f} MB"  # noqa: E731
+    answer = mb(size)
+    figures = []
+    for mode, what, target in (("magic", "peak memory of `%%junis`", "<= 3x answer size"),
+                               ("client", "JunisClient.stream alone, for comparison", ""),
+                               ("openai", "OpenAI SDK into a StringIO, for comparison", "")):
+        times = Spread.of([p / size for p in peaks[mode]])
+        figures.append(Figure(NAME, f"{what}, {answer} answer",
+                              mb(statistics.median(peaks[mode])), f"{answer} (answer)",
+                              times.format(unit="x"), target,
+                              times.median <= 3 if target else None))
+    return figures
+
+
+if __name__ == "__main__":
+    print(json.dumps(child(sys.argv[1], int(sys.argv[2]))))

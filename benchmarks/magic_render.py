@@ -1,0 +1,82 @@
+"""`%%junis` in a notebook-like shell: what rendering costs on top of the stream, and how often
+the frontend is asked to redraw.
+
+CPU: the magic's cell against the bare client reading the same answer, interleaved.
+Rate: a slowed answer (a few seconds long) counting the answer handle's display updates.
+"""
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from typing import Any, Callable
+
+from junis_jupyter import JunisClient
+
+from ._context import Context
+from ._report import Figure
+from ._shell import RecordingPublisher, ask, notebook_shell
+from ._stats import Spread, interleave, ratios
+
+NAME = "magic render"
+MAX_RATE = 16.0
+
+
+def magic_cpu(shell: Any, prompt: str, expected: int) -> Callable[[], float]:
+    def measure() -> float:
+        started = time.process_time()
+        answer = ask(shell, f"%%junis --new\n{prompt}")
+        spent = time.process_time() - started
+        if len(answer.text) != expected:
+            raise RuntimeError(f"the magic's answer has {len(answer.text)} of {expected} characters")
+        return spent
+    return measure
+
+
+def client_cpu(client: JunisClient, prompt: str, expected: int) -> Callable[[], float]:
+    def measure() -> float:
+        started = time.process_time()
+        text = "".join(chunk.text for chunk in client.stream(prompt))
+        spent = time.process_time() - started
+        if len(text) != expected:
+            raise RuntimeError(f"the client's answer has {len(text)} of {expected} characters")
+        return spent
+    return measure
+
+
+def update_rate(shell: Any, publisher: RecordingPublisher, prompt: str) -> Callable[[], float]:
+    """Answer-handle publishes per second of stream (the first display counts too)."""
+    def measure() -> float:
+        publisher.reset()
+        started = time.perf_counter()
+        ask(shell, f"%%junis --new\n{prompt}")
+        return publisher.answer_updates() / (time.perf_counter() - started)
+    return measure
+
+
+def run(ctx: Context) -> list[Figure]:
+    chunks = ctx.size(20_000, 300)
+    prompt = f"[[chunks={chunks}]] Render this long answer."
+    slow_chunks, delay = (1_000, 0.002) if not ctx.quick else (60, 0.005)
+    slow = f"[[chunks={slow_chunks}]][[delay={delay}]] Render this slowly."
+    with tempfile.TemporaryDirectory() as home, ctx.junis_env(home):
+        shell, publisher = notebook_shell()
+        with JunisClient(api_key=ctx.key, base_url=ctx.url) as client:
+            expected = len("".join(chunk.text for chunk in client.stream(prompt)))
+            ask(shell, f"%%junis --new\n{prompt}")      # warm: the magic's client, imports
+            samples = interleave({"magic": magic_cpu(shell, prompt, expected),
+                                  "client": client_cpu(client, prompt, expected)}, ctx.repeat)
+        rates = interleave({"rate": update_rate(shell, publisher, slow)}, ctx.repeat)["rate"]
+        shell.run_line_magic("unload_ext", "junis_jupyter")
+    cpu = ratios(samples["magic"], samples["client"])
+    rate = Spread.of(rates)
+    stream_s = slow_chunks * delay
+    return [
+        Figure(NAME, f"CPU of `%%junis`, {chunks:,} chunks, vs bare client stream",
+               f"{statistics.median(samples['magic']) * 1e3:.0f} ms",
+               f"{statistics.median(samples['client']) * 1e3:.0f} ms (JunisClient.stream)",
+               cpu.format(unit="x"), "<= 1.5x", cpu.median <= 1.5),
+        Figure(NAME, f"display updates per second of stream (~{stream_s:.1f} s answer)",
+               f"{rate.median:.1f} /s", "", rate.format("{:.1f}", " /s"), f"<= {MAX_RATE:.0f} /s, every round",
+               rate.high <= MAX_RATE),
+    ]
