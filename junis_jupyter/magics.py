@@ -364,7 +364,7 @@ class JunisMagics(Magics):
             raise errors.ConfigurationError(
                 "no current session yet: ask something with %%junis first, or give a session id.")
         messages = self.client.messages(session_id)
-        cap = self.max_string_chars
+        cap = min(self.max_string_chars, 300)     # a table row, not the whole message
         rows = [(m.position, m.role, m.agent_name,
                  m.usage.total_tokens if m.usage else "",
                  m.content if len(m.content) <= cap else m.content[:cap] + "…")
