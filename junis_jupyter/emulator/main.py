@@ -33,6 +33,7 @@ def options_from(args: argparse.Namespace) -> EmulatorOptions:
 def serve(options: EmulatorOptions) -> int:
     """Bind, print the URL and the key (the first two lines, flushed), then serve until stopped."""
     from .server import base_url, bind, build_server
+    from .store import StateError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -40,7 +41,12 @@ def serve(options: EmulatorOptions) -> int:
     except OSError as exc:
         print(f"Cannot listen on {options.host}:{options.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    server, emulator = build_server(options)
+    try:
+        server, emulator = build_server(options)
+    except StateError as exc:
+        sock.close()
+        print(exc, file=sys.stderr)
+        return 1
     print(f"Junis emulator listening on {base_url(sock)}", flush=True)
     print(f"API key: {emulator.key}", flush=True)
     try:

@@ -56,7 +56,8 @@ def compose(prompt: str) -> str:
     text = " ".join(prompt.split())
     digest = hashlib.sha256(prompt.encode("utf-8")).hexdigest()
     words = _WORD_RE.findall(text)
-    title = " ".join(words[:6]).capitalize() or "Your question"
+    title = " ".join(words[:6])
+    title = title[:1].upper() + title[1:] if title else "Your question"
     pick = [int(digest[i:i + 2], 16) for i in range(0, 12, 2)]
     quote = text if len(text) <= 80 else text[:77] + "..."
     points = [f"- A {_ADJECTIVES[pick[i] % 8]} {_NOUNS[pick[i + 3] % 8]} of the question"
@@ -81,7 +82,7 @@ def fit(text: str, size: int) -> str:
     """`text` repeated or cut to exactly `size` characters."""
     if not text:
         text = "."
-    repeats = -(-size // (len(text) + 2))
+    repeats = size // (len(text) + 2) + 2
     return "\n\n".join([text] * repeats)[:size]
 
 

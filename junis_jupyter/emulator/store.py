@@ -55,6 +55,10 @@ def seeded_agents() -> list[dict[str, Any]]:
             for name, kind, description, model, active in _SEED]
 
 
+class StateError(Exception):
+    """The --state file exists but cannot be used."""
+
+
 @dataclass
 class KeyRecord:
     key: str
@@ -173,14 +177,17 @@ class Store:
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
-            raise SystemExit(f"Cannot read emulator state {self.path}: {exc}") from None
-        for raw in data.get("keys", []):
-            record = KeyRecord(**raw)
-            self.keys[record.key] = record
-        for raw in data.get("sessions", []):
-            messages = [Message(**m) for m in raw.pop("messages", [])]
-            session = Session(**raw, messages=messages)
-            self.sessions[session.session_id] = session
-            self._activity = max(self._activity, session.activity)
+            raise StateError(f"Cannot read emulator state {self.path}: {exc}") from None
+        try:
+            for raw in data.get("keys", []):
+                record = KeyRecord(**raw)
+                self.keys[record.key] = record
+            for raw in data.get("sessions", []):
+                messages = [Message(**m) for m in raw.pop("messages", [])]
+                session = Session(**raw, messages=messages)
+                self.sessions[session.session_id] = session
+                self._activity = max(self._activity, session.activity)
+        except (AttributeError, TypeError) as exc:
+            raise StateError(f"Cannot read emulator state {self.path}: unexpected content ({exc})") from None
         return data.get("primary_key")
 

@@ -18,7 +18,11 @@ class EmulatorThread(EmulatorHandle):
 
     def __init__(self, options: EmulatorOptions) -> None:
         self._sock = bind(options.host, options.port)
-        self._server, self.emulator = build_server(options)
+        try:
+            self._server, self.emulator = build_server(options)
+        except BaseException:
+            self._sock.close()
+            raise
         super().__init__(base_url(self._sock), self.emulator.key)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
                                         name=f"junis-emulator {self.url}", daemon=True)
