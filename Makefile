@@ -33,8 +33,9 @@ demo: setup
 bench: setup
 	$(BIN)/python -m benchmarks.run
 
+# Load tests (thousands of calls, several processes); .ci/run runs them after `make test`.
 soak: setup
-	$(PYTEST) tests -m soak --run-soak
+	JUNIS_SOAK=1 $(PYTEST) tests -m soak
 
 clean:
 	rm -rf build .pytest_cache
