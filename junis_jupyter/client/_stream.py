@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 class StreamAssembler:
     __slots__ = ("response", "call", "parts", "session_id", "usage", "finish_reason", "id",
-                 "model", "done", "result", "rate_limit", "_decoder", "_key", "_over")
+                 "model", "done", "error", "result", "rate_limit", "_complete", "_decoder", "_key",
+                 "_over")
 
     def __init__(self, response: httpx.Response, call: "Call", key: str,
                  max_event_bytes: int) -> None:
@@ -37,7 +38,9 @@ class StreamAssembler:
         self.finish_reason: str | None = None
         self.id: str | None = None
         self.model: str | None = None
-        self.done = False               # [DONE] arrived
+        self.done = False               # nothing more to read: [DONE] or an error arrived
+        self.error: StreamError | None = None   # raised by complete(), after the chunks before it
+        self._complete = False          # [DONE] arrived
         self.result: ChatResult | None = None
         self.rate_limit: RateLimitInfo = call.rate_limit
         self._decoder = SSEDecoder(max_event_bytes)
@@ -53,19 +56,30 @@ class StreamAssembler:
         return "".join(self.parts)
 
     def feed(self, raw: bytes) -> list[ChatChunk]:
-        """The chunks in one network read. Raises StreamError on an error event or bad data."""
+        """The chunks in one network read. After an error event or bad data, `done` is set and
+        the chunks before it are still returned; `complete()` then raises the StreamError."""
         try:
             events = self._decoder.feed(raw)
         except EventTooLarge as exc:
-            raise self.fail(str(exc), "event_too_large") from None
+            self.error = self.fail(str(exc), "event_too_large")
+            self.done = True
+            return []
         return self._chunks(events) if events else []
 
     def _chunks(self, events: list) -> list[ChatChunk]:
         out: list[ChatChunk] = []
+        try:
+            self._decode(events, out)
+        except StreamError as err:
+            self.error = err
+            self.done = True
+        return out
+
+    def _decode(self, events: list, out: list[ChatChunk]) -> None:
         for event in events:
             data = event.data
             if data == "[DONE]":
-                self.done = True
+                self.done = self._complete = True
                 break
             try:
                 obj = loads(data)
@@ -106,18 +120,20 @@ class StreamAssembler:
                                 "malformed_chunk") from None
             if text or usage or finish:
                 out.append(ChatChunk(text, self.session_id, usage, finish, obj.get("id")))
-        return out
 
     def end_of_body(self) -> list[ChatChunk]:
-        """The connection has no more bytes: the last chunks, or StreamError if [DONE] never came."""
-        chunks = self._chunks(self._decoder.flush()) if not self.done else []
-        if not self.done:
-            raise self.fail("The stream ended before the answer was complete (no [DONE]).",
-                            "incomplete")
-        return chunks
+        """The connection has no more bytes: events still waiting for their blank line."""
+        return [] if self.done else self._chunks(self._decoder.flush())
 
     def complete(self) -> ChatResult:
-        """[DONE] arrived: the result, recorded once."""
+        """Reading is over: the result, recorded once; or the StreamError that ended it, or one
+        saying the stream ended before [DONE]."""
+        if self.error is not None:
+            raise self.error
+        if not self._complete:
+            self.error = self.fail("The stream ended before the answer was complete (no [DONE]).",
+                                   "incomplete")
+            raise self.error
         if self.result is None:
             call = self.call
             call.session_id = self.session_id

@@ -198,8 +198,9 @@ class AsyncChatStream(StreamView):
                             yield chunk
                     if asm.done:
                         break
-                for chunk in asm.end_of_body():
-                    yield chunk
+                else:
+                    for chunk in asm.end_of_body():
+                        yield chunk
                 asm.complete()
         except httpx.TransportError as exc:
             if not asm.over:            # else: closed from elsewhere, the iteration just ends

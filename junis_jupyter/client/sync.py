@@ -162,7 +162,8 @@ class ChatStream(StreamView):
                         yield from chunks
                     if asm.done:
                         break
-                yield from asm.end_of_body()
+                else:
+                    yield from asm.end_of_body()
                 asm.complete()
         except httpx.TransportError as exc:
             if not asm.over:            # else: closed from elsewhere, the iteration just ends
