@@ -474,3 +474,16 @@ def test_every_response_carries_rate_limit_headers_and_a_request_id(emulator) ->
         assert int(r.headers["x-ratelimit-reset"]) > 1_600_000_000
         ids.add(r.headers["x-request-id"])
     assert len(ids) == len(responses)
+
+
+def test_unicode_and_lone_surrogates_survive_the_round_trip(emulator) -> None:
+    raw = b'{"stream": true, "messages": [{"role": "user", "content": "[[echo]] caf\\u00e9 \\ud83d\\ude00 \\ud800"}]}'
+    with client(emulator) as c:
+        whole = c.post("/v1/chat/completions", content=raw.replace(b'"stream": true, ', b""),
+                       headers={"content-type": "application/json"})
+        with c.stream("POST", "/v1/chat/completions", content=raw,
+                      headers={"content-type": "application/json"}) as response:
+            events = sse_events(response)
+    expected = "caf\u00e9 \U0001F600 \ud800"
+    assert whole.json()["choices"][0]["message"]["content"] == expected
+    assert "".join(json.loads(e)["choices"][0]["delta"].get("content", "") for e in events[:-1]) == expected

@@ -13,7 +13,8 @@ DEFAULT_CODES = {400: "invalid_request", 401: "invalid_api_key", 402: "insuffici
                  403: "scope_not_allowed", 404: "not_found", 429: "rate_limit_exceeded",
                  500: "server_error", 503: "service_unavailable"}
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# ASCII-only JSON: a lone surrogate in a prompt (legal in JSON text) cannot break the UTF-8 body
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class ApiError(Exception):
