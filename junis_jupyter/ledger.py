@@ -102,11 +102,12 @@ class Ledger:
     def _connect(self) -> sqlite3.Connection:
         # A connection per operation: observers run on whatever thread (or forked process) made
         # the call, and sqlite3 connections must not cross either.
+        if not self._ready:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA synchronous = FULL")
         if not self._ready:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             conn.execute("PRAGMA journal_mode = WAL")   # persistent: stored in the file
             conn.executescript(_SCHEMA)
             self._ready = True
@@ -132,13 +133,15 @@ class Ledger:
         with self._lock:
             rows = self._pending + [row]
             self._pending = []
-        for attempt in range(_WRITE_ATTEMPTS):
+        # Locks are waited for by the busy timeout; these retries are for passing errors. Once
+        # the ledger is known broken, one try per call, so calls are not slowed down.
+        for attempt in range(1 if self._warned else _WRITE_ATTEMPTS):
             try:
                 self._write_remaining(rows)
                 return
             except (sqlite3.Error, OSError) as exc:
                 error = exc
-                time.sleep(0.05 * 2 ** attempt)
+                time.sleep(0.02 * 2 ** attempt)
         with self._lock:
             self._pending = rows + self._pending
         self._warn_once(f"junis usage ledger: cannot write to {self.path} ({error}); "
