@@ -1,0 +1,76 @@
+"""The API key never shows: not in a repr, an exception message or a log line (at any level)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+
+from junis_jupyter.client import AsyncJunisClient, CallRecord, JunisClient, sync
+from junis_jupyter.errors import JunisError
+from junis_jupyter.settings import mask_key
+
+
+def test_key_is_absent_everywhere(emulator: Any, caplog: pytest.LogCaptureFixture,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sync, "_sleep", lambda seconds: None)
+    caplog.set_level(logging.DEBUG)            # httpx, httpcore and ours, at their most verbose
+    limited = emulator.new_key(scopes=["orchestrator:invoke"], rpm=3)
+    wrong = "jns_live_" + "W" * 32
+    keys = [emulator.key, limited, wrong]
+    shown: list[str] = []
+    errors: list[BaseException] = []
+    records: list[CallRecord] = []
+
+    def leaky_observer(record: CallRecord) -> None:
+        raise RuntimeError(f"observer saw {emulator.key}")      # scrubbed before it is logged
+
+    def attempt(fn: Any) -> None:
+        try:
+            shown.append(repr(fn()))
+        except JunisError as exc:
+            errors.append(exc)
+
+    with JunisClient(emulator.key, emulator.url,
+                     observers=[records.append, leaky_observer]) as good, \
+            JunisClient(limited, emulator.url) as narrow, JunisClient(wrong, emulator.url) as bad:
+        shown += [repr(good), repr(narrow), repr(bad), str(good.__dict__)]
+        attempt(lambda: good.chat("hello"))
+        stream = good.stream("stream [[chunks=3]]")
+        shown.append(repr(stream))
+        attempt(lambda: list(stream))
+        shown.append(repr(stream))
+        emulator.faults({"kind": "error_event", "after": 1})
+        attempt(lambda: list(good.stream("broken")))
+        emulator.faults({"kind": "reset", "count": 3})
+        attempt(lambda: good.agents())
+        attempt(lambda: bad.agents())                            # 401
+        attempt(lambda: narrow.agents())                         # 403 scope
+        attempt(lambda: list(narrow.stream("x")))                # 403 stream scope
+        for _ in range(4):
+            attempt(lambda: narrow.chat("fast"))                 # 429 at the fourth
+        attempt(lambda: good.chat("x", agent="Nobody"))
+    with JunisClient(emulator.key, "http://127.0.0.1:9") as nowhere:
+        attempt(lambda: nowhere.session_status("s"))
+
+    async def async_calls() -> None:
+        async with AsyncJunisClient(wrong, emulator.url) as c:
+            shown.append(repr(c))
+            try:
+                await c.chat("x")
+            except JunisError as exc:
+                errors.append(exc)
+    asyncio.run(async_calls())
+
+    kinds = {type(e).__name__ for e in errors}
+    assert {"StreamError", "APIConnectionError", "AuthenticationError", "PermissionDeniedError",
+            "RateLimitError", "AgentNotFoundError"} <= kinds
+    shown += [str(e) for e in errors] + [repr(e) for e in errors]
+    shown += [repr(getattr(e, "body", None)) for e in errors] + [repr(r) for r in records]
+    everything = "\n".join(shown) + caplog.text
+    assert mask_key(emulator.key) in everything                  # the reprs say which key...
+    assert "observer saw" in caplog.text                         # the log line is there...
+    for key in keys:
+        assert key not in everything                             # ...but no key anywhere
+        assert key[9:] not in everything
