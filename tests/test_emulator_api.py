@@ -487,3 +487,13 @@ def test_unicode_and_lone_surrogates_survive_the_round_trip(emulator) -> None:
     expected = "caf\u00e9 \U0001F600 \ud800"
     assert whole.json()["choices"][0]["message"]["content"] == expected
     assert "".join(json.loads(e)["choices"][0]["delta"].get("content", "") for e in events[:-1]) == expected
+
+
+def test_an_internal_error_is_a_contract_500_with_headers(make_emulator) -> None:
+    server = make_emulator()
+    server.emulator.store.agents.append(42)       # corrupt the data: the agents handler will crash
+    with client(server) as c:
+        r = c.get("/agents", params={"agent_type": "LLM_AGENT"})
+    assert_error(r, 500, "server_error")
+    assert r.headers["x-request-id"] and r.headers["x-ratelimit-limit"]
+    assert server.stats()["by_status"] == {"500": 1}

@@ -24,10 +24,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return json_response(error_body(404, "not_found", f"No such endpoint: {request.url.path}."), 404)
 
 
-async def _crash(request: Request, exc: Exception) -> Response:
-    return json_response(error_body(500, "server_error", "The emulator failed unexpectedly."), 500)
-
-
 def create_app(options: EmulatorOptions | None = None,
                emulator: Emulator | None = None) -> Starlette:
     """The ASGI app; `app.state.emulator` is its runtime (keys, sessions, faults, stats)."""
@@ -36,7 +32,7 @@ def create_app(options: EmulatorOptions | None = None,
               for path, method, handler in ROUTES]
     if emulator.options.admin:
         routes += admin_routes(emulator)
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _crash},
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error},
                     middleware=[Middleware(EmulatorMiddleware, emulator=emulator)])
     app.state.emulator = emulator
     return app

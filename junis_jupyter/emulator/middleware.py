@@ -3,6 +3,7 @@ faults that strike as a request arrives (status, delay, reset)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -12,6 +13,7 @@ from .runtime import Emulator
 from .wire import dumps, error_body
 
 _ADMIN_PREFIX = "/_emulator/"
+logger = logging.getLogger("junis_jupyter.emulator")
 
 
 class EmulatorMiddleware:
@@ -45,7 +47,7 @@ class EmulatorMiddleware:
         try:
             fault = emulator.faults.take(scope["path"], ARRIVAL_KINDS)
             if fault is None:
-                await self.app(scope, receive, tagged_send)
+                await self._serve(scope, receive, tagged_send, status)
             elif fault.kind == "reset":
                 await self._reset(scope, receive)
             elif fault.kind == "status":
@@ -53,9 +55,24 @@ class EmulatorMiddleware:
             else:
                 replay = await _delay(fault.seconds, receive)
                 if replay is not None:
-                    await self.app(scope, replay, tagged_send)
+                    await self._serve(scope, replay, tagged_send, status)
         finally:
             emulator.stats.end(status[0])
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, status: list[str]) -> None:
+        """Run the app; a crash before the response started still gets the contract's 500 body
+        (with this layer's headers), a crash mid-stream drops the connection."""
+        try:
+            await self.app(scope, receive, send)
+        except Exception:
+            if status[0] != "reset":
+                raise
+            logger.exception("emulator error on %s %s", scope["method"], scope["path"])
+            body = dumps(error_body(500, "server_error", "The emulator failed unexpectedly.")).encode()
+            await send({"type": "http.response.start", "status": 500,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body, "more_body": False})
 
     async def _reset(self, scope: Scope, receive: Receive) -> None:
         """Drop the TCP connection without a byte of response."""
