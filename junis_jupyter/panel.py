@@ -1,8 +1,13 @@
 """ChatPanel: a chat beside the notebook, streaming through AsyncJunisClient on the kernel's loop.
 
-Why a task on the kernel's own event loop: widget callbacks run on that loop, so a request started
-as a task there leaves the loop free between chunks. Stop (another widget callback) can then cancel
-it at once, and other cells keep running while an answer streams. No threads, no nest_asyncio.
+Why a task on the kernel's own event loop: a request started as a task there leaves the loop free
+between chunks, so Stop (another widget callback) can cancel it at once and other cells keep running
+while an answer streams. No threads of our own, no nest_asyncio.
+
+One loop per panel, its "home": the loop running when the panel was made (the kernel's). ipykernel 7
+may deliver widget messages on a subshell thread with a loop of its own; the panel hands every
+callback over to the home loop (`call_soon_threadsafe`), so the HTTP client and the streaming task
+only ever live on one loop.
 
 Model output reaches the page only through `safe_markdown.render_markdown`; everything else the
 panel writes into HTML (the user's words, error messages, names) goes through `escape_html`.
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -204,10 +210,13 @@ class ChatPanel(w.VBox):
         self._quiet = False                      # set while the panel itself moves a picker
         self._html_cache: dict[int, tuple[int, str]] = {}
         self._throttle = _Throttle(self._render, 1.0 / update_hz)
+        self._home: asyncio.AbstractEventLoop | None = None
+        self._home_thread: int | None = None
 
-        self.agent_picker = w.Dropdown(options=[(ORCHESTRATOR, None)], value=None,
+        # "" and not None: a Dropdown shows None as "nothing selected".
+        self.agent_picker = w.Dropdown(options=[(ORCHESTRATOR, "")], value="",
                                        description="Agent", layout=w.Layout(width="260px"))
-        self.session_picker = w.Dropdown(options=[(NEW_CHAT, None)], value=None,
+        self.session_picker = w.Dropdown(options=[(NEW_CHAT, "")], value="",
                                          description="Session", layout=w.Layout(width="360px"))
         self.new_button = w.Button(description="New chat", icon="plus",
                                    layout=w.Layout(width="auto"))
@@ -219,9 +228,9 @@ class ChatPanel(w.VBox):
                                 layout=w.Layout(width="100%", flex="1 1 auto"))
         self.input.add_class("junis-chat-input")
         self.send_button = w.Button(description="Send", button_style="primary", icon="paper-plane",
-                                    layout=w.Layout(width="auto"))
+                                    layout=w.Layout(width="96px"))
         self.stop_button = w.Button(description="Stop", button_style="warning", icon="stop",
-                                    disabled=True, layout=w.Layout(width="auto"))
+                                    disabled=True, layout=w.Layout(width="96px"))
         self.footer = w.HTML("")
         for name, button in (("junis-send", self.send_button), ("junis-stop", self.stop_button),
                              ("junis-new", self.new_button)):
@@ -264,7 +273,7 @@ class ChatPanel(w.VBox):
     @property
     def agent(self) -> str | None:
         """Selected agent id (None: the Orchestrator, through /v1/chat/completions)."""
-        return self.agent_picker.value
+        return self.agent_picker.value or None
 
     def send(self, text: str | None = None) -> asyncio.Task[Any] | None:
         """Send the input box's text (or `text`) as a task on the running loop; returns the task."""
@@ -291,15 +300,15 @@ class ChatPanel(w.VBox):
 
     def stop(self) -> None:
         """Cancel the streaming answer now; the part that arrived stays, marked as stopped."""
-        if self.busy:
+        task = self._task
+        if task is not None and not task.done():
             self._stop_requested = True
-            assert self._task is not None
-            self._task.cancel()
+            self._at_home(task.cancel)
 
     def new_chat(self) -> None:
         """Forget the current session: the next question opens a new one."""
         self.stop()
-        self._set_picker(self.session_picker, None)
+        self._set_picker(self.session_picker, "")
         self._start_new()
 
     async def wait(self) -> None:
@@ -375,13 +384,13 @@ class ChatPanel(w.VBox):
         except Exception as exc:
             problems.append(f"Agents could not be listed: {explain(exc)}")
         else:
-            options = [(ORCHESTRATOR, None)] + [
+            options = [(ORCHESTRATOR, "")] + [
                 (a.name, a.id) for a in agents if a.invocable and a.is_active is not False]
             current = self.agent_picker.value
             self._quiet = True
             try:
                 self.agent_picker.options = options
-                self.agent_picker.value = current if current in {v for _, v in options} else None
+                self.agent_picker.value = current if current in {v for _, v in options} else ""
             finally:
                 self._quiet = False
             if self._wanted_agent is not None:
@@ -394,6 +403,7 @@ class ChatPanel(w.VBox):
             self._set_session_options([s for s in sessions][: self._recent])
         if problems:
             self._show(" ".join(problems), "error")
+        self._note_rate_limit(client)
         self._render_footer()
 
     async def load_session(self, session_id: str) -> None:
@@ -446,22 +456,38 @@ class ChatPanel(w.VBox):
 
     def _spawn(self, coro: Coroutine[Any, Any, Any],
                no_loop_notice: str = "") -> asyncio.Task[Any] | None:
+        """A task on the home loop (the running loop becomes home if there is none yet)."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             coro.close()
             self._show(no_loop_notice, "info")
             return None
+        if self._home is None or self._home.is_closed():
+            self._home, self._home_thread = loop, threading.get_ident()
         return loop.create_task(coro)
 
+    def _off_home(self) -> bool:
+        return self._home is not None and threading.get_ident() != self._home_thread \
+            and not self._home.is_closed()
+
+    def _at_home(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run `fn` on the home loop's thread: now if we are there, else as soon as it is free."""
+        if self._off_home():
+            assert self._home is not None
+            self._home.call_soon_threadsafe(fn, *args)
+        else:
+            fn(*args)
+
     def _guard(self, fn: Callable[[Any], None]) -> Callable[[Any], None]:
-        """Widget callbacks never raise into the frontend: a failure becomes a notice."""
-        def run(arg: Any) -> None:
+        """Widget callbacks run on the home loop and never raise into the frontend."""
+        def guarded(arg: Any) -> None:
             try:
                 fn(arg)
             except Exception as exc:
                 self._show(explain(exc), "error")
-        return run
+
+        return lambda arg: self._at_home(guarded, arg)
 
     def _on_input(self, change: dict[str, Any]) -> None:
         if SUBMIT_MARK in change["new"]:
@@ -474,7 +500,7 @@ class ChatPanel(w.VBox):
     def _on_session(self, change: dict[str, Any]) -> None:
         if self._quiet:
             return
-        if change["new"] is None:
+        if not change["new"]:
             self.stop()
             self._start_new()
         else:
@@ -508,7 +534,7 @@ class ChatPanel(w.VBox):
             self._quiet = False
 
     def _set_session_options(self, sessions: list[Any]) -> None:
-        options = [(NEW_CHAT, None)]
+        options = [(NEW_CHAT, "")]
         for s in sessions:
             when = s.last_update_time or s.created_at
             stamp = when.strftime("%Y-%m-%d %H:%M") if when else "?"
@@ -519,7 +545,7 @@ class ChatPanel(w.VBox):
         self._quiet = True
         try:
             self.session_picker.options = options
-            self.session_picker.value = self.session_id
+            self.session_picker.value = self.session_id or ""
         finally:
             self._quiet = False
 
@@ -563,12 +589,18 @@ class ChatPanel(w.VBox):
             self.tokens = Usage(self.tokens.prompt_tokens + answer.usage.prompt_tokens,
                                 self.tokens.completion_tokens + answer.usage.completion_tokens,
                                 self.tokens.total_tokens + answer.usage.total_tokens)
-        limit = getattr(stream, "rate_limit", None) or getattr(self._client, "rate_limit", None)
-        if isinstance(limit, RateLimitInfo) and limit.remaining is not None:
-            self.rate_limit = limit
+        self._note_rate_limit(stream, self._client)
         self._set_busy(False)
         self._render()
         self._render_footer()
+
+    def _note_rate_limit(self, *sources: Any) -> None:
+        """Keep the first rate-limit reading the sources (a stream, the client) have."""
+        for source in sources:
+            limit = getattr(source, "rate_limit", None)
+            if isinstance(limit, RateLimitInfo) and limit.remaining is not None:
+                self.rate_limit = limit
+                return
 
     def _set_busy(self, busy: bool) -> None:
         self.stop_button.disabled = not busy

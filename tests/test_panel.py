@@ -63,7 +63,7 @@ def test_pickers_offer_orchestrator_and_invocable_agents(emulator: Any) -> None:
         assert {"Research", "Writer", "Analyst"} <= set(labels)
         assert not {"Pipeline", "Fanout", "Retired"} & set(labels)    # not invocable / inactive
         assert option_labels(panel.session_picker)[0] == "New chat"
-        assert panel.session_picker.value is None
+        assert panel.session_picker.value == ""
         await client.aclose()
     run(scenario)
 
@@ -258,7 +258,7 @@ def test_new_chat_starts_a_fresh_session(emulator: Any) -> None:
         old = panel.session_id
         panel.new_button.click()
         assert panel.turns == [] and panel.session_id is None
-        assert panel.session_picker.value is None and "Ask a question" in panel.conversation.value
+        assert panel.session_picker.value == "" and "Ask a question" in panel.conversation.value
         panel.send("Two [[chunks=2]]")
         await panel.wait()
         assert panel.session_id not in (None, old)
