@@ -95,15 +95,15 @@ def describe_error(exc: BaseException, *, base_url: str | None = None) -> str:
                     "one from `%junis sessions`.")
         return f"not found: {exc.message} (404 {exc.code or 'not_found'})."
     if isinstance(exc, errors.BadRequestError):
-        return f"the request was refused: {exc.message} ({exc.status} {exc.code or ''})".rstrip() + "."
+        return f"the request was refused ({exc.status} {exc.code or 'invalid_request'}): {exc.message}"
     if isinstance(exc, errors.ServerError):
         return (f"the Junis service failed ({exc.status} {exc.code or 'server_error'}) even after "
                 "retries: try again in a moment.")
     if isinstance(exc, errors.APITimeoutError):
         return f"no answer from {base_url or 'the Junis API'} in time: try again, or raise the timeout."
     if isinstance(exc, errors.APIConnectionError):
-        return (f"could not connect to {base_url or 'the Junis API'} ({exc}): check the network "
-                "and JUNIS_BASE_URL.")
+        where = str(exc) if base_url and base_url in str(exc) else f"{base_url}: {exc}"
+        return f"could not connect ({where}): is the service running, and JUNIS_BASE_URL right?"
     if isinstance(exc, errors.APIError):
         return f"{exc.message} ({exc.status} {exc.code or ''})".rstrip()
     return f"{type(exc).__name__}: {exc}"

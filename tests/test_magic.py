@@ -1,6 +1,7 @@
 """%%junis in a real IPython InteractiveShell against the emulator over loopback."""
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -431,3 +432,17 @@ def test_key_never_in_any_output(run, emulator):
         cell = run(source)
         outputs += [cell.out, cell.err, json.dumps([e["data"] for e in cell.events])]
     assert all(emulator.key not in o for o in outputs)
+
+
+def test_terminal_ipython_prints_the_answer_as_plain_text(junis_env):
+    code = ("ip = get_ipython(); ip.run_line_magic('load_ext', 'junis_jupyter'); "
+            "ip.run_cell_magic('junis', '', '[[chunks=30]] Hello terminal'); "
+            "print('TEXT=' + repr(ip.user_ns['_junis'].text))")
+    done = subprocess.run([sys.executable, "-m", "IPython", "--no-banner", "--colors=nocolor",
+                           "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stderr == ""
+    out = done.stdout
+    text = ast.literal_eval(out.rsplit("TEXT=", 1)[1].strip())   # the repr printed above
+    assert out.startswith(text)                     # the answer, verbatim, as plain text
+    footer = out[len(text):].strip().splitlines()[0]
+    assert footer.startswith("[session ") and "tokens" in footer
