@@ -117,3 +117,14 @@ def test_a_prompt_too_large_for_the_credits_left_is_refused(make_emulator) -> No
     with client(server) as c:
         r = chat(c, "word " * 1500)                   # the prompt alone needs 2 credits
     assert r.status_code == 402
+
+
+def test_a_key_without_subscription_is_refused(emulator) -> None:
+    key = emulator.new_key(plan="none")
+    with client(emulator, key) as c:
+        responses = [c.get("/agents"), chat(c, "x"), c.get("/sessions")]
+    for r in responses:
+        assert r.status_code == 403
+        error = r.json()["error"]
+        assert error["code"] == "subscription_required" and error["type"] == "permission_error"
+        assert "x-ratelimit-limit" in r.headers

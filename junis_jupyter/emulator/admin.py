@@ -6,7 +6,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .faults import parse_fault
-from .options import PLANS
+from .options import NO_PLAN, PLANS
 from .runtime import Emulator
 from .validate import invalid, read_json
 from .wire import ApiError, error_response, json_response
@@ -43,8 +43,8 @@ def admin_routes(emulator: Emulator) -> list[Route]:
                                            and all(isinstance(s, str) for s in scopes)):
                 raise invalid("Invalid 'scopes': must be a list of strings.")
             plan = body.get("plan", "pro")
-            if plan not in PLANS:
-                raise invalid("Invalid 'plan': must be basic or pro.")
+            if plan not in PLANS and plan != NO_PLAN:
+                raise invalid(f"Invalid 'plan': must be basic, pro or {NO_PLAN}.")
             numbers = {}
             for name in ("credits", "rpm", "concurrency"):
                 value = body.get(name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PLANS: dict[str, tuple[int, int]] = {"basic": (60, 5), "pro": (300, 20)}   # rpm, concurrent
+NO_PLAN = "none"      # extra keys only: an organisation without a subscription (403 on every call)
 DEFAULT_CREDITS = 1_000_000
 
 

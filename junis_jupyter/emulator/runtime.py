@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from .faults import FaultQueue
 from .limits import Limiter, Quota
-from .options import EmulatorOptions
+from .options import NO_PLAN, EmulatorOptions
 from .store import KeyRecord, Store
 from .wire import ApiError
 
@@ -72,6 +72,9 @@ class Emulator:
         if record is None:
             raise ApiError(401, "invalid_api_key", "Invalid API key.",
                            headers=[(b"www-authenticate", b"ApiKey")])
+        if record.plan == NO_PLAN:
+            raise ApiError(403, "subscription_required",
+                           "The External API needs an active Basic or Pro subscription.")
         return record
 
     def quota(self, headers: list[tuple[bytes, bytes]]) -> Quota:

@@ -119,7 +119,7 @@ class Store:
     # keys -----------------------------------------------------------------------------------
     def add_key(self, *, scopes: list[str] | None = None, credits: int | None = None,
                 plan: str = "pro", rpm: int | None = None, concurrency: int | None = None) -> KeyRecord:
-        plan_rpm, plan_concurrency = PLANS[plan]
+        plan_rpm, plan_concurrency = PLANS.get(plan, (0, 0))
         record = KeyRecord(new_key(), list(ALL_SCOPES if scopes is None else scopes), plan,
                            plan_rpm if rpm is None else rpm,
                            plan_concurrency if concurrency is None else concurrency,
