@@ -47,13 +47,9 @@ class Limiter:
         window = self._window(key)
         return Quota(limit, max(0, limit - window.count), math.ceil(window.started + WINDOW_S))
 
-    def take(self, key: str, limit: int) -> tuple[bool, Quota]:
-        """Count one request if the window has room; say whether it had."""
-        window = self._window(key)
-        allowed = window.count < limit
-        if allowed:
-            window.count += 1
-        return allowed, self.peek(key, limit)
+    def count(self, key: str) -> None:
+        """Count one admitted request in the key's current window."""
+        self._window(key).count += 1
 
     def acquire(self, key: str, cap: int) -> bool:
         if self._in_flight.get(key, 0) >= cap:

@@ -96,7 +96,7 @@ class Emulator:
             raise ApiError(429, "rate_limit_exceeded",
                            f"Too many concurrent requests: at most {record.concurrency} at once on this key.",
                            headers=quota.headers() + [(b"retry-after", b"1")])
-        self.limiter.take(record.key, record.rpm)
+        self.limiter.count(record.key)
 
     def release(self, record: KeyRecord) -> None:
         self.limiter.release(record.key)
