@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import ast
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any, Callable
 
@@ -77,6 +80,7 @@ def run(ipshell, junis_env, capsys, monkeypatch):
     for name in magic.trait_names(config=True):
         monkeypatch.setattr(magic, name, magic.trait_defaults(name))
     settings.set_login_key(None)
+    ipshell.user_ns.pop("_junis", None)
 
     def run_cell(source: str) -> Cell:
         capsys.readouterr()
@@ -369,6 +373,32 @@ def test_interrupt_keeps_what_arrived_and_closes_the_stream(run, emulator):
             break
         time.sleep(0.05)
     assert emulator.stats()["in_flight"] == 0
+
+
+def _sigint_after(seconds: float) -> threading.Timer:
+    """What the notebook's stop button does: SIGINT to the kernel's main thread."""
+    timer = threading.Timer(seconds, os.kill, args=(os.getpid(), signal.SIGINT))
+    timer.start()
+    return timer
+
+
+def test_sigint_mid_stream_keeps_the_text(run, emulator):
+    timer = _sigint_after(0.5)
+    cell = run("%%junis\n[[chunks=600]] [[delay=0.01]] A long story")
+    timer.join()
+    result = run.shell.user_ns["_junis"]
+    assert result.interrupted and 0 < len(result.text)
+    assert cell.shown.startswith(result.text) and "interrupted" in cell.shown
+    assert cell.err == ""
+
+
+def test_sigint_before_the_first_byte_is_one_line(run, emulator):
+    emulator.faults({"kind": "delay", "seconds": 3})
+    timer = _sigint_after(0.5)
+    cell = run("%%junis\nHello")
+    timer.join()
+    assert "interrupted before an answer arrived" in error_line(cell)
+    assert "_junis" not in run.shell.user_ns
 
 
 # -- line commands --------------------------------------------------------------------------
