@@ -222,3 +222,20 @@ def test_map_runs_at_most_concurrency_requests_at_once(make_emulator: Any) -> No
 def test_map_with_an_unknown_agent_fails_every_item_once(emulator: Any) -> None:
     results = run(lambda c: c.map(["a", "b"], agent="Ghost"), emulator)
     assert all(isinstance(r, AgentNotFoundError) for r in results)
+
+
+def test_to_async_shares_settings_and_observers(emulator: Any) -> None:
+    from junis_jupyter.client import JunisClient
+    seen: list[CallRecord] = []
+    with JunisClient(emulator.key, emulator.url, max_retries=4, observers=[seen.append]) as sync_c:
+        twin = sync_c.to_async()
+        assert repr(twin) == repr(sync_c).replace("JunisClient", "AsyncJunisClient")
+
+        async def use() -> str:
+            async with twin:
+                return (await twin.chat("[[echo]] twin")).text
+
+        assert asyncio.run(use()) == "twin"
+        assert [r.endpoint for r in seen] == ["chat"]
+        assert twin._core.policy.max_retries == 4
+        assert sync_c.chat("[[echo]] still open").text == "still open"   # its own connections

@@ -14,6 +14,7 @@ and `aio.py` are ~20-line loops that move bytes and sleep.
 """
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from datetime import datetime, timezone
@@ -128,10 +129,7 @@ class Core:
                  max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
         self.key = resolve_key(api_key)
         self.base_url = resolve_base_url(base_url, allow_insecure=allow_insecure)
-        policy = retry_policy or RetryPolicy()
-        if policy.max_retries != max_retries:
-            policy = RetryPolicy(max_retries, policy.base_delay, policy.max_delay, policy.max_wait)
-        self.policy = policy
+        self.policy = retry_policy or RetryPolicy(max_retries=max_retries)   # a policy given wins
         self.observers: list[Observer] = list(DEFAULT_OBSERVERS) + list(observers or ())
         self.rate_limit: RateLimitInfo | None = None
         self.max_event_bytes = max_event_bytes
@@ -140,6 +138,14 @@ class Core:
                          "User-Agent": f"junis-jupyter/{__version__}"}
         self._stream_headers = {**self._headers, "Accept": "text/event-stream"}
         self._agents: list[Agent] | None = None
+
+    def twin(self) -> "Core":
+        """Same key, URL, timeouts, retry policy and observers, its own state: for a client of the
+        other kind (sync <-> async)."""
+        twin = copy.copy(self)
+        twin.observers = list(self.observers)
+        twin.rate_limit = None
+        return twin
 
     def describe(self, cls_name: str) -> str:
         return f"{cls_name}(base_url={self.base_url!r}, api_key={mask_key(self.key)!r})"

@@ -33,6 +33,14 @@ class AsyncJunisClient:
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient()
 
+    @classmethod
+    def _from_core(cls, core: Core) -> "AsyncJunisClient":
+        client = cls.__new__(cls)
+        client._core = core
+        client._owns_http = True
+        client._http = httpx.AsyncClient()
+        return client
+
     # --- plumbing -----------------------------------------------------------------------------
 
     async def _drive(self, op: Op[T]) -> T:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Iterator, TypeVar
 
 import httpx
 
@@ -10,6 +10,9 @@ from ._core import Core, Observer, Op, Sleep
 from ._retry import RetryPolicy
 from ._stream import StreamAssembler, StreamView
 from .types import Agent, ChatChunk, ChatResult, Message, RateLimitInfo, Session, SessionStatus, Usage
+
+if TYPE_CHECKING:
+    from .aio import AsyncJunisClient
 
 __all__ = ["JunisClient", "ChatStream"]
 
@@ -74,6 +77,12 @@ class JunisClient:
     def remove_observer(self, fn: Observer) -> None:
         if fn in self._core.observers:
             self._core.observers.remove(fn)
+
+    def to_async(self) -> "AsyncJunisClient":
+        """An AsyncJunisClient with this client's key, URL, timeouts, retries and observers (for
+        the chat panel, which streams on the kernel's event loop)."""
+        from .aio import AsyncJunisClient
+        return AsyncJunisClient._from_core(self._core.twin())
 
     def close(self) -> None:
         if self._owns_http:
