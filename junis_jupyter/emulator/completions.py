@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .faults import STREAM_KINDS, Fault
 from .responder import DirectiveError, answer_text, split_pieces
@@ -67,7 +67,7 @@ class Turn:
 
 
 async def completion(emulator: Emulator, request: Request, record: KeyRecord,
-                     agent: dict[str, Any] | None) -> Response:
+                     agent: dict[str, Any] | None) -> ASGIApp:
     if agent is None:
         require(record, "orchestrator:invoke")
     body = chat_request(await read_json(request))
@@ -108,10 +108,10 @@ async def completion(emulator: Emulator, request: Request, record: KeyRecord,
                 prompt_tokens, body.include_usage)
     if body.stream:
         return StreamingCompletion(turn, request.url.path)
-    return await whole(turn, request)
+    return await whole(turn)
 
 
-async def whole(turn: Turn, request: Request) -> Response:
+async def whole(turn: Turn) -> Response:
     """A non-streamed answer takes as long as its stream would have."""
     text = "".join(turn.pieces)
     try:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 DIRECTIVE_RE = re.compile(r"\[\[(chunks|size|echo|delay)(?:=([^\]]*))?\]\]")
 MAX_CHUNKS = 1_000_000
-MAX_SIZE = 50_000_000
+MAX_SIZE = 2_000_000
 _WORD_RE = re.compile(r"\w+")
 _ADJECTIVES = ["clear", "steady", "careful", "quick", "simple", "robust", "useful", "concise"]
 _NOUNS = ["summary", "trend", "pattern", "signal", "estimate", "outline", "insight", "check"]
