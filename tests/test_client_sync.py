@@ -259,6 +259,7 @@ def test_concurrency_limit_is_a_rate_limit(emulator: Any) -> None:
             next(iter(first))
             with pytest.raises(RateLimitError):
                 c.chat("second at once")
+        assert wait_until(lambda: emulator.stats()["in_flight"] == 0)   # the server saw it close
         assert c.chat("after the first finished").text
 
 
