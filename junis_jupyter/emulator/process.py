@@ -16,9 +16,11 @@ _KEY_PREFIX = "API key: "
 
 
 class EmulatorProcess(EmulatorHandle):
-    def __init__(self, process: subprocess.Popen, url: str, key: str) -> None:
+    def __init__(self, process: subprocess.Popen, url: str, key: str,
+                 readers: list[threading.Thread]) -> None:
         super().__init__(url, key)
         self.process = process
+        self._readers = readers
 
     def stop(self) -> None:
         self._close_admin()
@@ -29,9 +31,8 @@ class EmulatorProcess(EmulatorHandle):
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        for stream in (self.process.stdout, self.process.stderr):
-            if stream:
-                stream.close()
+        for reader in self._readers:      # they close the pipes once the child has exited
+            reader.join(timeout=5)
 
 
 def _command(options: dict[str, Any]) -> list[str]:
@@ -47,23 +48,33 @@ def _command(options: dict[str, Any]) -> list[str]:
 
 
 def _read_lines(stream: IO[str], lines: "queue.Queue[str | None]") -> None:
-    for line in stream:
-        lines.put(line)
+    with stream:
+        for line in stream:
+            lines.put(line)
     lines.put(None)
+
+
+def _drain(stream: IO[str]) -> None:
+    """Read what the child writes so it never blocks on a full pipe; close at end of file."""
+    with stream:
+        for _ in stream:
+            pass
 
 
 def start_emulator_process(timeout: float = 20.0, **options: Any) -> EmulatorProcess:
     """Start `python -m junis_jupyter.emulator --port 0 --admin ...` and read its URL and key.
 
     Options are the CLI's, in Python spelling: plan, key, credits, token_delay, state, rpm,
-    concurrency, admin, host, port. Stdout after the first two lines is drained in a thread so the
-    child never blocks on a full pipe.
+    concurrency, admin, host, port. Its output after the first two lines is read and dropped (in
+    threads, so the child never blocks on a full pipe, and a notebook's cells never show it); a
+    child that fails to start raises RuntimeError with its last error line.
     """
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(_command(options), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, env=env)
     lines: "queue.Queue[str | None]" = queue.Queue()
-    threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True).start()
+    stdout_reader = threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True)
+    stdout_reader.start()
     found: dict[str, str] = {}
     try:
         while len(found) < 2:
@@ -76,11 +87,15 @@ def start_emulator_process(timeout: float = 20.0, **options: Any) -> EmulatorPro
                 found["key"] = line[len(_KEY_PREFIX):].strip()
     except queue.Empty:
         pass
+    assert process.stderr is not None
     if len(found) < 2:
         process.kill()
         process.wait()
-        error = (process.stderr.read() if process.stderr else "").strip().splitlines()
+        with process.stderr:
+            error = process.stderr.read().strip().splitlines()
+        stdout_reader.join(timeout=5)
         raise RuntimeError("the emulator process did not start"
                            + (f": {error[-1]}" if error else ""))
-    threading.Thread(target=lambda: process.stderr and process.stderr.read(), daemon=True).start()
-    return EmulatorProcess(process, found["url"], found["key"])
+    stderr_reader = threading.Thread(target=_drain, args=(process.stderr,), daemon=True)
+    stderr_reader.start()
+    return EmulatorProcess(process, found["url"], found["key"], [stdout_reader, stderr_reader])
