@@ -476,3 +476,16 @@ def test_terminal_ipython_prints_the_answer_as_plain_text(junis_env):
     assert out.startswith(text)                     # the answer, verbatim, as plain text
     footer = out[len(text):].strip().splitlines()[0]
     assert footer.startswith("[session ") and "tokens" in footer
+
+
+def test_usage_reports_the_calls_of_this_kernel(run):
+    run("%%junis\nHi")
+    tokens = run.shell.user_ns["_junis"].usage.total_tokens
+    cell = run("%junis usage")
+    assert f"{tokens} tokens" in cell.events[-1]["data"]["text/plain"]
+
+
+def test_chat_shows_the_panel(run):
+    cell = run("%junis chat")
+    assert cell.err == ""
+    assert any("application/vnd.jupyter.widget-view+json" in e["data"] for e in cell.events)
