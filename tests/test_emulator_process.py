@@ -134,3 +134,22 @@ def test_openai_sdk_sees_contract_errors(emulator) -> None:
     with pytest.raises(openai.AuthenticationError) as caught:
         sdk.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
     assert caught.value.code == "invalid_api_key"
+
+
+def test_cli_demo_passes_its_arguments_through(monkeypatch) -> None:
+    import types
+
+    from junis_jupyter import cli
+    seen = []
+    fake = types.ModuleType("junis_jupyter.demo")
+    fake.main = lambda argv: seen.append(argv) or 7
+    monkeypatch.setitem(sys.modules, "junis_jupyter.demo", fake)
+    assert cli.main(["demo", "--out", "build/x", "--help"]) == 7
+    assert seen == [["--out", "build/x", "--help"]]
+
+
+def test_cli_without_a_command_is_a_usage_error(capsys) -> None:
+    from junis_jupyter import cli
+    with pytest.raises(SystemExit) as exited:
+        cli.main([])
+    assert exited.value.code == 2 and "COMMAND" in capsys.readouterr().err
