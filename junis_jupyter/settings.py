@@ -5,6 +5,7 @@ environment (`JUNIS_API_KEY`, `JUNIS_BASE_URL`) > default URL.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 from urllib.parse import urlsplit
 
@@ -45,8 +46,14 @@ def resolve_base_url(explicit: str | None = None, *, allow_insecure: bool = Fals
 
 
 def is_loopback(host: str) -> bool:
+    """localhost or a loopback address; not a name that merely starts with "127."."""
     host = host.strip("[]").lower()
-    return host in _LOOPBACK or host.startswith("127.")
+    if host in _LOOPBACK:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def mask_key(key: str | None) -> str:

@@ -247,3 +247,11 @@ def test_lenient_listing_shapes() -> None:
     assert _parse.parse_agent({"agent_id": "a1", "name": "X"}).id == "a1"
     assert _parse.parse_time("2025-01-10T10:00:00Z") == datetime(2025, 1, 10, 10, tzinfo=timezone.utc)
     assert _parse.parse_time("not a time") is None
+
+
+@pytest.mark.parametrize("host, loopback", [
+    ("127.0.0.1", True), ("127.1.2.3", True), ("localhost", True), ("::1", True), ("[::1]", True),
+    ("127.example.com", False), ("10.0.0.1", False), ("api.junis.ai", False)])
+def test_loopback_hosts(host: str, loopback: bool) -> None:
+    from junis_jupyter.settings import is_loopback
+    assert is_loopback(host) is loopback

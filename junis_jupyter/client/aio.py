@@ -166,7 +166,14 @@ class AsyncJunisClient:
                 except JunisError as exc:
                     results[index] = exc
 
-        await asyncio.gather(*(worker() for _ in range(min(concurrency, len(items)))))
+        workers = [asyncio.ensure_future(worker()) for _ in range(min(concurrency, len(items)))]
+        try:
+            await asyncio.gather(*workers)
+        except BaseException:       # a bug or a cancellation: stop the other workers too
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            raise
         return results  # type: ignore[return-value]
 
 

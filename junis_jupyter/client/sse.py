@@ -24,6 +24,9 @@ class SSEEvent(NamedTuple):
     retry: int | None = None    # the reconnection time sent with this event, in milliseconds
 
 
+_new_event = tuple.__new__     # builds an SSEEvent without NamedTuple's Python-level __new__
+
+
 class EventTooLarge(ValueError):
     """One event grew past the decoder's bound: a broken or hostile server, not a long answer."""
 
@@ -112,7 +115,7 @@ class SSEDecoder:
         data = self._data
         text = (data[0] if len(data) == 1 else b"\n".join(data)).decode("utf-8", "replace")
         event = self._event.decode("utf-8", "replace") if self._event else "message"
-        ev = SSEEvent(text, event, self._last_id, self._retry)
+        ev = _new_event(SSEEvent, (text, event, self._last_id, self._retry))
         self._data = []
         self._size = 0
         self._event = None
