@@ -65,7 +65,9 @@ def run_notebook(path: Path, out_dir: Path, env: dict[str, str], *, key: str,
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(path, as_version=4)
+    # the kernel listens on loopback only: its "TCP without encryption" warning is noise here
     client = NotebookClient(nb, timeout=timeout, allow_errors=True,
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"],
                             resources={"metadata": {"path": str(path.parent)}})
     started = time.monotonic()
     errors: list[str] = []
