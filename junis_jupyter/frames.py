@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .client.sync import JunisClient
     from .client.types import Message
 
-__all__ = ["SCHEMAS", "agents", "sessions", "messages", "messages_from_records", "usage",
+__all__ = ["SCHEMAS", "build", "agents", "sessions", "messages", "messages_from_records", "usage",
            "to_parquet", "empty"]
 
 STRING = pd.StringDtype()
@@ -51,6 +51,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "session_id": STRING, "position": INT, "message_id": STRING,
         "role": pd.CategoricalDtype(ROLES), "content": STRING, "created_at": UTC,
         "agent_name": STRING, "prompt_tokens": INT, "completion_tokens": INT, "total_tokens": INT,
+    },
+    "batch": {    # ask_many / df.junis.ask
+        "input": STRING, "answer": STRING, "session_id": STRING, "tokens": INT,
+        "latency": FLOAT, "error": STRING,
     },
     "usage": {
         "started_at": UTC, "endpoint": STRING, "agent": STRING, "session_id": STRING,
@@ -109,7 +113,7 @@ def _strings(values: Sequence[str | None]) -> Any:
     return pd.array(values, dtype=STRING)
 
 
-def _frame(kind: str, columns: Mapping[str, Any], index: Any = None) -> pd.DataFrame:
+def build(kind: str, columns: Mapping[str, Any], index: Any = None) -> pd.DataFrame:
     """The frame of `kind` from one sequence per column (missing columns: all NA)."""
     schema = SCHEMAS[kind]
     n = len(next(iter(columns.values()))) if columns else 0
@@ -120,7 +124,7 @@ def _frame(kind: str, columns: Mapping[str, Any], index: Any = None) -> pd.DataF
 
 def empty(kind: str) -> pd.DataFrame:
     """The empty frame of `kind` ("agents", "sessions", "messages", "usage")."""
-    return _frame(kind, {name: [] for name in SCHEMAS[kind]})
+    return build(kind, {name: [] for name in SCHEMAS[kind]})
 
 
 def _sync_client(client: Any) -> JunisClient:
@@ -141,13 +145,13 @@ def _columns(objects: Sequence[Any], fields: Iterable[str]) -> dict[str, list[An
 def agents(client: JunisClient | None = None) -> pd.DataFrame:
     """The organisation's agents (GET /agents)."""
     found = _sync_client(client).agents()
-    return _frame("agents", _columns(found, SCHEMAS["agents"]))
+    return build("agents", _columns(found, SCHEMAS["agents"]))
 
 
 def sessions(client: JunisClient | None = None) -> pd.DataFrame:
     """Every session of the key, all pages, newest activity first."""
     found = _sync_client(client).sessions(page_size=100)
-    return _frame("sessions", _columns(found, SCHEMAS["sessions"]))
+    return build("sessions", _columns(found, SCHEMAS["sessions"]))
 
 
 def messages(client: JunisClient | None = None, session_ids: Iterable[str] | str | None = None,
@@ -191,7 +195,7 @@ def _progress(total: int, desc: str, show: bool) -> Any:
 def messages_from_objects(found: Sequence[Message]) -> pd.DataFrame:
     """The messages frame from the client's `Message` objects."""
     usages = [m.usage for m in found]
-    return _frame("messages", {
+    return build("messages", {
         "session_id": [m.session_id for m in found],
         "position": [m.position for m in found],
         "message_id": [m.id for m in found],
@@ -244,7 +248,7 @@ def messages_from_records(records: Sequence[Mapping[str, Any]],
     if columns.get("position") is None:
         codes, _ = pd.factorize(columns["session_id"], use_na_sentinel=False)
         columns["position"] = _positions(codes)
-    return _frame("messages", columns)
+    return build("messages", columns)
 
 
 _ROLE_DTYPE = SCHEMAS["messages"]["role"]
@@ -341,7 +345,7 @@ def usage(since: datetime | str | None = None, until: datetime | str | None = No
     """Calls recorded in the usage ledger (default: this user's) with since <= started_at < until."""
     from .ledger import Ledger
     rows = Ledger(path).rows(since, until)
-    return _frame("usage", {name: [r[name] for r in rows] for name in SCHEMAS["usage"]})
+    return build("usage", {name: [r[name] for r in rows] for name in SCHEMAS["usage"]})
 
 
 # --- export -----------------------------------------------------------------------------------

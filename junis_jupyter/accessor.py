@@ -1,0 +1,33 @@
+"""`df.junis.ask(template)`: `ask_many` over a DataFrame's rows. Importing this module registers it.
+
+Kept out of the package's import so that loading the extension does not import pandas.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from . import batch
+
+__all__ = ["JunisAccessor"]
+
+
+@pd.api.extensions.register_dataframe_accessor("junis")
+class JunisAccessor:
+    """The `junis` namespace of every DataFrame."""
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        self._df = df
+
+    def ask(self, template: str, *, agent: Any = None, concurrency: int = 5,
+            client: Any = None, rate_limit_retries: int = 8, progress: bool | None = None,
+            **chat_kwargs: Any) -> pd.DataFrame:
+        """One question per row, `{column}` placeholders filled from the row; the result has
+        ask_many's columns (input, answer, session_id, tokens, latency, error) and this frame's
+        index, so `df.join(df.junis.ask(...))` lines up."""
+        rows = self._df.to_dict("records")
+        return batch.run(rows, batch.render_prompts(rows, template), index=self._df.index,
+                         agent=agent, concurrency=concurrency, client=client,
+                         rate_limit_retries=rate_limit_retries, progress=progress,
+                         chat_kwargs=chat_kwargs)
