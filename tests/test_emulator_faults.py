@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -63,13 +64,19 @@ def test_faults_match_by_path_prefix(emulator) -> None:
     assert sessions.status_code == 500 and sessions.json()["error"]["code"] == "server_error"
 
 
-def test_delay_fault_holds_the_first_byte(emulator) -> None:
-    emulator.faults({"kind": "delay", "seconds": 3})
-    with client(emulator, timeout=httpx.Timeout(10, read=0.2)) as c:
+def test_delay_fault_holds_the_first_byte(make_emulator) -> None:
+    server = make_emulator()
+    server.faults({"kind": "delay", "seconds": 30})
+    with client(server, timeout=httpx.Timeout(10, read=0.2)) as c:
         with pytest.raises(httpx.ReadTimeout):
             c.get("/agents")
-    with client(emulator) as c:
+    with client(server) as c:
         assert c.get("/agents").status_code == 200
+    for _ in range(500):                  # the server notices the client left, not 30 s later
+        if server.stats()["in_flight"] == 0:
+            break
+        time.sleep(0.01)
+    assert server.stats()["by_status"] == {"disconnected": 1, "200": 1}
 
 
 def test_delayed_request_keeps_its_body(emulator) -> None:
@@ -142,14 +149,14 @@ def test_stream_faults_wait_for_a_stream(emulator) -> None:
     assert len(contents(lines)) == 1
 
 
-def test_reset_fault_closes_the_connection_without_a_response(emulator) -> None:
-    emulator.faults({"kind": "reset"})
-    before = emulator.stats()["by_status"].get("reset", 0)
-    with client(emulator) as c:
+def test_reset_fault_closes_the_connection_without_a_response(make_emulator) -> None:
+    server = make_emulator()
+    server.faults({"kind": "reset"})
+    with client(server) as c:
         with pytest.raises(httpx.TransportError):
             c.get("/agents")
         assert c.get("/agents").status_code == 200           # the client reconnects
-    assert emulator.stats()["by_status"]["reset"] == before + 1
+    assert server.stats()["by_status"] == {"reset": 1, "200": 1}
 
 
 def test_reset_fault_on_a_completion(emulator) -> None:

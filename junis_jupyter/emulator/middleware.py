@@ -13,6 +13,7 @@ from .runtime import Emulator
 from .wire import dumps, error_body
 
 _ADMIN_PREFIX = "/_emulator/"
+_NO_RESPONSE = "disconnected"     # the stats label of a request whose client left before an answer
 logger = logging.getLogger("junis_jupyter.emulator")
 
 
@@ -28,7 +29,7 @@ class EmulatorMiddleware:
         emulator = self.emulator
         request_id = ("req_" + uuid.uuid4().hex[:24]).encode()
         admin = emulator.options.admin and scope["path"].startswith(_ADMIN_PREFIX)
-        status = ["reset"]
+        status = [_NO_RESPONSE]
 
         async def tagged_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -50,6 +51,7 @@ class EmulatorMiddleware:
                 await self._serve(scope, receive, tagged_send, status)
             elif fault.kind == "reset":
                 await self._reset(scope, receive)
+                status[0] = "reset"
             elif fault.kind == "status":
                 await _status_response(fault, tagged_send)
             else:
@@ -65,7 +67,7 @@ class EmulatorMiddleware:
         try:
             await self.app(scope, receive, send)
         except Exception:
-            if status[0] != "reset":
+            if status[0] != _NO_RESPONSE:
                 raise
             logger.exception("emulator error on %s %s", scope["method"], scope["path"])
             body = dumps(error_body(500, "server_error", "The emulator failed unexpectedly.")).encode()
