@@ -67,3 +67,12 @@ def test_default_pieces_are_a_few_characters(text: str) -> None:
 def test_size_and_echo() -> None:
     assert len(answer_text("x [[size=1234]]")[0]) == 1234
     assert answer_text("[[echo]]  keep <b>this</b> ")[0] == "keep <b>this</b>"
+
+
+def test_key_never_in_reprs(make_emulator) -> None:
+    from junis_jupyter.emulator.options import EmulatorOptions
+    key = "jns_live_" + "r" * 32
+    server = make_emulator(key=key)
+    record = server.emulator.store.keys[key]
+    for thing in (EmulatorOptions(key=key), record, server, server.emulator.options):
+        assert key not in repr(thing)

@@ -1,7 +1,7 @@
 """What an emulator is started with: one dataclass shared by the CLI, the thread and the process runners."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 PLANS: dict[str, tuple[int, int]] = {"basic": (60, 5), "pro": (300, 20)}   # rpm, concurrent
 NO_PLAN = "none"      # extra keys only: an organisation without a subscription (403 on every call)
@@ -13,7 +13,8 @@ class EmulatorOptions:
     host: str = "127.0.0.1"
     port: int = 0
     plan: str = "pro"
-    key: str | None = None              # None: reuse the one in --state, else a fresh random key
+    # None: reuse the one in --state, else a fresh random key; never in a repr
+    key: str | None = field(default=None, repr=False)
     credits: int | None = None          # None: DEFAULT_CREDITS (or what --state remembers)
     token_delay: float = 0.01           # seconds between streamed chunks
     state: str | None = None            # JSON file: sessions and keys survive a restart

@@ -61,7 +61,7 @@ class StateError(Exception):
 
 @dataclass
 class KeyRecord:
-    key: str
+    key: str = field(repr=False)
     scopes: list[str] = field(default_factory=lambda: list(ALL_SCOPES))
     plan: str = "pro"
     rpm: int = PLANS["pro"][0]
