@@ -14,6 +14,7 @@ and `aio.py` are ~20-line loops that move bytes and sleep.
 """
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import re
@@ -62,7 +63,7 @@ class Sleep:
 
 Op = Generator["Send | Sleep", Any, T]
 
-_INTERRUPTS = (KeyboardInterrupt, GeneratorExit)
+_INTERRUPTS = (KeyboardInterrupt, GeneratorExit, asyncio.CancelledError)
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 MAX_PAGE_SIZE = 100
 
@@ -114,7 +115,7 @@ def error_code_for(exc: BaseException) -> str:
         return "timeout"
     if isinstance(exc, APIConnectionError):
         return "connection_error"
-    if isinstance(exc, _INTERRUPTS) or type(exc).__name__ == "CancelledError":
+    if isinstance(exc, _INTERRUPTS):
         return "interrupted"
     return type(exc).__name__
 
@@ -149,6 +150,9 @@ class Core:
 
     def describe(self, cls_name: str) -> str:
         return f"{cls_name}(base_url={self.base_url!r}, api_key={mask_key(self.key)!r})"
+
+    def __repr__(self) -> str:
+        return self.describe("Core")
 
     # --- observers ----------------------------------------------------------------------------
 

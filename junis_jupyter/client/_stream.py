@@ -134,22 +134,16 @@ class StreamAssembler:
             self.error = self.fail("The stream ended before the answer was complete (no [DONE]).",
                                    "incomplete")
             raise self.error
-        if self.result is None:
-            call = self.call
-            call.session_id = self.session_id
-            self.result = ChatResult(
-                text=self.text, session_id=self.session_id, usage=self.usage or Usage(),
-                finish_reason=self.finish_reason, id=self.id, model=self.model,
-                agent=call.agent, rate_limit=self.rate_limit, request_id=call.request_id,
-                latency_s=perf_counter() - call.t0, first_token_s=call.first_token_s)
-            self._over = True
-            call.finish(usage=self.usage)
-        return self.result
+        if not self._over:
+            self._end(interrupted=False)
+        return self.result          # type: ignore[return-value]
 
     def interrupt(self) -> None:
         """The consumer stopped (close, break, Ctrl-C, cancellation): keep what arrived."""
-        if self._over:
-            return
+        if not self._over:
+            self._end(interrupted=True)
+
+    def _end(self, interrupted: bool) -> None:
         self._over = True
         call = self.call
         call.session_id = self.session_id
@@ -158,8 +152,8 @@ class StreamAssembler:
             finish_reason=self.finish_reason, id=self.id, model=self.model, agent=call.agent,
             rate_limit=self.rate_limit, request_id=call.request_id,
             latency_s=perf_counter() - call.t0, first_token_s=call.first_token_s,
-            interrupted=True)
-        call.finish(error_code="interrupted", usage=self.usage)
+            interrupted=interrupted)
+        call.finish(error_code="interrupted" if interrupted else None, usage=self.usage)
 
     def broken(self, exc: httpx.TransportError) -> StreamError:
         """The connection failed mid-stream (reset, read timeout)."""
