@@ -164,8 +164,9 @@ class Table:
         self.caption = caption
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>"
+        left = ' style="text-align:left"'    # notebooks right-align table cells by default
+        head = "".join(f"<th{left}>{html.escape(c)}</th>" for c in self.columns)
+        body = "".join("<tr>" + "".join(f"<td{left}>{html.escape(v)}</td>" for v in row) + "</tr>"
                        for row in self.rows)
         cap = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
         return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

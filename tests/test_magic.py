@@ -407,7 +407,7 @@ def test_agents_table(run):
     cell = run("%junis agents")
     html = cell.events[-1]["data"]["text/html"]
     for name in ("Orchestrator", "Research", "Writer", "Analyst", "Pipeline", "Retired"):
-        assert f"<td>{name}</td>" in html
+        assert f'<td style="text-align:left">{name}</td>' in html
 
 
 def test_sessions_marks_the_current_one(run):
