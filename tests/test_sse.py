@@ -38,6 +38,10 @@ def test_crlf_split_between_reads_is_one_line_end() -> None:
     assert [e.data for e in decode(b"data: a\r", b"\ndata: b\r\n\r\n")] == ["a\nb"]
 
 
+def test_empty_reads_between_cr_and_lf_change_nothing() -> None:
+    assert [e.data for e in decode(b"data: a\r", b"", b"\ndata: b\r\n\r\n")] == ["a\nb"]
+
+
 def test_comments_and_unknown_fields_are_ignored() -> None:
     events = decode(b": ping\n:another\nfoo: bar\ndata: x\nbaz\n\n")
     assert [e.data for e in events] == ["x"]
@@ -128,7 +132,7 @@ def test_same_events_however_the_stream_is_split(stream: tuple[list[str], str],
     lines, eol = stream
     raw = (eol.join(lines) + eol + eol).encode()
     whole = decode(raw)
-    points = sorted({c % (len(raw) + 1) for c in cuts})
+    points = sorted(c % (len(raw) + 1) for c in cuts)     # repeated points: empty reads too
     pieces = [raw[a:b] for a, b in zip([0, *points], [*points, len(raw)])]
     assert decode(*pieces) == whole
     assert decode(*[raw[i:i + 1] for i in range(len(raw))]) == whole   # byte by byte
