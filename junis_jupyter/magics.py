@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any
 
-from IPython.core.error import UsageError
+from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool, Enum, Float, Integer, Unicode
@@ -313,7 +313,18 @@ class JunisMagics(Magics):
         print(HELP)
 
     def _cmd_login(self, args: list[str]) -> None:
-        key = getpass.getpass("Junis API key: ").strip()
+        if args:      # a key typed into a cell would be saved with the notebook
+            raise errors.ConfigurationError(
+                "do not put the key in the cell (it would be saved with the notebook): run "
+                "`%junis login` alone and paste the key at the hidden prompt.")
+        try:
+            key = getpass.getpass("Junis API key: ").strip()
+        except StdinNotImplementedError:
+            raise errors.ConfigurationError(
+                "this frontend cannot prompt for input: set the JUNIS_API_KEY environment "
+                "variable before starting the kernel instead.") from None
+        except KeyboardInterrupt:
+            raise errors.ConfigurationError("login cancelled; nothing changed.") from None
         if not key:
             raise errors.ConfigurationError("no key entered; nothing changed.")
         settings.set_login_key(key)

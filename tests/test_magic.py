@@ -450,6 +450,18 @@ def test_login_replaces_the_key_for_the_kernel(run, emulator, monkeypatch):
     assert "401" in error_line(run("%%junis\nHi"))
 
 
+def test_login_refuses_a_key_in_the_cell_and_a_frontend_without_input(run, monkeypatch):
+    from IPython.core.error import StdinNotImplementedError
+    typed = "jns_live_" + "k" * 32
+    cell = run(f"%junis login {typed}")
+    assert "do not put the key in the cell" in error_line(cell) and typed not in cell.err
+
+    def no_stdin(prompt=""):
+        raise StdinNotImplementedError("raw_input was called, but this frontend does not support input requests.")
+    monkeypatch.setattr("getpass.getpass", no_stdin)
+    assert "JUNIS_API_KEY" in error_line(run("%junis login"))
+
+
 def test_help_and_unknown_command(run):
     assert "--no-interpolate" in run("%junis help").out
     assert "unknown command 'frobnicate'" in error_line(run("%junis frobnicate"))
