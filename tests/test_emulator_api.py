@@ -7,6 +7,7 @@ import uuid
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from junis_jupyter.emulator.tokens import count_tokens
 
@@ -497,3 +498,30 @@ def test_an_internal_error_is_a_contract_500_with_headers(make_emulator) -> None
     assert_error(r, 500, "server_error")
     assert r.headers["x-request-id"] and r.headers["x-ratelimit-limit"]
     assert server.stats()["by_status"] == {"500": 1}
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                     max_leaves=8)
+_message = st.fixed_dictionaries({"role": st.sampled_from(["user", "system", "assistant", "tool", "x"]) | _json,
+                                  "content": st.text(max_size=40) | _json})
+_body = st.fixed_dictionaries({}, optional={
+    "messages": st.lists(_message, max_size=3) | _json, "stream": st.booleans() | _json,
+    "max_tokens": st.integers(-2, 50) | _json, "temperature": st.floats(-1, 3) | _json,
+    "session_id": st.none() | st.text(max_size=10), "stream_options": _json, "model": _json})
+
+
+@pytest.fixture(scope="module")
+def shared_client(emulator):
+    with client(emulator) as c:
+        yield c
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=_body)
+def test_any_json_body_is_answered_or_refused_never_a_crash(shared_client, body: dict) -> None:
+    with shared_client.stream("POST", "/v1/chat/completions", json=body) as response:
+        response.read()
+    assert response.status_code in (200, 400, 404), response.text
+    if response.status_code != 200:
+        assert response.json()["error"]["code"] in ("invalid_request", "session_not_found")
