@@ -184,7 +184,7 @@ class JunisMagics(Magics):
             else:
                 self._ask(line, cell)
         except KeyboardInterrupt:
-            _say("interrupted before an answer arrived.")
+            _say("interrupted before an answer arrived." if cell is not None else "interrupted.")
         except Exception as exc:  # noqa: BLE001 - a cell shows one line, never a traceback
             self._fail(exc)
 

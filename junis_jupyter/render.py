@@ -103,8 +103,12 @@ class StreamRenderer:
             return self.text             # nothing new since the last update
         self._written = len(self._chunks)
         text = self.text
-        shown = text + (f"\n\n*[{note}]*" if note and self.mode == "markdown" else
-                        f"\n[{note}]" if note else "")
+        shown = text
+        if note and self.mode == "markdown":
+            fence = "\n```" if text.count("```") % 2 else ""   # cut inside a code block: close it
+            shown = f"{text}{fence}\n\n*[{note}]*"
+        elif note:
+            shown = f"{text}\n[{note}]"
         if self._handle is None:
             self._handle = self._display(self._wrap(shown), display_id=True)
         else:

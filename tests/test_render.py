@@ -70,6 +70,14 @@ def test_note_is_shown_but_not_part_of_the_text():
     assert "interrupted" in disp.updates[-1]
 
 
+def test_a_note_after_a_cut_code_block_is_outside_it():
+    disp = RecordingDisplay()
+    r = StreamRenderer("markdown", display=disp, clock=FakeClock())
+    r.feed("Here:\n```python\nx = 1\n")
+    r.finish(note="interrupted")
+    assert disp.updates[-1] == "Here:\n```python\nx = 1\n\n```\n\n*[interrupted]*"
+
+
 def test_finish_without_chunks_still_shows_one_output():
     disp = RecordingDisplay()
     r = StreamRenderer("text", display=disp, clock=FakeClock())
