@@ -10,7 +10,7 @@ from ..errors import ConfigurationError, JunisError
 from ._core import Core, Observer, Op, Sleep
 from ._retry import RetryPolicy
 from ._stream import StreamAssembler, StreamView
-from .types import Agent, ChatChunk, ChatResult, Message, RateLimitInfo, Session, SessionStatus, Usage
+from .types import Agent, ChatChunk, ChatResult, Message, RateLimitInfo, Session, SessionStatus
 
 __all__ = ["AsyncJunisClient", "AsyncChatStream"]
 

@@ -9,7 +9,7 @@ import httpx
 from ._core import Core, Observer, Op, Sleep
 from ._retry import RetryPolicy
 from ._stream import StreamAssembler, StreamView
-from .types import Agent, ChatChunk, ChatResult, Message, RateLimitInfo, Session, SessionStatus, Usage
+from .types import Agent, ChatChunk, ChatResult, Message, RateLimitInfo, Session, SessionStatus
 
 if TYPE_CHECKING:
     from .aio import AsyncJunisClient
