@@ -10,7 +10,8 @@ from __future__ import annotations
 import inspect
 import operator
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime
 from itertools import compress, repeat
@@ -74,10 +75,6 @@ def _times(values: Sequence[Any]) -> Any:
     return pd.to_datetime(values, format="ISO8601", utc=True).as_unit("ns").array
 
 
-def _ints(values: Sequence[int | None]) -> Any:
-    return pd.array(values, dtype=INT)
-
-
 def _categorical(values: Sequence[str | None], dtype: pd.CategoricalDtype) -> Any:
     """Codes through a dict lookup (fast for few distinct values); unknown values are appended."""
     categories = list(dtype.categories)
@@ -127,13 +124,17 @@ def empty(kind: str) -> pd.DataFrame:
     return build(kind, {name: [] for name in SCHEMAS[kind]})
 
 
-def _sync_client(client: Any) -> JunisClient:
+@contextmanager
+def _sync_client(client: Any) -> Iterator[JunisClient]:
+    """The client given, or one made from the environment and closed afterwards."""
     if client is None:
         from .client.sync import JunisClient
-        return JunisClient()
+        with JunisClient() as own:
+            yield own
+        return
     if inspect.iscoroutinefunction(getattr(client, "sessions", None)):
         raise TypeError("frames needs a JunisClient (sync); an AsyncJunisClient was given.")
-    return client
+    yield client
 
 
 def _columns(objects: Sequence[Any], fields: Iterable[str]) -> dict[str, list[Any]]:
@@ -144,13 +145,15 @@ def _columns(objects: Sequence[Any], fields: Iterable[str]) -> dict[str, list[An
 
 def agents(client: JunisClient | None = None) -> pd.DataFrame:
     """The organisation's agents (GET /agents)."""
-    found = _sync_client(client).agents()
+    with _sync_client(client) as c:
+        found = c.agents()
     return build("agents", _columns(found, SCHEMAS["agents"]))
 
 
 def sessions(client: JunisClient | None = None) -> pd.DataFrame:
     """Every session of the key, all pages, newest activity first."""
-    found = _sync_client(client).sessions(page_size=100)
+    with _sync_client(client) as c:
+        found = c.sessions(page_size=100)
     return build("sessions", _columns(found, SCHEMAS["sessions"]))
 
 
@@ -162,29 +165,38 @@ def messages(client: JunisClient | None = None, session_ids: Iterable[str] | str
     Pro 20. A progress bar shows when there are more than a handful of sessions (`progress`
     forces it on or off).
     """
-    client = _sync_client(client)
-    if session_ids is None:
-        ids = [s.session_id for s in client.sessions(page_size=100)]
-    elif isinstance(session_ids, str):
-        ids = [session_ids]
-    else:
-        ids = list(dict.fromkeys(session_ids))     # unique, order kept
-    fetched: dict[str, list[Message]] = {}
-    if ids:
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1.")
+    with _sync_client(client) as c:
+        if session_ids is None:
+            ids = [s.session_id for s in c.sessions(page_size=100)]
+        elif isinstance(session_ids, str):
+            ids = [session_ids]
+        else:
+            ids = list(dict.fromkeys(session_ids))     # unique, order kept
         show = len(ids) > _PROGRESS_OVER if progress is None else progress
-        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(ids))),
-                                thread_name_prefix="junis-messages") as pool, \
-                _progress(len(ids), "messages", show) as bar:
-            futures = {pool.submit(client.messages, sid, page_size=100): sid for sid in ids}
-            try:
-                for future in as_completed(futures):
-                    fetched[futures[future]] = future.result()
-                    bar.update(1)
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
+        fetched = _fetch_messages(c, ids, concurrency, show)
     return messages_from_objects([m for sid in ids for m in fetched[sid]])
+
+
+def _fetch_messages(client: JunisClient, ids: Sequence[str], concurrency: int,
+                    show: bool) -> dict[str, list[Message]]:
+    fetched: dict[str, list[Message]] = {}
+    if not ids:
+        return fetched
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(ids)),
+                            thread_name_prefix="junis-messages") as pool, \
+            _progress(len(ids), "messages", show) as bar:
+        futures = {pool.submit(client.messages, sid, page_size=100): sid for sid in ids}
+        try:
+            for future in as_completed(futures):
+                fetched[futures[future]] = future.result()
+                bar.update(1)
+        except BaseException:       # one failed (or Ctrl-C): do not start the others
+            for f in futures:
+                f.cancel()
+            raise
+    return fetched
 
 
 def _progress(total: int, desc: str, show: bool) -> Any:

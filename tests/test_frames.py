@@ -238,3 +238,15 @@ def test_to_parquet_without_pyarrow_says_what_to_install(monkeypatch: pytest.Mon
     with pytest.raises(ImportError, match=r"pip install 'junis-jupyter\[parquet\]'"):
         frames.to_parquet(df, tmp_path / "a.parquet")
     assert not (tmp_path / "a.parquet").exists()
+
+
+def test_default_client_from_the_environment_and_a_progress_bar(junis_env, capsys) -> None:
+    with JunisClient() as c:
+        ids = [c.chat(f"[[echo]] note {i}").session_id for i in range(6)]
+    df = frames.messages(session_ids=ids)            # no client: one from JUNIS_* env, closed after
+    assert df["content"].tolist() == [x for i in range(6) for x in (f"[[echo]] note {i}",
+                                                                     f"note {i}")]
+    assert "messages:" in capsys.readouterr().err    # more than five sessions: a bar
+    frames.messages(session_ids=ids[:5])
+    assert "messages:" not in capsys.readouterr().err
+    assert len(frames.agents()) == 7
