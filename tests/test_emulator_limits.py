@@ -128,3 +128,31 @@ def test_a_key_without_subscription_is_refused(emulator) -> None:
         error = r.json()["error"]
         assert error["code"] == "subscription_required" and error["type"] == "permission_error"
         assert "x-ratelimit-limit" in r.headers
+
+
+def test_exactly_the_concurrency_cap_is_admitted_from_a_burst(make_emulator) -> None:
+    import asyncio
+    from contextlib import AsyncExitStack
+
+    server = make_emulator(concurrency=20)
+    body = {"stream": True, "messages": [{"role": "user", "content": "[[chunks=2]] [[delay=30]]"}]}
+
+    async def burst() -> list[int]:
+        async with httpx.AsyncClient(base_url=server.url, headers={"X-API-Key": server.key},
+                                     limits=httpx.Limits(max_connections=None), timeout=30) as c:
+            async with AsyncExitStack() as stack:
+                async def open_one() -> int:
+                    response = await stack.enter_async_context(
+                        c.stream("POST", "/v1/chat/completions", json=body))
+                    return response.status_code
+                return list(await asyncio.gather(*(open_one() for _ in range(25))))
+            # leaving the stack closes every stream: the server frees the slots
+
+    statuses = asyncio.run(burst())
+    assert sorted(statuses) == [200] * 20 + [429] * 5
+    for _ in range(500):
+        if server.stats()["in_flight"] == 0:
+            break
+        time.sleep(0.01)
+    with client(server) as c:
+        assert c.get("/agents").status_code == 200
