@@ -501,3 +501,25 @@ def test_chat_shows_the_panel(run):
     cell = run("%junis chat")
     assert cell.err == ""
     assert any("application/vnd.jupyter.widget-view+json" in e["data"] for e in cell.events)
+
+
+def test_reload_registers_once_and_keeps_one_ledger_observer(run):
+    from junis_jupyter import client, ledger
+    run("%reload_ext junis_jupyter")
+    assert client.DEFAULT_OBSERVERS.count(ledger.record) == 1
+    fresh = magics_module._instance
+    assert fresh is not run.magic and run.shell.configurables.count(fresh) == 1
+    assert run.magic not in run.shell.configurables
+    assert run("%%junis\nHi").err == "" and fresh.session_id == run.shell.user_ns["_junis"].session_id
+
+
+def test_unload_removes_the_magic_and_the_ledger_observer(run):
+    from junis_jupyter import client, ledger
+    run.shell.run_line_magic("unload_ext", "junis_jupyter")
+    try:
+        assert ledger.record not in client.DEFAULT_OBSERVERS
+        assert "junis" not in run.shell.magics_manager.magics["cell"]
+        assert "junis" not in run.shell.magics_manager.magics["line"]
+    finally:
+        run.shell.run_line_magic("load_ext", "junis_jupyter")
+    assert client.DEFAULT_OBSERVERS.count(ledger.record) == 1
