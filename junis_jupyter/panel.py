@@ -642,8 +642,8 @@ class ChatPanel(w.VBox):
         else:
             who = turn.agent_name or turn.role.capitalize()
             body = render_markdown(text)
-        mark = {"streaming": "", "done": "", "stopped": "⏹ stopped",
-                "failed": "⚠ interrupted"}[turn.state]
+        mark = {"streaming": "", "done": "", "stopped": "■ stopped",
+                "failed": "■ interrupted by an error"}[turn.state]
         html = (f'<div class="junis-turn junis-{escape_html(turn.role)}" data-state="{turn.state}">'
                 f'<div class="junis-who">{escape_html(who)}</div>'
                 f'<div class="junis-body">{body}</div>'
