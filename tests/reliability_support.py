@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import io
 import socket
-import sys
 import threading
 import time
 from typing import Any, Callable, Iterator
@@ -232,13 +231,12 @@ def endless(server_ref: list[ScriptedServer], content_type: str, piece: bytes,
     return respond
 
 
-def huge_headers(total_bytes: int) -> Responder:
+def huge_headers(total_bytes: int, body: bytes = b"{}") -> Responder:
     """A 200 whose header block is `total_bytes` long (many long headers)."""
     def respond(conn: socket.socket, request: bytes) -> None:
         value = "x" * 1000
         headers = [("Content-Type", "application/json")]
         headers += [(f"X-Filler-{i}", value) for i in range(total_bytes // 1000)]
-        body = b"{}"
         headers.append(("Content-Length", str(len(body))))
         conn.settimeout(5)
         conn.sendall(head("200 OK", headers) + body)
@@ -338,6 +336,3 @@ def one_line(text: str) -> bool:
     """A clear error is one line, with no traceback in it."""
     return bool(text.strip()) and "\n" not in text.strip() and "Traceback" not in text
 
-
-def python() -> str:
-    return sys.executable
