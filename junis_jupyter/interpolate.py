@@ -1,7 +1,7 @@
 """`{name}` in a prompt becomes the value of `name` in the user namespace.
 
-Only a name, a dotted attribute path (`{df.columns}`) or `In[n]`/`Out[n]` is looked up; nothing is
-evaluated. Anything else in braces (`{"a": 1}`, `{x for x in y}`, `{{`...`}}`, a name that does not
+Only a name, a dotted path of public attributes (`{df.columns}`) or `In[n]`/`Out[n]` is looked up;
+no expression is evaluated. Anything else in braces (`{"a": 1}`, `{x for x in y}`, `{{`...`}}`, a name that does not
 exist) is left exactly as written, so code pasted into a prompt survives.
 """
 from __future__ import annotations

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from IPython.core.displaypub import DisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
+from traitlets.config import Config
 
 from junis_jupyter import magics as magics_module
 from junis_jupyter import settings
@@ -62,7 +63,9 @@ class Cell:
 
 @pytest.fixture(scope="module")
 def ipshell():
-    shell = InteractiveShell.instance()
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"      # In[n] works; nothing written to ~/.ipython
+    shell = InteractiveShell.instance(config=config)
     shell.run_line_magic("load_ext", "junis_jupyter")
     yield shell
     shell.run_line_magic("unload_ext", "junis_jupyter")
