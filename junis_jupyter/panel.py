@@ -329,6 +329,9 @@ class ChatPanel(w.VBox):
             self._show(_STILL_STREAMING, "info")
             return None
         self._task = me
+        loading = self._loading
+        if loading is not None and not loading.done() and loading is not me:
+            await asyncio.wait([loading])      # pickers (or a picked session) first, then the question
         agent_name = self._agent_label()
         question = Turn("user", text, _now(), self.session_id)
         answer = Turn("assistant", "", _now(), self.session_id, agent_name, state="streaming")

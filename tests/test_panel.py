@@ -413,3 +413,31 @@ def test_without_a_running_loop_the_panel_says_how_to_use_it(monkeypatch: pytest
     panel.input.value = "Hello"
     assert panel.send() is None
     assert "send_async" in panel.notice.value and panel.input.value == "Hello"
+
+
+def test_widget_messages_from_another_thread_run_on_the_panels_loop(emulator: Any) -> None:
+    """ipykernel 7 can deliver widget messages on a subshell thread with its own event loop; the
+    panel must still stream on its home loop (the HTTP client's connections belong to it)."""
+    import threading
+
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator)
+        home = asyncio.get_running_loop()
+        seen: list[Any] = []
+
+        def subshell() -> None:
+            async def deliver() -> None:
+                panel.input.value = "From elsewhere [[chunks=3]]" + SUBMIT_MARK
+                seen.append(asyncio.get_running_loop())
+            asyncio.run(deliver())
+
+        thread = threading.Thread(target=subshell)
+        thread.start()
+        await asyncio.to_thread(thread.join)
+        assert seen and seen[0] is not home
+        await until(lambda: panel.busy or len(panel.turns) == 2, "send scheduled")
+        await panel.wait()
+        assert panel.turns[-1].state == "done" and panel.notice.value == ""
+        assert not panel.busy
+        await client.aclose()
+    run(scenario)
