@@ -441,3 +441,33 @@ def test_widget_messages_from_another_thread_run_on_the_panels_loop(emulator: An
         assert not panel.busy
         await client.aclose()
     run(scenario)
+
+
+def test_no_key_says_how_to_give_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JUNIS_API_KEY", raising=False)
+    monkeypatch.setattr("junis_jupyter.settings._login_key", None)
+
+    async def scenario() -> None:
+        panel = ChatPanel()
+        await panel.wait()
+        assert "%junis login" in panel.notice.value and "JUNIS_API_KEY" in panel.notice.value
+        panel.send("Hello")
+        await panel.wait()
+        assert "%junis login" in panel.notice.value and panel.input.value == "Hello"   # given back
+        assert panel.turns == [] and not panel.busy
+    run(scenario)
+
+
+def test_a_key_that_cannot_list_still_chats_with_the_orchestrator(emulator: Any) -> None:
+    key = emulator.new_key(scopes=["orchestrator:invoke", "orchestrator:stream"])
+
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator, key=key)
+        assert "Agents could not be listed" in panel.notice.value
+        assert "Sessions could not be listed" in panel.notice.value
+        assert option_labels(panel.agent_picker) == ["Orchestrator"]
+        panel.send("Hello [[chunks=2]]")
+        await panel.wait()
+        assert panel.turns[-1].state == "done" and panel.notice.value == ""
+        await client.aclose()
+    run(scenario)
