@@ -300,12 +300,24 @@ def _arrow_columns(records: Sequence[Mapping[str, Any]]) -> dict[str, Any] | Non
         "message_id": pd.array(field("id"), dtype=STRING),
         "role": role,
         "content": pd.array(field("content"), dtype=STRING),
-        "created_at": _times(pd.array(field("created_at"), dtype=STRING)),
+        "created_at": _arrow_times(field("created_at")),
         "agent_name": pd.array(field("agent_name"), dtype=STRING),
         # struct_field, unlike .field(), carries the struct's own nulls (turns without usage)
         **{f: _arrow_ints(pc.struct_field(usage, f))
            for f in ("prompt_tokens", "completion_tokens", "total_tokens")},
     }
+
+
+def _arrow_times(strings: Any) -> Any:
+    """ISO 8601 with a zone (as the API writes) parsed by Arrow's cast, ~8x faster than pandas;
+    anything else (no zone: taken as UTC) goes through `_times`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    try:
+        parsed = pc.cast(strings, pa.timestamp("ns", tz="UTC"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return _times(pd.array(strings, dtype=STRING))
+    return pd.array(parsed.to_numpy(zero_copy_only=False)).tz_localize("UTC")
 
 
 def _arrow_ints(values: Any) -> Any:

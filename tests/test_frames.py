@@ -250,3 +250,15 @@ def test_default_client_from_the_environment_and_a_progress_bar(junis_env, capsy
     frames.messages(session_ids=ids[:5])
     assert "messages:" not in capsys.readouterr().err
     assert len(frames.agents()) == 7
+
+
+def test_times_without_a_zone_are_utc_and_garbage_is_refused() -> None:
+    recs = [{**RECORDS[0], "created_at": "2025-01-10T10:00:00"},
+            {**RECORDS[1], "created_at": None}]
+    df = frames.messages_from_records(recs, session_id="s")
+    assert df["created_at"].iloc[0] == pd.Timestamp("2025-01-10T10:00:00Z")
+    assert pd.isna(df["created_at"].iloc[1])
+    assert str(df["created_at"].dtype) == "datetime64[ns, UTC]"
+    with pytest.raises(ValueError):
+        frames.messages_from_records([{**RECORDS[0], "created_at": "yesterday-ish"}],
+                                     session_id="s")
