@@ -2,8 +2,14 @@
 
 A notebook gets one display handle per answer, updated at most `update_hz` times a second plus
 once at the end; chunks are kept in a list and joined only when an update is due, so a long answer
-costs (updates x length), not (chunks x length). A terminal IPython has no display handles: there
-the new text is written to stdout as it arrives (at the same bounded rate).
+costs (updates x length), not (chunks x length). When one update itself takes long (rendering a
+very long answer), the next waits four times as long, so rendering stays under a quarter of the
+time. A terminal IPython has no display handles: there the new text is written to stdout as it
+arrives (at the same bounded rate).
+
+Answers are model output, hence untrusted: in a notebook they are shown as HTML made by
+`safe_markdown` (raw HTML escaped, unsafe links dropped, images as links), never as raw
+`text/markdown`, which a notebook renders with the page's full trust (scripts included).
 """
 from __future__ import annotations
 
@@ -24,25 +30,21 @@ def pick_mode(shell: Any, fmt: str = "markdown") -> str:
     return "text" if fmt == "text" else "markdown"
 
 
-class _Markdown:
-    """Markdown with a plain-text fallback, so every frontend shows something sensible."""
+class _Answer:
+    """The answer so far: safe HTML from its markdown (if `markdown`), and the text as text/plain."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, markdown: bool) -> None:
         self.text = text
+        self.markdown = markdown
 
-    def _repr_markdown_(self) -> str:
-        return self.text
+    def _repr_html_(self) -> str | None:
+        if not self.markdown:
+            return None
+        from .safe_markdown import render_markdown
+        return render_markdown(self.text)
 
-    def __repr__(self) -> str:
-        return self.text
-
-
-class _Plain:
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __repr__(self) -> str:
-        return self.text
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(self.text)       # verbatim (a plain __repr__ would lose a trailing newline)
 
 
 def _default_display(obj: Any, **kwargs: Any) -> Any:
@@ -68,6 +70,7 @@ class StreamRenderer:
         self._written = 0            # how many chunks are already shown
         self._handle: Any = None
         self._last = float("-inf")
+        self._gap = self.interval    # grows when an update takes long
         self.updates = 0             # display updates / stdout writes done, for tests and demos
 
     @property
@@ -79,7 +82,7 @@ class StreamRenderer:
             return
         self._chunks.append(delta)
         now = self._clock()
-        if now - self._last >= self.interval:
+        if now - self._last >= self._gap:
             self._last = now
             self._flush()
 
@@ -109,15 +112,15 @@ class StreamRenderer:
             shown = f"{text}{fence}\n\n*[{note}]*"
         elif note:
             shown = f"{text}\n[{note}]"
+        answer = _Answer(shown, self.mode == "markdown")
+        began = self._clock()
         if self._handle is None:
-            self._handle = self._display(self._wrap(shown), display_id=True)
+            self._handle = self._display(answer, display_id=True)
         else:
-            self._handle.update(self._wrap(shown))
+            self._handle.update(answer)
+        self._gap = max(self.interval, 4 * (self._clock() - began))
         self.updates += 1
         return text
-
-    def _wrap(self, text: str) -> Any:
-        return _Markdown(text) if self.mode == "markdown" else _Plain(text)
 
 
 class Footer:

@@ -53,8 +53,7 @@ class Cell:
     @property
     def shown(self) -> str:
         """The answer's last displayed text (what the notebook finally shows)."""
-        last = self.answer_events()[-1]["data"]
-        return last.get("text/markdown", last["text/plain"])
+        return self.answer_events()[-1]["data"]["text/plain"]
 
     @property
     def footer(self) -> dict[str, Any]:
@@ -142,6 +141,14 @@ def test_answer_streams_into_one_display_then_a_small_footer(run):
     assert f"{result.usage.total_tokens} tokens" in footer["data"]["text/plain"]
     assert footer["data"]["text/html"].startswith("<sub>")
     assert cell.err == ""
+    assert all("text/markdown" not in e["data"] for e in cell.events)
+    assert "<h2>" in answer[-1]["data"]["text/html"]
+
+
+def test_hostile_answer_cannot_put_markup_in_the_page(run):
+    cell = run("%%junis\n[[echo]] <script>alert(1)</script><img src=x onerror=alert(2)>")
+    html = cell.answer_events()[-1]["data"]["text/html"]
+    assert "<script" not in html and "<img" not in html and "&lt;script&gt;" in html
 
 
 def test_display_updates_are_bounded_for_a_long_answer(run):
@@ -163,9 +170,8 @@ def test_no_stream_shows_the_answer_once(run):
 
 def test_format_text_is_not_rendered_as_markdown(run):
     cell = run("%%junis --format text\nHello there")
-    assert all("text/markdown" not in e["data"] for e in cell.answer_events())
-    # (IPython drops a trailing newline from text/plain)
-    assert cell.answer_events()[-1]["data"]["text/plain"] == run.shell.user_ns["_junis"].text.rstrip("\n")
+    assert all(list(e["data"]) == ["text/plain"] for e in cell.answer_events())
+    assert cell.shown == run.shell.user_ns["_junis"].text
 
 
 # -- conversation ---------------------------------------------------------------------------

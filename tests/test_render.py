@@ -28,12 +28,12 @@ class RecordingDisplay:
     def __call__(self, obj, display_id=None, **kwargs):
         assert display_id is True
         self.handles += 1
-        self.shown.append(repr(obj))
+        self.shown.append(obj.text)
         outer = self
 
         class Handle:
             def update(self, obj):
-                outer.updates.append(repr(obj))
+                outer.updates.append(obj.text)
         return Handle()
 
 
@@ -85,13 +85,42 @@ def test_finish_without_chunks_still_shows_one_output():
     assert disp.handles == 1 and disp.shown == [""]
 
 
-def test_markdown_and_text_modes_publish_different_mimetypes():
-    disp_md, disp_txt = RecordingDisplay(), RecordingDisplay()
+def test_markdown_is_shown_as_safe_html_and_text_as_text():
     objs = []
-    StreamRenderer("markdown", display=lambda o, **k: objs.append(o) or disp_md(o, **k)).feed("# T")
-    StreamRenderer("text", display=lambda o, **k: objs.append(o) or disp_txt(o, **k)).feed("# T")
-    assert objs[0]._repr_markdown_() == "# T"
-    assert not hasattr(objs[1], "_repr_markdown_") and repr(objs[1]) == "# T"
+    record = lambda o, **k: objs.append(o) or RecordingDisplay()(o, **k)  # noqa: E731
+    hostile = "# T\n\n<script>alert(1)</script> <img src=x onerror=alert(2)> [x](javascript:alert(3))"
+    StreamRenderer("markdown", display=record).feed(hostile)
+    StreamRenderer("text", display=record).feed(hostile)
+    html = objs[0]._repr_html_()
+    assert "<h1>T</h1>" in html
+    assert "<script" not in html and "<img" not in html and "href=\"javascript" not in html
+    assert objs[1]._repr_html_() is None
+    assert not hasattr(objs[0], "_repr_markdown_")     # raw markdown is never published
+
+
+def test_slow_updates_space_themselves_out():
+    clock = FakeClock()
+    calls = []
+
+    def slow_display(obj, display_id=None):
+        clock.now += 0.1                       # each render takes 0.1 s
+        calls.append(obj.text)
+
+        class Handle:
+            def update(self, obj):
+                clock.now += 0.1
+                calls.append(obj.text)
+        return Handle()
+
+    r = StreamRenderer("markdown", update_hz=15, display=slow_display, clock=clock)
+    for i in range(1000):
+        clock.now += 0.001
+        r.feed("x")
+    r.finish()
+    elapsed = clock.now
+    # each update is followed by at least 4x its cost of not updating
+    assert len(calls) <= elapsed / 0.4 + 2
+    assert calls[-1] == "x" * 1000
 
 
 def test_terminal_mode_writes_each_delta_once():
