@@ -262,3 +262,33 @@ def test_times_without_a_zone_are_utc_and_garbage_is_refused() -> None:
     with pytest.raises(ValueError):
         frames.messages_from_records([{**RECORDS[0], "created_at": "yesterday-ish"}],
                                      session_id="s")
+
+
+def _python_path(records: list[dict], monkeypatch: pytest.MonkeyPatch) -> pd.DataFrame:
+    with monkeypatch.context() as m:
+        m.setattr(frames, "_arrow_columns", lambda records: None)
+        return frames.messages_from_records(records)
+
+
+def test_arrow_and_python_paths_agree_on_generated_records(monkeypatch) -> None:
+    from hypothesis import given, settings, strategies as st
+
+    usage = st.none() | st.fixed_dictionaries({
+        "prompt_tokens": st.integers(0, 10**6), "completion_tokens": st.integers(0, 10**6),
+        "total_tokens": st.integers(0, 10**6)})
+    when = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
+                        timezones=st.just(timezone.utc) | st.just(timezone(timedelta(hours=-5))))
+    record = st.fixed_dictionaries({
+        "session_id": st.sampled_from(["a", "b", "c"]), "id": st.text(max_size=8),
+        "role": st.sampled_from(["user", "assistant", "system", "tool"]),
+        "content": st.text(max_size=30), "created_at": when.map(lambda d: d.isoformat()),
+        "agent_name": st.none() | st.text(max_size=8), "usage": usage})
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(record, min_size=1, max_size=20))
+    def check(records: list[dict]) -> None:
+        fast = frames.messages_from_records(records)
+        pd.testing.assert_frame_equal(fast, _python_path(records, monkeypatch))
+        assert_schema(fast, "messages")
+
+    check()
