@@ -121,7 +121,8 @@ def ask_many(items: Iterable[Any], agent: str | Agent | None = None, concurrency
              rate_limit_retries: int = 8, progress: bool | None = None,
              **chat_kwargs: Any) -> pd.DataFrame:
     """Ask one question per item; a DataFrame (input, answer, session_id, tokens, latency, error)
-    in input order (a Series keeps its index). Each question starts its own session.
+    in input order (a Series or DataFrame keeps its index; a DataFrame's rows fill the template's
+    `{column}`s). Each question starts its own session.
 
     `concurrency` is how many calls are in flight (Basic plan: 5, Pro: 20). A rate-limited row
     waits for `Retry-After` and is tried again up to `rate_limit_retries` times. A failed row has
@@ -129,8 +130,8 @@ def ask_many(items: Iterable[Any], agent: str | Agent | None = None, concurrency
     rest marked interrupted) with a warning.
     """
     import pandas as pd
-    index = items.index if isinstance(items, pd.Series) else None
-    values = list(items)
+    index = items.index if isinstance(items, (pd.Series, pd.DataFrame)) else None
+    values = items.to_dict("records") if isinstance(items, pd.DataFrame) else list(items)
     return run(values, render_prompts(values, template), index=index, agent=agent,
                concurrency=concurrency, client=client, rate_limit_retries=rate_limit_retries,
                progress=progress, chat_kwargs=chat_kwargs)

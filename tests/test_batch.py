@@ -142,6 +142,9 @@ def test_accessor_fills_columns_and_keeps_the_index(client: JunisClient) -> None
     assert out["answer"].tolist() == ["Oslo in 2020", "Lima in 2021", "Pune in 2022"]
     joined = df.join(out[["answer"]])
     assert joined.loc[20, "answer"] == "Lima in 2021"
+    direct = ask_many(df, template="[[echo]] {city}", client=client)
+    assert direct["answer"].tolist() == ["Oslo", "Lima", "Pune"]
+    assert list(direct.index) == [10, 20, 30]
     empty = df.iloc[:0].junis.ask("{city}", client=client)
     assert len(empty) == 0
     assert_batch_schema(empty)
