@@ -82,13 +82,16 @@ def describe_error(exc: BaseException, *, base_url: str | None = None) -> str:
             return ("the organisation has no active subscription (403 subscription_required): "
                     "the External API needs a Basic or Pro plan.")
         scope = _SCOPE.search(exc.message or "")
-        needed = f"the scope `{scope.group(0)}`" if scope else "a scope it needs"
-        return (f"this API key lacks {needed} (403 {exc.code or 'permission_denied'}): create "
-                "a key with it in the Junis dashboard (API Keys), then `%junis login`.")
+        if scope is None:
+            return (f"permission denied (403 {exc.code or 'permission_denied'}): {exc.message} "
+                    "Check the key's scopes in the Junis dashboard (API Keys).")
+        return (f"this API key lacks the scope `{scope.group(0)}` (403 {exc.code or 'scope_not_allowed'}): "
+                "create a key with it in the Junis dashboard (API Keys), then `%junis login`.")
     if isinstance(exc, errors.RateLimitError):
         wait = exc.retry_after
         when = f"wait {wait:.0f} s" if wait is not None else "wait a moment"
-        return f"rate limited (429 {exc.code or 'rate_limit_exceeded'}): {when} and run the cell again."
+        return (f"rate limited (429 {exc.code or 'rate_limit_exceeded'}: {exc.message.rstrip('.')}): "
+                f"{when} and run the cell again.")
     if isinstance(exc, errors.NotFoundError):
         if exc.code == "session_not_found":
             return ("that session does not exist (404 session_not_found): use `--new`, or pick "

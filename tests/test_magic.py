@@ -320,6 +320,12 @@ def test_no_credits(run, emulator, monkeypatch):
     assert "402" in error_line(run("%%junis\nHi"))
 
 
+def test_no_subscription(run, emulator, monkeypatch):
+    monkeypatch.setenv("JUNIS_API_KEY", emulator.new_key(plan="none"))
+    line = error_line(run("%%junis\nHi"))
+    assert "subscription_required" in line and "Basic or Pro" in line
+
+
 def test_rate_limited_says_how_long_to_wait(run, emulator):
     emulator.faults({"kind": "status", "status": 429, "code": "rate_limit_exceeded",
                      "message": "Slow down.", "retry_after": 1, "count": 3})
