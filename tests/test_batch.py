@@ -121,7 +121,7 @@ def test_works_when_called_on_a_running_event_loop(junis_env) -> None:
 def test_stopping_keeps_the_rows_done(make_emulator) -> None:
     server = make_emulator(rpm=10_000, token_delay=0.0)
     prompts = ["[[echo]] quick"] + ["[[echo]] [[delay=0.1]] [[chunks=10]] slow"] * 4
-    timer = threading.Timer(0.6, _thread.interrupt_main)
+    timer = threading.Timer(1.0, _thread.interrupt_main)
     with JunisClient(server.key, server.url) as c:
         timer.start()
         with pytest.warns(RuntimeWarning, match="ask_many stopped"):
