@@ -292,3 +292,14 @@ def test_arrow_and_python_paths_agree_on_generated_records(monkeypatch) -> None:
         assert_schema(fast, "messages")
 
     check()
+
+
+def test_messages_stay_within_the_concurrency_asked_for(make_emulator) -> None:
+    server = make_emulator(rpm=1_000_000, concurrency=3)
+    with JunisClient(server.key, server.url) as c:
+        ids = [c.chat(f"[[echo]] s{i}").session_id for i in range(12)]
+        df = frames.messages(c, ids, concurrency=3, progress=False)
+    assert len(df) == 24
+    stats = server.stats()
+    assert 429 not in stats["by_status"] and "429" not in stats["by_status"]
+    assert stats["max_concurrent"] <= 3

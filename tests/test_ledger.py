@@ -154,3 +154,24 @@ def test_installed_ledger_records_successes_and_failures_of_a_client(junis_env) 
     assert bad["status"] == 400 and bad["error_code"] == "agent_not_invocable"
     assert bad["total_tokens"] is None and bad["prompt_tokens"] is None
     assert ledger_mod.default_path().parent == Path(os.environ["JUNIS_HOME"])
+
+
+def test_async_client_calls_are_recorded_too(junis_env) -> None:
+    import asyncio
+
+    from junis_jupyter.client import AsyncJunisClient
+
+    async def chat() -> str:
+        async with AsyncJunisClient() as ac:
+            chunks = [ch.text async for ch in ac.stream("stream me")]
+            return "".join(chunks)
+
+    ledger_mod.install()
+    try:
+        text = asyncio.run(chat())
+    finally:
+        ledger_mod.uninstall()
+    rows = ledger_mod.default_ledger().rows()
+    assert text and len(rows) == 1
+    assert rows[0]["stream"] == 1 and rows[0]["status"] == 200
+    assert rows[0]["first_token_s"] is not None and rows[0]["total_tokens"] > 0
