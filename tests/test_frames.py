@@ -298,6 +298,8 @@ def test_messages_stay_within_the_concurrency_asked_for(make_emulator) -> None:
     server = make_emulator(rpm=1_000_000, concurrency=3)
     with JunisClient(server.key, server.url) as c:
         ids = [c.chat(f"[[echo]] s{i}").session_id for i in range(12)]
+        # slow answers, so that more than 3 would be in flight if frames asked for more
+        server.faults({"kind": "delay", "seconds": 0.1, "path": "/sessions/", "count": 12})
         df = frames.messages(c, ids, concurrency=3, progress=False)
     assert len(df) == 24
     stats = server.stats()
