@@ -192,6 +192,8 @@ def test_cells_continue_one_session_until_new(run, emulator):
     table = history.events[-1]["data"]["text/plain"]
     assert f"session {first}: 6 messages" in table
     assert "Back to the first" in table and "A fresh start" not in table
+    other = run(f"%junis history {fresh}").events[-1]["data"]["text/plain"]
+    assert f"session {fresh}: 4 messages" in other and "A fresh start" in other
     assert cell.err == ""
 
 
