@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from .client.sync import JunisClient
     from .client.types import Message
 
-__all__ = ["SCHEMAS", "build", "agents", "sessions", "messages", "messages_from_records", "usage",
+__all__ = ["SCHEMAS", "build", "agents", "sessions", "messages", "messages_from_records",
+           "messages_from_objects", "usage",
            "to_parquet", "empty"]
 
 STRING = pd.StringDtype()
