@@ -40,6 +40,7 @@ SUBMIT_MARK = "\ue000"
 ORCHESTRATOR = "Orchestrator"
 NEW_CHAT = "New chat"
 _STILL_STREAMING = "An answer is still streaming: wait for it or press Stop."
+_EMPTY_HTML = '<div class="junis-empty">Ask a question below. Answers stream in here.</div>'
 
 _KEYS_JS = """
 (function () {
@@ -60,8 +61,8 @@ _KEYS_JS = """
 
 _CSS = """<style>
 .junis-chat-panel { max-width: 900px; }
-.junis-chat-log { max-height: 460px; overflow-y: auto; display: flex; flex-direction: column-reverse;
-  border: 1px solid var(--jp-border-color2, #ddd); border-radius: 6px; padding: 6px; }
+.junis-chat-conversation { border: 1px solid var(--jp-border-color2, #ddd); border-radius: 6px;
+  padding: 6px; }
 .junis-turn { margin: 6px 0; padding: 6px 10px; border-radius: 8px; line-height: 1.45; }
 .junis-turn p { margin: 0.3em 0; }
 .junis-user { background: var(--jp-brand-color3, #e3f0fd); margin-left: 15%; }
@@ -209,7 +210,8 @@ class ChatPanel(w.VBox):
         self._stop_requested = False
         self._quiet = False                      # set while the panel itself moves a picker
         self._html_cache: dict[int, tuple[int, str]] = {}
-        self._throttle = _Throttle(self._render, 1.0 / update_hz)
+        self._live: list[Turn] = []              # the exchange streaming now (drawn on its own)
+        self._throttle = _Throttle(self._render_live, 1.0 / update_hz)
         self._home: asyncio.AbstractEventLoop | None = None
         self._home_thread: int | None = None
 
@@ -220,7 +222,14 @@ class ChatPanel(w.VBox):
                                          description="Session", layout=w.Layout(width="360px"))
         self.new_button = w.Button(description="New chat", icon="plus",
                                    layout=w.Layout(width="auto"))
-        self.conversation = w.HTML(self._empty_html())
+        # Finished turns and the streaming exchange are two widgets, so a streaming update sends
+        # one answer, not the whole conversation. The outer box scrolls; "column-reverse" around
+        # its single child keeps it pinned to the newest text as it grows, with no script.
+        self.history = w.HTML(_EMPTY_HTML)
+        self.live = w.HTML("")
+        turns = w.VBox([self.history, self.live], layout=w.Layout(flex="0 0 auto"))  # never shrunk
+        self.conversation = w.Box([turns], layout=w.Layout(
+            display="flex", flex_flow="column-reverse", max_height="460px", overflow="auto"))
         self.conversation.add_class("junis-chat-conversation")
         self.notice = w.HTML("")
         self.input = w.Textarea(placeholder="Ask… (Enter sends, Shift+Enter adds a line)",
@@ -336,6 +345,7 @@ class ChatPanel(w.VBox):
         question = Turn("user", text, _now(), self.session_id)
         answer = Turn("assistant", "", _now(), self.session_id, agent_name, state="streaming")
         self.turns += [question, answer]
+        self._live = [question, answer]
         self._stop_requested = False
         self._set_busy(True)
         self._show("")
@@ -415,6 +425,7 @@ class ChatPanel(w.VBox):
         self.session_id = session_id
         self._html_cache.clear()
         self.turns = []
+        self._live = []
         self._render()
         try:
             messages = await self._get_client().messages(session_id)
@@ -512,6 +523,7 @@ class ChatPanel(w.VBox):
     def _start_new(self) -> None:
         self.session_id = None
         self.turns = []
+        self._live = []
         self._html_cache.clear()
         self._show("")
         self._render()
@@ -588,6 +600,7 @@ class ChatPanel(w.VBox):
 
     def _after_call(self, stream: Any, answer: Turn) -> None:
         self._throttle.cancel()
+        self._live = []
         if answer.usage is not None and answer.state == "done":
             self.tokens = Usage(self.tokens.prompt_tokens + answer.usage.prompt_tokens,
                                 self.tokens.completion_tokens + answer.usage.completion_tokens,
@@ -629,10 +642,6 @@ class ChatPanel(w.VBox):
 
     # -- rendering ----------------------------------------------------------------------------
 
-    def _empty_html(self) -> str:
-        return ('<div class="junis-chat-log"><div class="junis-empty">'
-                "Ask a question below. Answers stream in here.</div></div>")
-
     def _turn_html(self, turn: Turn) -> str:
         key = id(turn)
         text = turn.text()
@@ -654,15 +663,22 @@ class ChatPanel(w.VBox):
         self._html_cache[key] = (stamp, html)
         return html
 
+    def transcript_html(self) -> str:
+        """The conversation's HTML as the page shows it (finished turns, then the live ones)."""
+        return self.history.value + self.live.value
+
     def _render(self) -> None:
-        if not self.turns:
-            self.conversation.value = self._empty_html()
-            return
-        live = {id(t) for t in self.turns}
-        for key in [k for k in self._html_cache if k not in live]:
+        """Redraw everything: at the start and end of an answer, and on session changes."""
+        known = {id(t) for t in self.turns}
+        for key in [k for k in self._html_cache if k not in known]:
             del self._html_cache[key]
-        inner = "".join(self._turn_html(t) for t in self.turns)
-        self.conversation.value = f'<div class="junis-chat-log"><div>{inner}</div></div>'
+        live = {id(t) for t in self._live}
+        settled = "".join(self._turn_html(t) for t in self.turns if id(t) not in live)
+        self.history.value = settled or ("" if self._live else _EMPTY_HTML)
+        self._render_live()
+
+    def _render_live(self) -> None:
+        self.live.value = "".join(self._turn_html(t) for t in self._live)
 
     def _render_footer(self) -> None:
         parts = [f"Tokens used in this panel: {self.tokens.total_tokens:,} "

@@ -200,6 +200,11 @@ def test_question_streams_in_stop_stops_it_and_the_panel_stays_usable(page: Any,
     assert panel.locator("button.junis-stop").is_disabled()
     assert panel.locator("button.junis-send").is_enabled()
 
+    # The conversation scrolls by itself to keep the newest turn in view.
+    view = panel.locator(".junis-chat-conversation").bounding_box()
+    newest = last_answer(page).bounding_box()
+    assert view["y"] - 1 <= newest["y"] and newest["y"] + newest["height"] <= view["y"] + view["height"] + 1
+
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     panel.screenshot(path=str(SCREENSHOTS / "chat_panel.png"))
 

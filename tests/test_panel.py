@@ -85,7 +85,7 @@ def test_send_button_streams_the_answer_into_the_conversation(emulator: Any) -> 
         assert [m.role for m in stored] == ["user", "assistant"]
         assert stored[1].content == answer.content
         assert panel.session_picker.value == panel.session_id
-        html = panel.conversation.value
+        html = panel.transcript_html()
         assert 'class="junis-turn junis-user"' in html and 'class="junis-turn junis-assistant"' in html
         assert answer.usage is not None and answer.usage.total_tokens > 0
         assert f"Tokens used in this panel: {answer.usage.total_tokens:,}" in panel.footer.value
@@ -104,7 +104,7 @@ def test_enter_submits_and_shift_enter_only_adds_a_line(emulator: Any) -> None:
         assert panel.busy and panel.input.value == ""
         await panel.wait()
         assert panel.turns[0].content == "first line\nsecond line"
-        assert SUBMIT_MARK not in panel.conversation.value
+        assert SUBMIT_MARK not in panel.transcript_html()
         panel.input.value = "   " + SUBMIT_MARK                     # Enter on blank input: nothing
         assert not panel.busy and len(panel.turns) == 2 and panel.input.value == "   "
         await client.aclose()
@@ -115,10 +115,10 @@ def test_answer_appears_while_it_streams(emulator: Any) -> None:
     async def scenario() -> None:
         panel, client = await make_panel(emulator)
         seen: list[str] = []
-        panel.conversation.observe(lambda ch: seen.append(ch["new"]), names="value")
+        panel.live.observe(lambda ch: seen.append(ch["new"]), names="value")
         panel.send("Count slowly [[chunks=6]] [[delay=0.05]]")
         await panel.wait()
-        final = answer_text(seen[-1])
+        final = answer_text(panel.transcript_html())
         partial = [answer_text(v) for v in seen if 'data-state="streaming"' in v]
         # Some update showed part of the answer before the end (not the empty turn, not all of it).
         assert any(0 < len(p) < len(final) and final.startswith(p[:3]) for p in partial), partial
@@ -130,14 +130,13 @@ def test_updates_are_rate_bounded_not_one_per_chunk(emulator: Any) -> None:
     async def scenario() -> None:
         panel, client = await make_panel(emulator, update_hz=1e-6)   # at most one update per "ever"
         updates: list[str] = []
-        panel.conversation.observe(lambda ch: updates.append(ch["new"]), names="value")
+        panel.live.observe(lambda ch: updates.append(ch["new"]), names="value")
         panel.send("Many pieces [[chunks=60]]")
         await panel.wait()
         assert panel.turns[-1].state == "done"
-        # question shown, first chunk, final: a handful, not sixty.
+        # question shown, first chunk, moved to the history at the end: a handful, not sixty.
         assert len(updates) <= 4, len(updates)
-        assert panel.turns[-1].content in visible_text(updates[-1]).replace("&amp;", "&") or \
-            updates[-1].count("junis-turn") == 2
+        assert panel.live.value == "" and panel.history.value.count("junis-turn ") == 2
         await client.aclose()
     run(scenario)
 
@@ -155,7 +154,7 @@ def test_stop_cancels_at_once_keeps_the_partial_answer_and_the_panel_usable(emul
         assert answer.state == "stopped"
         partial = answer.text()
         assert 0 < len(partial)
-        assert "stopped" in panel.conversation.value
+        assert "stopped" in panel.transcript_html()
         assert not panel.busy and panel.stop_button.disabled and not panel.send_button.disabled
         # The connection was closed: the emulator sees the request end long before 400 chunks.
         await until(lambda: emulator.stats()["in_flight"] < in_flight_before, "server saw the close")
@@ -241,7 +240,7 @@ def test_picking_a_session_loads_its_history_and_continues_it(emulator: Any) -> 
         assert [t.role for t in panel.turns] == ["user", "assistant"]
         assert panel.turns[0].content.startswith("Remember the number 42")
         assert panel.turns[1].content == first.text
-        assert "Remember the number 42" in panel.conversation.value
+        assert "Remember the number 42" in panel.transcript_html()
         panel.send("What was it? [[chunks=2]]")
         await panel.wait()
         assert panel.session_id == first.session_id and len(panel.turns) == 4
@@ -258,7 +257,7 @@ def test_new_chat_starts_a_fresh_session(emulator: Any) -> None:
         old = panel.session_id
         panel.new_button.click()
         assert panel.turns == [] and panel.session_id is None
-        assert panel.session_picker.value == "" and "Ask a question" in panel.conversation.value
+        assert panel.session_picker.value == "" and "Ask a question" in panel.transcript_html()
         panel.send("Two [[chunks=2]]")
         await panel.wait()
         assert panel.session_id not in (None, old)
@@ -280,7 +279,7 @@ def test_bad_key_is_a_message_in_the_panel_and_the_question_is_given_back(emulat
         assert "Traceback" not in panel.notice.value
         assert panel.turns == [] and panel.input.value == "Hello?"
         assert not panel.send_button.disabled and panel.stop_button.disabled
-        for value in (panel.notice.value, panel.conversation.value, panel.footer.value, repr(panel)):
+        for value in (panel.notice.value, panel.transcript_html(), panel.footer.value, repr(panel)):
             assert bad not in value
         await client.aclose()
     run(scenario)
@@ -323,7 +322,7 @@ def test_a_stream_cut_midway_keeps_what_arrived(emulator: Any) -> None:
         await panel.wait()
         answer = panel.turns[-1]
         assert answer.state == "failed" and answer.content
-        assert "broke off" in panel.notice.value and "interrupted" in panel.conversation.value
+        assert "broke off" in panel.notice.value and "interrupted" in panel.transcript_html()
         await client.aclose()
     run(scenario)
 
@@ -348,7 +347,7 @@ def test_hostile_answer_renders_as_safe_html(emulator: Any) -> None:
         panel.send("[[echo]] " + payload)
         await panel.wait()
         assert panel.turns[-1].state == "done"
-        html = panel.conversation.value
+        html = panel.transcript_html()
         assert_safe_html(html)
         assert "window.__xss" in visible_text(html)                  # shown as text, not dropped
         await client.aclose()
@@ -469,5 +468,22 @@ def test_a_key_that_cannot_list_still_chats_with_the_orchestrator(emulator: Any)
         panel.send("Hello [[chunks=2]]")
         await panel.wait()
         assert panel.turns[-1].state == "done" and panel.notice.value == ""
+        await client.aclose()
+    run(scenario)
+
+
+def test_streaming_updates_carry_the_live_answer_not_the_whole_conversation(emulator: Any) -> None:
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator)
+        panel.send("First question about apples [[chunks=3]]")
+        await panel.wait()
+        live: list[str] = []
+        history: list[str] = []
+        panel.live.observe(lambda ch: live.append(ch["new"]), names="value")
+        panel.history.observe(lambda ch: history.append(ch["new"]), names="value")
+        panel.send("Second question about pears [[chunks=8]] [[delay=0.03]]")
+        await panel.wait()
+        assert len(live) >= 3 and not any("apples" in v for v in live)
+        assert len(history) == 1 and "apples" in history[0] and "pears" in history[0]
         await client.aclose()
     run(scenario)
