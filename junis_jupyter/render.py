@@ -14,11 +14,12 @@ Answers are model output, hence untrusted: in a notebook they are shown as HTML 
 from __future__ import annotations
 
 import html
+import re
 import sys
 import time
 from typing import Any, Callable, Iterable, Sequence, TextIO
 
-__all__ = ["StreamRenderer", "Footer", "Table", "pick_mode", "MODES"]
+__all__ = ["StreamRenderer", "IncrementalMarkdown", "Footer", "Table", "pick_mode", "MODES"]
 
 MODES = ("markdown", "text", "terminal")
 
@@ -30,18 +31,70 @@ def pick_mode(shell: Any, fmt: str = "markdown") -> str:
     return "text" if fmt == "text" else "markdown"
 
 
+_FENCE_LINE = re.compile(r"[ \t]*(`{3,}|~{3,})")
+_LIST_OR_INDENT = re.compile(r"[ \t]|[-*+][ \t]|\d{1,9}[.)][ \t]")
+_LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:", re.M)
+
+
+class IncrementalMarkdown:
+    """Safe HTML of a growing markdown text that re-renders only the block still being written.
+
+    The text is cut at a blank line (outside a code fence) followed by a line that starts a new
+    top-level block: not indented, not a list item (list items stay together, so a loose list
+    renders as one list). Such blocks render the same apart as together, so the finished part is
+    rendered once and kept. A link reference definition can change links anywhere before it: once
+    one appears, the whole text is rendered every time.
+    """
+
+    def __init__(self) -> None:
+        self._html = ""             # the rendered finished part
+        self._upto = 0              # text[:_upto] is what _html renders
+
+    def render(self, text: str) -> str:
+        from .safe_markdown import render_markdown
+        if _LINK_DEFINITION.search(text):
+            return render_markdown(text)
+        cut = self._last_boundary(text)
+        if cut > self._upto:
+            self._html += render_markdown(text[self._upto:cut])
+            self._upto = cut
+        return self._html + render_markdown(text[self._upto:])
+
+    def _last_boundary(self, text: str) -> int:
+        fence: str | None = None
+        blank = False
+        cut = self._upto
+        pos = self._upto
+        end = len(text)
+        while pos < end:
+            nl = text.find("\n", pos)
+            if nl < 0:
+                break                       # an unfinished line decides nothing yet
+            line = text[pos:nl]
+            if fence is None and blank and line and not _LIST_OR_INDENT.match(line):
+                cut = pos
+            opener = _FENCE_LINE.match(line)
+            if fence is None:
+                if opener:
+                    fence = opener.group(1)
+                blank = not line.strip()
+            elif opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence) \
+                    and not line[opener.end():].strip():
+                fence = None
+                blank = False
+            pos = nl + 1
+        return cut
+
+
 class _Answer:
     """The answer so far: safe HTML from its markdown (if `markdown`), and the text as text/plain."""
 
-    def __init__(self, text: str, markdown: bool) -> None:
+    def __init__(self, text: str, markdown: IncrementalMarkdown | None) -> None:
         self.text = text
         self.markdown = markdown
 
     def _repr_html_(self) -> str | None:
-        if not self.markdown:
-            return None
-        from .safe_markdown import render_markdown
-        return render_markdown(self.text)
+        return self.markdown.render(self.text) if self.markdown is not None else None
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(self.text)       # verbatim (a plain __repr__ would lose a trailing newline)
@@ -71,6 +124,7 @@ class StreamRenderer:
         self._handle: Any = None
         self._last = float("-inf")
         self._gap = self.interval    # grows when an update takes long
+        self._markdown = IncrementalMarkdown() if mode == "markdown" else None
         self.updates = 0             # display updates / stdout writes done, for tests and demos
 
     @property
@@ -112,7 +166,7 @@ class StreamRenderer:
             shown = f"{text}{fence}\n\n*[{note}]*"
         elif note:
             shown = f"{text}\n[{note}]"
-        answer = _Answer(shown, self.mode == "markdown")
+        answer = _Answer(shown, self._markdown)
         began = self._clock()
         if self._handle is None:
             self._handle = self._display(answer, display_id=True)

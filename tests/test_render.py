@@ -162,3 +162,55 @@ def test_table_escapes_html_and_aligns_text():
     assert "&lt;b&gt;" in t._repr_html_() and "<b>x" not in t._repr_html_()
     text = repr(t).splitlines()
     assert text[0] == "c" and text[1].startswith("name") and "two lines" in text[-1]
+
+
+# -- incremental markdown ---------------------------------------------------------------------
+
+_PIECES = [
+    "## Heading\n\nA paragraph with **bold**, `code <b>` and a [link](https://example.org).\n",
+    "1. one\n\n2. two\n\n3. three\n", "- a\n- b\n\n  continued paragraph\n\n- c\n",
+    "> quote\n\n> again\n", "    indented code\n\n    more code\n",
+    "```python\nx = 1\n\n\ny = '<script>'\n```\nafter the fence\n", "Title\n=====\n", "***\n",
+    "| x | y |\n|---|---|\n| 1 | <i>2</i> |\n", "~~~~\nfence ``` inside\n\n~~~~\n",
+    "text <script>alert(1)</script> <img src=x onerror=alert(2)>\n", "1) paren\n\n2) list\n",
+    "  two-space paragraph\n\nnext\n", "* * *\n", "```\nnever closed\n\nstill code\n",
+]
+
+
+def test_incremental_markdown_equals_a_whole_render_at_every_step():
+    import random
+
+    from junis_jupyter.render import IncrementalMarkdown
+    from junis_jupyter.safe_markdown import render_markdown
+    rng = random.Random(7)
+    for _ in range(150):
+        text = "\n".join(rng.choice(_PIECES) for _ in range(rng.randint(1, 10)))
+        inc, pos = IncrementalMarkdown(), 0
+        while pos < len(text):
+            pos = min(len(text), pos + rng.randint(1, 60))
+            assert inc.render(text[:pos]) == render_markdown(text[:pos]), text[:pos]
+
+
+def test_incremental_markdown_renders_finished_blocks_once(monkeypatch):
+    from junis_jupyter import safe_markdown
+    from junis_jupyter.render import IncrementalMarkdown
+    rendered = []
+    real = safe_markdown.render_markdown
+    monkeypatch.setattr(safe_markdown, "render_markdown", lambda t: rendered.append(len(t)) or real(t))
+    paragraph = "A finished paragraph of some length, " * 5 + "\n\n"
+    text = paragraph * 200
+    inc = IncrementalMarkdown()
+    for end in range(len(paragraph), len(text) + 1, len(paragraph)):
+        inc.render(text[:end] + "A paragraph still being writ")
+    # each update renders the new finished block plus the unfinished tail, not the whole text
+    assert max(rendered) < 3 * len(paragraph)
+    assert sum(rendered) < 3 * len(text)
+
+
+def test_a_link_definition_anywhere_means_whole_renders():
+    from junis_jupyter.render import IncrementalMarkdown
+    from junis_jupyter.safe_markdown import render_markdown
+    text = "See [the docs][d].\n\nMore text.\n\n[d]: https://example.org\n"
+    inc = IncrementalMarkdown()
+    inc.render(text[:30])
+    assert inc.render(text) == render_markdown(text) and 'href="https://example.org"' in inc.render(text)
