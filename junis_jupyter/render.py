@@ -1,10 +1,10 @@
 """Streaming an answer into a cell without flooding the frontend.
 
 A notebook gets one display handle per answer, updated at most `update_hz` times a second plus
-once at the end; chunks are kept in a list and joined only when an update is due, so a long answer
-costs (updates x length), not (chunks x length). When one update itself takes long (rendering a
-very long answer), the next waits four times as long, so rendering stays under a quarter of the
-time. A terminal IPython has no display handles: there the new text is written to stdout as it
+once at the end; chunks are kept in a list and joined only when an update is due, and only the
+markdown block still being written is rendered again (`IncrementalMarkdown`), so a long answer is
+not re-rendered from the top for every update. When one update still takes long, the next waits
+four times as long, so rendering stays under a quarter of the time. A terminal IPython has no display handles: there the new text is written to stdout as it
 arrives (at the same bounded rate).
 
 Answers are model output, hence untrusted: in a notebook they are shown as HTML made by
