@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from . import errors
-from .client.types import Message, RateLimitInfo, Usage
+from .client.types import ChatResult, Message, RateLimitInfo, Usage
 from .safe_markdown import escape_html, render_markdown
 
 if TYPE_CHECKING:
@@ -174,22 +174,24 @@ def _now() -> datetime:
 
 
 def _async_client(client: Any) -> tuple[Any, bool]:
-    """(AsyncJunisClient, owned). A sync JunisClient (what `%junis chat` holds) lends its settings."""
-    from .client import DEFAULT_OBSERVERS
+    """(AsyncJunisClient, owned). A sync JunisClient (what `%junis chat` holds) lends its key, URL,
+    retries and observers through `to_async()`, so the ledger sees the panel's calls too."""
     from .client.aio import AsyncJunisClient
     if client is None:
         return AsyncJunisClient(), True
     if inspect.iscoroutinefunction(getattr(client, "agents", None)):
         return client, False
-    # Same key, URL, retries and observers as the sync client, so the ledger sees the panel's
-    # calls and `%junis login` keys carry over. The client has no public twin constructor yet.
-    core = getattr(client, "_core", None)
-    if core is None:
-        return AsyncJunisClient(base_url=client.base_url), True
-    return AsyncJunisClient(
-        api_key=core.key, base_url=core.base_url, max_retries=core.policy.max_retries,
-        allow_insecure=core.base_url.startswith("http://"),
-        observers=[o for o in core.observers if o not in DEFAULT_OBSERVERS]), True
+    if hasattr(client, "to_async"):
+        return client.to_async(), True
+    raise errors.ConfigurationError(
+        f"ChatPanel needs a JunisClient or an AsyncJunisClient, not {type(client).__name__}.")
+
+
+def _close_tree(widget: w.Widget) -> None:
+    """Close a widget and everything inside it (`close()` alone leaves the children open)."""
+    for child in getattr(widget, "children", ()):
+        _close_tree(child)
+    widget.close()
 
 
 class ChatPanel(w.VBox):
@@ -326,7 +328,7 @@ class ChatPanel(w.VBox):
             if task is not None:
                 await asyncio.gather(task, return_exceptions=True)
 
-    async def send_async(self, text: str) -> Any:
+    async def send_async(self, text: str) -> ChatResult | None:
         """Ask `text` and stream the answer into the conversation; returns the stream's result.
 
         Errors are shown in the panel and not raised: the panel is for people, and its state
@@ -408,6 +410,7 @@ class ChatPanel(w.VBox):
                 self._quiet = False
             if self._wanted_agent is not None:
                 self._select_agent(self._wanted_agent, agents)
+                self._wanted_agent = None          # once: a later refresh keeps the user's pick
         try:
             sessions = await client.sessions()
         except Exception as exc:
@@ -459,7 +462,7 @@ class ChatPanel(w.VBox):
         if self._owns_client and self._client is not None:
             await self._client.aclose()
             self._client = None
-        self.close()
+        _close_tree(self)
 
     # -- internals ----------------------------------------------------------------------------
 

@@ -389,6 +389,7 @@ def test_default_client_comes_from_the_environment(junis_env: Any) -> None:
         await panel.wait()
         assert panel.turns[-1].state == "done"
         await panel.aclose()
+        assert panel.comm is None and panel.input.comm is None and panel.history.comm is None
     run(scenario)
 
 
@@ -486,4 +487,12 @@ def test_streaming_updates_carry_the_live_answer_not_the_whole_conversation(emul
         assert len(live) >= 3 and not any("apples" in v for v in live)
         assert len(history) == 1 and "apples" in history[0] and "pears" in history[0]
         await client.aclose()
+    run(scenario)
+
+
+def test_something_that_is_not_a_client_is_a_notice() -> None:
+    async def scenario() -> None:
+        panel = ChatPanel(client=object())
+        await panel.wait()
+        assert "needs a JunisClient or an AsyncJunisClient" in panel.notice.value
     run(scenario)
