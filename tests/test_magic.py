@@ -126,6 +126,40 @@ def test_config_defaults_reach_the_magic(run):
     assert run.shell.user_ns["_junis"].agent == "Research"
 
 
+def test_every_option_has_a_config_default(run):
+    run.shell.user_ns["city"] = "Oslo"
+    run("%config JunisMagics.new = True")
+    run("%config JunisMagics.stream = False")
+    run("%config JunisMagics.interpolate = False")
+    run("%config JunisMagics.out = 'last'")
+    run("%config JunisMagics.format = 'text'")
+    run("%config JunisMagics.max_tokens = 3")
+    first = run("%%junis\n[[echo]] {city} is far")
+    second = run("%%junis\n[[echo]] {city} is far")
+    ns = run.shell.user_ns
+    assert ns["last"] is ns["_junis"]
+    assert ns["_junis"].usage.completion_tokens <= 3 and ns["_junis"].finish_reason == "length"
+    assert ns["_junis"].text.startswith("{city}")               # not interpolated
+    assert len(first.answer_events()) == 1                       # not streamed
+    assert list(first.answer_events()[0]["data"]) == ["text/plain"]
+    sessions = {first.footer["metadata"]["junis"]["session_id"],
+                second.footer["metadata"]["junis"]["session_id"]}
+    assert len(sessions) == 2                                    # a new session each time
+    run("%config JunisMagics.max_tokens = None")
+    run("%config JunisMagics.system = 'Be brief.'")
+    run("%config JunisMagics.temperature = 9.0")                # sent, and refused by the server
+    assert "temperature" in error_line(run("%%junis\nHi"))
+
+
+def test_config_session_is_continued_when_none_is_current(run):
+    run("%%junis\nOpen a session")
+    sid = run.shell.user_ns["_junis"].session_id
+    run.magic.session_id = None                                   # as in a restarted kernel
+    run(f"%config JunisMagics.session = '{sid}'")
+    run("%%junis\nContinue it")
+    assert run.shell.user_ns["_junis"].session_id == sid
+
+
 # -- streaming ------------------------------------------------------------------------------
 
 def test_answer_streams_into_one_display_then_a_small_footer(run):

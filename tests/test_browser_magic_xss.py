@@ -1,0 +1,214 @@
+"""Hostile model answers shown by `%%junis` run nothing: in JupyterLab, and in the HTML export.
+
+The emulator's `[[echo]]` directive makes the "model" answer with each payload of the hostile
+corpus (script tags, event-handler attributes, javascript:/data: links, SVG, broken markup). The
+magic streams each answer into a cell of a real JupyterLab in Debian's Chromium, driven by
+Playwright; a trap installed before any page script records any assignment to `window.__xss`,
+and a dialog listener records any alert. Positive controls first prove the trap catches script
+that does run. The same outputs, exported to HTML by nbconvert (what `make demo` writes), are
+opened in the same browser and checked the same way.
+
+The chat panel's own injection test lives in test_browser.py.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from browser_support import CHROMIUM, CHROMIUM_FLAGS, HOSTILE, LabServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
+
+_SLOW = 90_000          # ms: a bound for a kernel starting on a busy machine, not a timing check
+NOTEBOOK = "hostile.ipynb"
+EXPORT = "hostile.html"
+
+_TRAP = """
+(() => {
+  const hits = [];
+  Object.defineProperty(window, '__xssHits', {value: hits});
+  Object.defineProperty(window, '__xss', {get() { return undefined; },
+                                          set(v) { hits.push(String(v)); }});
+  window.alert = new Proxy(window.alert, {apply(t, self, args) {
+    hits.push('alert:' + args[0]); return Reflect.apply(t, self, args); }});
+})();
+"""
+
+# Hovering, focusing and clicking what the answers left in the page fires any handler there.
+_PROVOKE = """(selector) => { document.querySelectorAll(selector).forEach(el => {
+    el.dispatchEvent(new MouseEvent('mouseover', {bubbles: true}));
+    el.dispatchEvent(new FocusEvent('focus'));
+    if (el.tagName === 'A') { el.removeAttribute('target');
+                              el.dispatchEvent(new MouseEvent('click', {bubbles: true, cancelable: true})); }
+  }); }"""
+
+_UNSAFE_LINKS = """(selector) => [...document.querySelectorAll(selector + ' [href], ' + selector + ' [src], '
+    + selector + ' [action], ' + selector + ' [formaction], ' + selector + ' [xlink\\\\:href]')]
+  .flatMap(el => ['href', 'src', 'action', 'formaction', 'xlink:href'].map(a => el.getAttribute(a)))
+  .filter(v => v && /^\\s*(javascript|vbscript|data)\\s*:/i.test(v.replace(/[\\u0000-\\u0020]/g, '')))"""
+
+_ON_ATTRIBUTES = """(selector) => [...document.querySelectorAll(selector + ' *')]
+  .flatMap(el => [...el.attributes].map(a => el.tagName.toLowerCase() + '@' + a.name))
+  .filter(n => n.split('@')[1].startsWith('on'))"""
+
+
+def _cell_source(payload: str) -> str:
+    return "%%junis --new --no-interpolate\n[[echo]] " + payload
+
+
+def _missing_browser_reason() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return (f"BROWSER TESTS NOT RUN: {CHROMIUM} is missing. Install Debian's Chromium "
+                "(`make browser`, or `apt-get install -y chromium` as root) to run them.")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "BROWSER TESTS NOT RUN: the playwright package is not installed."
+    return None
+
+
+@pytest.fixture(scope="module")
+def scratch() -> Iterator[Path]:
+    reason = _missing_browser_reason()
+    if reason:
+        print(reason, file=sys.stderr)
+        pytest.skip(reason)
+    path = Path(tempfile.mkdtemp(prefix="junis-xss-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def lab(scratch: Path) -> Iterator[LabServer]:
+    import nbformat
+    from junis_jupyter.emulator.process import start_emulator_process
+
+    root = scratch / "root"
+    root.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("%load_ext junis_jupyter")] + [
+        nbformat.v4.new_code_cell(_cell_source(p)) for p in HOSTILE]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, root / NOTEBOOK)
+    emulator = start_emulator_process()
+    server = None
+    try:
+        server = LabServer(root, scratch / "lab", {
+            "JUNIS_BASE_URL": emulator.url, "JUNIS_API_KEY": emulator.key,
+            "JUNIS_HOME": str(scratch / "junis_home")})
+        yield server
+    finally:
+        if server is not None:
+            server.stop()
+        emulator.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(scratch: Path) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    context.add_init_script(_TRAP)
+    page = context.new_page()
+    page.dialogs = []                                   # type: ignore[attr-defined]
+
+    def on_dialog(dialog: Any) -> None:
+        page.dialogs.append(dialog.message)             # type: ignore[attr-defined]
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def _controls(page: Any) -> None:
+    """The trap and the dialog listener do catch script that runs in this page."""
+    page.evaluate("""() => { const d = document.createElement('div'); d.id = 'xss-control';
+        d.innerHTML = '<img src="x-missing" onerror="window.__xss=\\'control\\'">';
+        document.body.appendChild(d); }""")
+    page.wait_for_function("window.__xssHits.length >= 1", timeout=10_000)
+    page.evaluate("setTimeout(() => alert('control'), 0)")
+    page.wait_for_function("window.__xssHits.length >= 2", timeout=10_000)
+    assert page.dialogs == ["control"]
+    page.evaluate("document.getElementById('xss-control').remove(); window.__xssHits.length = 0")
+    page.dialogs.clear()
+
+
+def _assert_nothing_ran(page: Any, selector: str) -> None:
+    page.evaluate(_PROVOKE, selector)
+    page.wait_for_timeout(1500)         # time for image errors, onload, autofocus to fire
+    assert page.evaluate("Array.from(window.__xssHits)") == []
+    assert page.dialogs == []
+    assert page.evaluate(_ON_ATTRIBUTES, selector) == []
+    assert page.evaluate(_UNSAFE_LINKS, selector) == []
+    assert page.locator(f"{selector} script, {selector} iframe, {selector} object, "
+                        f"{selector} embed, {selector} form, {selector} base").count() == 0
+
+
+def test_magic_answers_in_jupyterlab_and_its_html_export_run_nothing(page: Any, lab: LabServer, scratch: Path) -> None:
+    page.goto(f"{lab.url}/lab/tree/{NOTEBOOK}?reset")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=_SLOW)
+    page.locator(".jp-StatusBar-TextItem", has_text="(ipykernel) | Idle").wait_for(timeout=_SLOW)
+    _controls(page)
+
+    cells = page.locator(".jp-Notebook .jp-Cell")
+    cells.nth(0).locator(".jp-InputArea-editor").click()
+    for _ in range(len(HOSTILE) + 1):                   # Shift+Enter runs a cell, moves on
+        page.keyboard.press("Shift+Enter")
+    # Every hostile cell ends with its footer (session and tokens) under the answer.
+    page.wait_for_function(
+        """(n) => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell')].slice(1)
+                  .filter(c => c.querySelector('.jp-OutputArea-output sub')).length >= n""",
+        arg=len(HOSTILE), timeout=_SLOW * 2)
+    outputs = ".jp-Notebook .jp-OutputArea"
+    assert page.locator(f"{outputs} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+    _assert_nothing_ran(page, outputs)
+    text = page.locator(outputs).all_inner_texts()
+    assert any("window.__xss" in t for t in text)      # the payloads are shown, as text
+
+    # The same outputs, saved and exported to HTML as `make demo` does, opened in the browser.
+    page.keyboard.press("Control+s")
+    export = _export(scratch)
+    page.goto(export.as_uri())
+    page.wait_for_selector(".jp-Notebook", timeout=_SLOW)
+    _controls(page)
+    _assert_nothing_ran(page, ".jp-OutputArea")
+
+
+def _export(scratch: Path) -> Path:
+    """Once JupyterLab has saved the notebook with every answer, its nbconvert HTML export."""
+    import time
+
+    import nbformat
+    from nbconvert import HTMLExporter
+    deadline = time.monotonic() + 30
+    while True:
+        nb = nbformat.read(scratch / "root" / NOTEBOOK, as_version=4)
+        answered = [c for c in nb.cells[1:] if any(o.get("output_type") == "display_data"
+                                                   for o in c.get("outputs", []))]
+        if len(answered) == len(HOSTILE):
+            break
+        assert time.monotonic() < deadline, "the notebook was not saved with its outputs"
+        time.sleep(0.5)
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    export = scratch / EXPORT
+    export.write_text(body, encoding="utf-8")
+    return export
