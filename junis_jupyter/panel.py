@@ -307,7 +307,17 @@ class ChatPanel(w.VBox):
         else:
             self._task = task
             self._set_busy(True)          # Stop is live from this moment, not from the first byte
+            task.add_done_callback(lambda t: self._settle(t, text))
         return task
+
+    def _settle(self, task: asyncio.Task[Any], text: str) -> None:
+        """After the task: normally `send_async` has tidied up; if Stop came before it even
+        started, it never ran, so the buttons are reset and the question given back here."""
+        if self._task is task:
+            self._task = None
+            self._set_busy(False)
+            if not self.input.value.strip():
+                self._set_input(text)
 
     def stop(self) -> None:
         """Cancel the streaming answer now; the part that arrived stays, marked as stopped."""

@@ -496,3 +496,19 @@ def test_something_that_is_not_a_client_is_a_notice() -> None:
         await panel.wait()
         assert "needs a JunisClient or an AsyncJunisClient" in panel.notice.value
     run(scenario)
+
+
+def test_stop_before_the_request_even_started_leaves_the_panel_ready(emulator: Any) -> None:
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator)
+        panel.input.value = "Never mind"
+        panel.send_button.click()
+        panel.stop_button.click()                   # same tick: the task has not run yet
+        await panel.wait()
+        assert not panel.busy and not panel.send_button.disabled and panel.stop_button.disabled
+        assert panel.input.value == "Never mind" and panel.turns == []
+        panel.send()
+        await panel.wait()
+        assert panel.turns[-1].state == "done"
+        await client.aclose()
+    run(scenario)
