@@ -79,6 +79,7 @@ def run(ipshell, junis_env, capsys, monkeypatch):
     magic.reset_client()
     magic.session_id = None
     magic.last_result = None
+    ipshell.config.pop("JunisMagics", None)        # what earlier tests' %config left behind
     for name in magic.trait_names(config=True):
         monkeypatch.setattr(magic, name, magic.trait_defaults(name))
     settings.set_login_key(None)
