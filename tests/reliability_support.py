@@ -332,6 +332,20 @@ class StripHeaderProxy:
 # --- small shared checks -----------------------------------------------------------------------
 
 
+def widget_strings(widget: Any) -> list[str]:
+    """Every string a widget tree puts on the page (values, labels, options), depth first."""
+    found: list[str] = []
+    for name in ("value", "description", "placeholder", "tooltip"):
+        value = getattr(widget, name, None)
+        if isinstance(value, str):
+            found.append(value)
+    for option in getattr(widget, "options", ()) or ():
+        found.append(repr(option))
+    for child in getattr(widget, "children", ()) or ():
+        found += widget_strings(child)
+    return found
+
+
 def one_line(text: str) -> bool:
     """A clear error is one line, with no traceback in it."""
     return bool(text.strip()) and "\n" not in text.strip() and "Traceback" not in text
