@@ -162,7 +162,8 @@ def test_question_streams_in_stop_stops_it_and_the_panel_stays_usable(page: Any,
     page.keyboard.press("Shift+Enter")
     page.keyboard.type("line two [[chunks=16]] [[delay=0.08]]")
     assert box.input_value() == "line one\nline two [[chunks=16]] [[delay=0.08]]"
-    assert page.locator(".jp-Notebook .jp-Cell").count() == 2
+    first_prompt = page.locator(".jp-Notebook .jp-Cell").nth(0).locator(".jp-InputPrompt")
+    assert first_prompt.inner_text().strip() == "[1]:"        # the cell was not run again
     page.keyboard.press("Enter")
 
     # The answer streams in: seen part-way (streaming, some text), then complete and longer.
@@ -216,6 +217,7 @@ def test_question_streams_in_stop_stops_it_and_the_panel_stays_usable(page: Any,
     footer = panel.locator(".junis-footer").inner_text()
     assert "Tokens used in this panel:" in footer and "requests left" in footer
     assert page.dialogs == [] and page.evaluate("window.__xssHits.length") == 0
+    assert first_prompt.inner_text().strip() == "[1]:"      # no key press in the box ran the cell
 
 
 def test_an_answer_full_of_script_injection_runs_nothing(page: Any, lab: LabServer) -> None:
