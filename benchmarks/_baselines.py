@@ -55,3 +55,15 @@ def httpx_deltas(client: httpx.Client, prompt: str) -> Iterator[str]:
             choices = json.loads(data).get("choices")
             if choices:
                 yield choices[0]["delta"].get("content") or ""
+
+
+def httpx_async_client(url: str, key: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=url, headers={"X-API-Key": key}, timeout=60,
+                             limits=httpx.Limits(max_connections=100))
+
+
+async def httpx_chat(client: httpx.AsyncClient, prompt: str) -> str:
+    """One answer, not streamed: POST, raise on an error status, take the message."""
+    response = await client.post("/v1/chat/completions", json={"messages": messages(prompt)})
+    response.raise_for_status()
+    return response.json()["choices"][0]["message"]["content"]

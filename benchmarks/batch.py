@@ -2,7 +2,8 @@
 
 Every answer takes 0.1 s on the server (`[[delay=...]]`), so 500 prompts 20 at a time cannot take
 less than 500 / 20 x 0.1 = 2.5 s; the figure is the measured wall time over that ideal. The stock
-async SDK behind a semaphore of the same size runs beside them, for comparison.
+async SDK and a plain httpx.AsyncClient, each behind a semaphore of the same size, run beside
+them: what any client on this machine and this emulator achieves.
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def with_map(ctx: Context, batch: list[str]) -> Callable[[], None]:
 def with_ask_many(batch: list[str]) -> Callable[[], None]:
     def run() -> None:
         from junis_jupyter import ask_many
-        frame = ask_many(batch, concurrency=CONCURRENCY)
+        frame = ask_many(batch, concurrency=CONCURRENCY, progress=False)
         failed = frame["error"].notna().sum()
         if failed or len(frame) != len(batch):
             raise RuntimeError(f"ask_many: {failed} of {len(batch)} failed "
@@ -72,6 +73,17 @@ def with_sdk(ctx: Context, batch: list[str]) -> Callable[[], None]:
     return lambda: asyncio.run(go())
 
 
+def with_httpx(ctx: Context, batch: list[str]) -> Callable[[], None]:
+    async def go() -> None:
+        limit = asyncio.Semaphore(CONCURRENCY)
+        async with _baselines.httpx_async_client(ctx.url, ctx.key) as client:
+            async def one(prompt: str) -> None:
+                async with limit:
+                    await _baselines.httpx_chat(client, prompt)
+            await asyncio.gather(*(one(p) for p in batch))
+    return lambda: asyncio.run(go())
+
+
 def run(ctx: Context) -> list[Figure]:
     count, delay = (500, 0.1) if not ctx.quick else (60, 0.02)
     batch = prompts(count, delay)
@@ -79,12 +91,14 @@ def run(ctx: Context) -> list[Figure]:
     with tempfile.TemporaryDirectory() as home, ctx.junis_env(home):
         samples = interleave({"map": wall(with_map(ctx, batch)),
                               "ask_many": wall(with_ask_many(batch)),
-                              "openai": wall(with_sdk(ctx, batch))}, ctx.repeat)
+                              "openai": wall(with_sdk(ctx, batch)),
+                              "httpx": wall(with_httpx(ctx, batch))}, ctx.repeat)
     figures = []
     for name, what, target in (
             ("map", "`AsyncJunisClient.map`", f"<= {TARGET}x"),
             ("ask_many", "`ask_many`", f"<= {TARGET}x"),
-            ("openai", "AsyncOpenAI + semaphore, for comparison", "")):
+            ("openai", "AsyncOpenAI + semaphore, for comparison", ""),
+            ("httpx", "plain httpx.AsyncClient + semaphore, for comparison", "")):
         over = Spread.of([s / ideal for s in samples[name]])
         figures.append(Figure(
             NAME, f"{what}: {count} prompts, concurrency {CONCURRENCY}, {delay} s each",

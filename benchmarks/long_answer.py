@@ -17,12 +17,16 @@ import sys
 import tempfile
 from typing import Callable
 
+from junis_jupyter.emulator.responder import MAX_SIZE
+
 from ._context import Context
 from ._report import Figure
 from ._stats import Spread, interleave
 
 NAME = "long answer memory"
-MODES = ("magic", "client", "openai")
+# 10 MB as the issue asks, unless the emulator refuses `[[size=...]]` that large.
+FULL_SIZE = min(10_000_000, MAX_SIZE)
+MODES = ("magic", "client", "httpx")
 
 
 def _status_kb(field: str) -> int:
@@ -55,14 +59,14 @@ def _reader(mode: str) -> Callable[[str], int]:
             return len(stream.result.text)
         return read_client
     from . import _baselines
-    sdk = _baselines.sdk_client(os.environ["JUNIS_BASE_URL"], os.environ["JUNIS_API_KEY"])
+    loop = _baselines.httpx_client(os.environ["JUNIS_BASE_URL"], os.environ["JUNIS_API_KEY"])
 
-    def read_sdk(prompt: str) -> int:
-        out = io.StringIO()   # the leanest way to keep the text: the baseline at its best
-        for delta in _baselines.sdk_deltas(sdk, prompt):
+    def read_httpx(prompt: str) -> int:
+        out = io.StringIO()   # the leanest way to keep the text: what is possible at all
+        for delta in _baselines.httpx_deltas(loop, prompt):
             out.write(delta)
         return len(out.getvalue())
-    return read_sdk
+    return read_httpx
 
 
 def child(mode: str, size: int) -> dict[str, int]:
@@ -92,7 +96,7 @@ def in_child(ctx: Context, mode: str, size: int, home: str) -> Callable[[], floa
 
 
 def run(ctx: Context) -> list[Figure]:
-    size = ctx.size(10_000_000, 200_000)
+    size = ctx.size(FULL_SIZE, 200_000)
     rounds = max(1, ctx.repeat // 2)
     with tempfile.TemporaryDirectory() as home:
         peaks = interleave({mode: in_child(ctx, mode, size, home) for mode in MODES}, rounds)
@@ -101,7 +105,7 @@ def run(ctx: Context) -> list[Figure]:
     figures = []
     for mode, what, target in (("magic", "peak memory of `%%junis`", "<= 3x answer size"),
                                ("client", "JunisClient.stream alone, for comparison", ""),
-                               ("openai", "OpenAI SDK into a StringIO, for comparison", "")):
+                               ("httpx", "minimal httpx loop into a StringIO, for comparison", "")):
         times = Spread.of([p / size for p in peaks[mode]])
         figures.append(Figure(NAME, f"{what}, {answer} answer",
                               mb(statistics.median(peaks[mode])), f"{answer} (answer)",

@@ -25,7 +25,7 @@ BENCHMARKS = {   # name -> module with `run(ctx) -> list[Figure]`, in the order 
     "magic_render": "benchmarks.magic_render",
     "long_answer": "benchmarks.long_answer",
     "batch": "benchmarks.batch",
-    "frames": "benchmarks.frames",
+    "frames": "benchmarks.messages_frame",
     "load_cost": "benchmarks.load_cost",
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
