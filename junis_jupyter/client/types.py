@@ -50,9 +50,8 @@ class ChatResult:
     latency_s: float | None = None
     first_token_s: float | None = None
     interrupted: bool = False           # the stream was stopped by the user; text is what arrived
-
-    def _repr_markdown_(self) -> str:
-        return self.text
+    # No _repr_markdown_: a frontend renders published Markdown with full trust, so model text
+    # would be live HTML. The magic and the panel render answers through safe_markdown instead.
 
 
 @dataclass(frozen=True, slots=True)
