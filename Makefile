@@ -21,7 +21,7 @@ browser:
 
 test: setup browser
 	$(PYTEST) tests
-	$(PYTEST) --nbval --nbval-sanitize-with notebooks/sanitize.cfg -p no:randomly notebooks
+	$(PYTEST) --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg notebooks
 
 # The suite without the real-browser tests, for quick iteration.
 test-fast: setup
