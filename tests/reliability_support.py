@@ -102,7 +102,8 @@ def magic_shell() -> Iterator[MagicShell]:
 
 # --- a scripted raw-socket HTTP server ---------------------------------------------------------
 
-Responder = Callable[[socket.socket, bytes], None]
+# A responder gets the server (to count what it sent), the connection and the request read.
+Responder = Callable[["ScriptedServer", socket.socket, bytes], None]
 
 MAX_REQUEST_BYTES = 1 << 20
 
@@ -173,7 +174,7 @@ class ScriptedServer:
                 return
             with self._lock:
                 self.requests += 1
-            self.responder(conn, request)
+            self.responder(self, conn, request)
         except OSError:
             pass                     # the client closed first: that is what some tests want
         finally:
@@ -203,7 +204,7 @@ def head(status: str, headers: list[tuple[str, str]]) -> bytes:
 def fixed(status: str, content_type: str, body: bytes, *, declared: int | None = None,
           extra: list[tuple[str, str]] | None = None) -> Responder:
     """A whole response; `declared` lies about Content-Length (a body cut short)."""
-    def respond(conn: socket.socket, request: bytes) -> None:
+    def respond(server: ScriptedServer, conn: socket.socket, request: bytes) -> None:
         headers = [("Content-Type", content_type),
                    ("Content-Length", str(len(body) if declared is None else declared)),
                    ("Connection", "close")] + (extra or [])
@@ -211,11 +212,11 @@ def fixed(status: str, content_type: str, body: bytes, *, declared: int | None =
     return respond
 
 
-def endless(server_ref: list[ScriptedServer], content_type: str, piece: bytes,
-            cap_bytes: int, cap_seconds: float = 20.0) -> Responder:
+def endless(content_type: str, piece: bytes, cap_bytes: int,
+            cap_seconds: float = 20.0) -> Responder:
     """200, then `piece` over and over with no end (chunked), until the client goes away or the
     cap in bytes or seconds is reached. The server counts what it sent."""
-    def respond(conn: socket.socket, request: bytes) -> None:
+    def respond(server: ScriptedServer, conn: socket.socket, request: bytes) -> None:
         conn.sendall(head("200 OK", [("Content-Type", content_type),
                                      ("Transfer-Encoding", "chunked")]))
         frame = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
@@ -227,13 +228,13 @@ def endless(server_ref: list[ScriptedServer], content_type: str, piece: bytes,
                 conn.sendall(frame)
                 sent += len(piece)
         finally:
-            server_ref[0].count_sent(sent)
+            server.count_sent(sent)
     return respond
 
 
 def huge_headers(total_bytes: int, body: bytes = b"{}") -> Responder:
     """A 200 whose header block is `total_bytes` long (many long headers)."""
-    def respond(conn: socket.socket, request: bytes) -> None:
+    def respond(server: ScriptedServer, conn: socket.socket, request: bytes) -> None:
         value = "x" * 1000
         headers = [("Content-Type", "application/json")]
         headers += [(f"X-Filler-{i}", value) for i in range(total_bytes // 1000)]

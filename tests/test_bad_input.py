@@ -334,10 +334,8 @@ def test_client_body_cut_short_is_a_connection_error_after_retries() -> None:
 
 
 def test_client_endless_stream_without_newline_is_bounded() -> None:
-    ref: list[ScriptedServer] = []
-    with ScriptedServer(endless(ref, "text/event-stream", b"data: " + b"a" * 65530,
+    with ScriptedServer(endless("text/event-stream", b"data: " + b"a" * 65530,
                                 cap_bytes=512 << 20)) as server:
-        ref.append(server)
         with _client(server) as client, pytest.raises(StreamError) as info:
             for _ in client.stream("hi"):
                 pass
@@ -347,8 +345,6 @@ def test_client_endless_stream_without_newline_is_bounded() -> None:
 
 
 def test_client_async_endless_stream_without_newline_is_bounded() -> None:
-    ref: list[ScriptedServer] = []
-
     async def go(url: str) -> BaseException:
         async with AsyncJunisClient(KEY, url, max_retries=0, timeout=5) as client:
             try:
@@ -358,9 +354,8 @@ def test_client_async_endless_stream_without_newline_is_bounded() -> None:
                 return exc
         raise AssertionError("the endless stream ended without an error")
 
-    with ScriptedServer(endless(ref, "text/event-stream", b"a" * 65536,
+    with ScriptedServer(endless("text/event-stream", b"a" * 65536,
                                 cap_bytes=512 << 20)) as server:
-        ref.append(server)
         err = asyncio.run(go(server.url))
     assert isinstance(err, StreamError) and "exceeded" in _clear(err)
     assert server.sent < 64 << 20, server.sent
@@ -372,10 +367,8 @@ def test_client_async_endless_stream_without_newline_is_bounded() -> None:
                    "read with stream=True up to a cap (e.g. 16 MiB) and raise APIError "
                    "'response too large'")
 def test_client_endless_json_body_is_bounded() -> None:
-    ref: list[ScriptedServer] = []
-    with ScriptedServer(endless(ref, "application/json", b"a" * 65536,
+    with ScriptedServer(endless("application/json", b"a" * 65536,
                                 cap_bytes=256 << 20)) as server:
-        ref.append(server)
         with _client(server) as client, pytest.raises(JunisError) as info:
             client.chat("hi")
     _clear(info.value)

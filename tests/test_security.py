@@ -155,7 +155,7 @@ def test_panel_never_shows_the_key(canary_emulator: Any, debug_logs: Any) -> Non
 
 def _echo_key_server() -> ScriptedServer:
     """A server that puts the key it received into its error bodies (as some proxies do)."""
-    def respond(conn: Any, request: bytes) -> None:
+    def respond(server: ScriptedServer, conn: Any, request: bytes) -> None:
         sent = next((line.split(b":", 1)[1].strip() for line in request.split(b"\r\n")
                      if line.lower().startswith(b"x-api-key:")), b"")
         if b'"stream":true' in request:
