@@ -238,6 +238,16 @@ def test_panel_prompt_full_of_braces_is_sent_as_written(emulator: Any) -> None:
     asyncio.run(go())
 
 
+@pytest.mark.xfail(strict=True, reason="panel.py ChatPanel.__init__: update_hz is not checked; 0 "
+                   "raises a bare ZeroDivisionError (1.0 / update_hz) and a negative value turns "
+                   "the throttle off silently; raise ValueError('update_hz must be > 0')")
+@pytest.mark.parametrize("update_hz", [0, -5])
+def test_panel_bad_update_rate_is_a_clear_error(emulator: Any, update_hz: float) -> None:
+    client = AsyncJunisClient(emulator.key, emulator.url)
+    with pytest.raises(ValueError, match="update_hz"):
+        ChatPanel(client=client, update_hz=update_hz)
+
+
 @pytest.mark.xfail(strict=True, reason="panel.py ChatPanel.send/send_async: no prompt-size cap "
                    "(the magic has JunisMagics.max_prompt_chars); an enormous input is sent to "
                    "the server. Add a max_prompt_chars argument checked before any request")

@@ -1,7 +1,7 @@
 """Every fault the emulator can inject, on every path a user takes, with its expected outcome.
 
-Paths: sync chat, sync stream, async chat, async stream, `%%junis` in a real InteractiveShell,
-and the chat panel driven without a frontend. Faults: 500, 502, 503, 504, 429 with and without
+Paths: sync chat, sync stream, async chat, async stream, `%%junis` (streamed and --no-stream) in
+a real InteractiveShell, and the chat panel driven without a frontend. Faults: 500, 502, 503, 504, 429 with and without
 Retry-After, a connection reset before the first byte, a first byte later than the client's
 timeout, a stream cut after N chunks, a malformed chunk and an error event mid-stream.
 
@@ -43,7 +43,8 @@ ANSWER = answer_text(PROMPT)[0]
 PARTIAL = "".join(split_pieces(ANSWER, CHUNKS)[:AFTER])
 CHAT_PATH = "/v1/chat/completions"
 
-PATHS = ("sync chat", "sync stream", "async chat", "async stream", "magic", "panel")
+PATHS = ("sync chat", "sync stream", "async chat", "async stream", "magic", "magic --no-stream",
+         "panel")
 STREAMING_PATHS = ("sync stream", "async stream", "magic", "panel")
 
 
@@ -219,7 +220,7 @@ def usage(shell: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ledger
     return ledger_module.Ledger(tmp_path / ledger_module.FILENAME)
 
 
-# --- the six paths -------------------------------------------------------------------------------
+# --- the seven paths -----------------------------------------------------------------------------
 
 
 @dataclass
@@ -280,7 +281,8 @@ def run_async_stream(url: str, key: str, arm: Callable[[], None], shell: Any) ->
     return asyncio.run(go())
 
 
-def run_magic(url: str, key: str, arm: Callable[[], None], shell: Any) -> Outcome:
+def run_magic(url: str, key: str, arm: Callable[[], None], shell: Any,
+              options: str = "") -> Outcome:
     magic = shell.magic
     magic.reset_client()
     magic.session_id = None
@@ -288,7 +290,7 @@ def run_magic(url: str, key: str, arm: Callable[[], None], shell: Any) -> Outcom
     magic._client = JunisClient(**_client_kwargs(url, key))
     shell.shell.user_ns["_junis"] = None
     arm()
-    cell = shell.run("%%junis\n" + PROMPT)
+    cell = shell.run(f"%%junis{options}\n" + PROMPT)
     magic.reset_client()
     assert cell.error is None, cell.error                 # the kernel never sees an exception
     assert "Traceback" not in cell.err + cell.out
@@ -321,7 +323,8 @@ def run_panel(url: str, key: str, arm: Callable[[], None], shell: Any) -> Outcom
 
 RUNNERS = {"sync chat": run_sync_chat, "sync stream": run_sync_stream,
            "async chat": run_async_chat, "async stream": run_async_stream,
-           "magic": run_magic, "panel": run_panel}
+           "magic": run_magic, "panel": run_panel,
+           "magic --no-stream": lambda *args: run_magic(*args, options=" --no-stream")}
 
 
 # --- the matrix ----------------------------------------------------------------------------------
@@ -377,7 +380,7 @@ def test_fault_cell(fault: Fault, scenario: str, path: str, emulator: Any, proxy
 def _check_answer(outcome: Outcome, path: str) -> None:
     assert outcome.error is None and outcome.lines == [], (outcome.error, outcome.lines)
     assert outcome.text == ANSWER
-    if path == "magic":
+    if path.startswith("magic"):
         assert outcome.extra["result"].text == ANSWER and outcome.extra["note"] == ""
     if path == "panel":
         assert outcome.extra["turns"] == [("user", "done"), ("assistant", "done")]
@@ -385,7 +388,7 @@ def _check_answer(outcome: Outcome, path: str) -> None:
 
 def _check_error(outcome: Outcome, path: str, fault: Fault, partial: str) -> None:
     assert outcome.text == partial                # the text that arrived, nothing more or less
-    if path not in ("magic", "panel"):
+    if not path.startswith(("magic", "panel")):
         err = outcome.error
         assert isinstance(err, fault.error), repr(err)
         assert one_line(str(err)), str(err)
@@ -397,7 +400,7 @@ def _check_error(outcome: Outcome, path: str, fault: Fault, partial: str) -> Non
     assert len(outcome.lines) == 1, outcome.lines
     line = outcome.lines[0]
     assert one_line(line)
-    if path == "magic":
+    if path.startswith("magic"):
         assert line.startswith("Junis: ")
         assert outcome.extra["result"] is None               # no half answer stored as the result
         if partial:
