@@ -173,11 +173,11 @@ def test_magic_answers_in_jupyterlab_and_its_html_export_run_nothing(page: Any, 
     cells.nth(0).locator(".jp-InputArea-editor").click()
     for _ in range(len(HOSTILE) + 1):                   # Shift+Enter runs a cell, moves on
         page.keyboard.press("Shift+Enter")
-    # Every hostile cell ends with its footer (session and tokens) under the answer.
+    # Every cell has run: its prompt shows an execution count ("[7]:"), not "[*]:" or "[ ]:".
     page.wait_for_function(
-        """(n) => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell')].slice(1)
-                  .filter(c => c.querySelector('.jp-OutputArea-output sub')).length >= n""",
-        arg=len(HOSTILE), timeout=_SLOW * 2)
+        """(n) => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
+                  .filter(p => /\\[\\d+\\]/.test(p.textContent)).length >= n""",
+        arg=len(HOSTILE) + 1, timeout=_SLOW * 2)
     outputs = ".jp-Notebook .jp-OutputArea"
     assert page.locator(f"{outputs} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
     _assert_nothing_ran(page, outputs)
