@@ -593,7 +593,10 @@ class ChatPanel(w.VBox):
         self._set_picker(self.session_picker, session_id)
 
     def _failed(self, exc: BaseException, question: Turn, answer: Turn) -> None:
+        # The error's own partial text (everything that arrived) replaces what was collected,
+        # parts not yet rendered included: keeping those would show them twice.
         partial = getattr(exc, "partial_text", "") or answer.text()
+        answer.parts.clear()
         if partial:
             answer.content, answer.state = partial, "failed"
         else:                                    # nothing arrived: give the question back

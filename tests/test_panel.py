@@ -327,6 +327,28 @@ def test_a_stream_cut_midway_keeps_what_arrived(emulator: Any) -> None:
     run(scenario)
 
 
+@pytest.mark.parametrize("fault", [{"kind": "cut", "after": 4}, {"kind": "malformed", "after": 4},
+                                   {"kind": "error_event", "after": 4, "code": "agent_failed"}],
+                         ids=lambda f: f["kind"])
+def test_a_broken_stream_keeps_what_arrived_exactly_once(emulator: Any, fault: dict) -> None:
+    """Chunks not yet drawn when the stream breaks (the throttle holds them back) must not be
+    added on top of the error's partial text: the kept answer is a prefix of the real one."""
+    sent = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike"
+
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator, update_hz=1e-6)   # nothing drawn mid-stream
+        emulator.faults({**fault, "path": "/v1/chat/completions"})
+        panel.send("[[echo]] " + sent)
+        await panel.wait()
+        answer = panel.turns[-1]
+        kept = answer.text()
+        assert answer.state == "failed" and answer.parts == []
+        assert 0 < len(kept) < len(sent) and sent.startswith(kept), kept
+        assert answer_text(panel.transcript_html()).count(kept) == 1
+        await client.aclose()
+    run(scenario)
+
+
 def test_error_text_from_the_server_is_escaped(emulator: Any) -> None:
     async def scenario() -> None:
         panel, client = await make_panel(emulator, client_options={"max_retries": 0})
