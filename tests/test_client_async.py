@@ -9,8 +9,8 @@ from typing import Any, Awaitable, Callable, TypeVar
 import pytest
 
 from junis_jupyter.client import AsyncJunisClient, CallRecord, ChatResult, aio
-from junis_jupyter.errors import (AgentNotFoundError, BadRequestError, NotFoundError,
-                                  PermissionDeniedError, ServerError, StreamError)
+from junis_jupyter.errors import (AgentNotFoundError, BadRequestError, ConfigurationError,
+                                  NotFoundError, PermissionDeniedError, ServerError, StreamError)
 
 T = TypeVar("T")
 
@@ -207,6 +207,15 @@ def test_map_keeps_order_and_reports_errors_per_item(emulator: Any) -> None:
             assert isinstance(result, NotFoundError) and result.code == "session_not_found"
         else:
             assert isinstance(result, ChatResult) and result.text == f"item {n}"
+
+
+def test_map_holds_a_prompt_that_is_not_unicode_as_that_items_error(emulator: Any) -> None:
+    undecodable = b"caf\xe9".decode("utf-8", "surrogateescape")
+    before = emulator.stats()["requests"]
+    results = run(lambda c: c.map(["[[echo]] one", undecodable, "[[echo]] three"]), emulator)
+    assert isinstance(results[1], ConfigurationError) and "not valid Unicode" in str(results[1])
+    assert [r.text for r in (results[0], results[2])] == ["one", "three"]   # type: ignore[union-attr]
+    assert emulator.stats()["requests"] - before == 2                      # the bad one never left
 
 
 def test_map_runs_at_most_concurrency_requests_at_once(make_emulator: Any) -> None:

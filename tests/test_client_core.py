@@ -222,6 +222,40 @@ def test_chat_request_body() -> None:
     assert call.endpoint == "chat" and call.stream
 
 
+def request_of(op: object) -> httpx.Request:
+    with pytest.raises(StopIteration) as done:
+        next(op)                                                    # type: ignore[call-overload]
+    return done.value.value[1]
+
+
+def test_request_body_is_compact_utf8_json() -> None:
+    request = request_of(core().chat_call(False, "Größe — 大きさ \"q\""))
+    assert request.content == json.dumps(json.loads(request.content), ensure_ascii=False,
+                                         separators=(",", ":")).encode("utf-8")
+    assert "大きさ".encode("utf-8") in request.content            # sent as UTF-8, not \\u escapes
+    assert request.headers["content-type"] == "application/json"
+    assert int(request.headers["content-length"]) == len(request.content)
+
+
+def test_text_that_is_not_unicode_is_refused_before_any_request() -> None:
+    # What reading a file with the wrong encoding and errors="surrogateescape" gives.
+    undecodable = b"caf\xe9 au lait".decode("utf-8", "surrogateescape")
+    with pytest.raises(ConfigurationError) as info:
+        request_of(core().chat_call(False, undecodable))
+    message = str(info.value)
+    assert "not valid Unicode" in message and "\\udce9" in message and "au lait" in message
+    assert "\n" not in message and "UnicodeEncodeError" not in message
+    with pytest.raises(ConfigurationError, match="not valid Unicode"):
+        request_of(core().chat_call(True, "ok", system=undecodable))
+
+
+def test_values_json_cannot_carry_are_configuration_errors() -> None:
+    with pytest.raises(ConfigurationError, match="cannot be sent as JSON"):
+        request_of(core().chat_call(False, "hi", temperature=float("nan")))
+    with pytest.raises(ConfigurationError, match="cannot be sent as JSON"):
+        request_of(core().chat_call(False, messages=[{"role": "user", "content": object()}]))
+
+
 def test_build_messages() -> None:
     history = [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}]
     assert build_messages(None, history, "ignored: one already") == history

@@ -19,6 +19,7 @@ import copy
 import logging
 import re
 from datetime import datetime, timezone
+from json import dumps
 from time import perf_counter
 from typing import Any, Callable, Generator, Iterable, TypeVar
 from urllib.parse import quote
@@ -138,6 +139,8 @@ class Core:
         self._headers = {"X-API-Key": self.key, "Accept": "application/json",
                          "User-Agent": f"junis-jupyter/{__version__}"}
         self._stream_headers = {**self._headers, "Accept": "text/event-stream"}
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
+        self._json_stream_headers = {**self._stream_headers, "Content-Type": "application/json"}
         self._agents: list[Agent] | None = None
 
     def twin(self) -> "Core":
@@ -169,9 +172,26 @@ class Core:
 
     def request(self, method: str, path: str, *, json: Any = None,
                 params: dict[str, Any] | None = None, stream: bool = False) -> httpx.Request:
-        return httpx.Request(method, self.base_url + path, json=json, params=params,
-                             headers=self._stream_headers if stream else self._headers,
-                             extensions={"timeout": self._timeout})
+        if json is None:
+            content, headers = None, self._stream_headers if stream else self._headers
+        else:
+            content = self.encode(json)
+            headers = self._json_stream_headers if stream else self._json_headers
+        return httpx.Request(method, self.base_url + path, content=content, params=params,
+                             headers=headers, extensions={"timeout": self._timeout})
+
+    def encode(self, body: Any) -> bytes:
+        """Compact UTF-8 JSON, encoded once. What cannot be sent (text that is not valid Unicode,
+        NaN, objects JSON has no form for) is a ConfigurationError before any request, not a
+        bare UnicodeEncodeError from deep inside httpx."""
+        try:
+            text = dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(f"The request cannot be sent as JSON: {exc}.") from None
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ConfigurationError(_not_unicode(exc, self.key)) from None
 
     def exchange(self, call: Call, request: httpx.Request, stream: bool = False
                  ) -> Op[httpx.Response]:
@@ -256,8 +276,8 @@ class Core:
             path, endpoint = "/v1/chat/completions", "chat"
         else:
             path, endpoint = f"/agents/{quote(target.id, safe='')}/completions", "agent_chat"
-        call = Call(self, endpoint, target.name if target else None, session_id, stream)
-        return call, self.request("POST", path, json=body, stream=stream)
+        request = self.request("POST", path, json=body, stream=stream)
+        return Call(self, endpoint, target.name if target else None, session_id, stream), request
 
     def chat(self, prompt: str | None = None, **kwargs: Any) -> Op[ChatResult]:
         """Arguments as `chat_call` without `stream`."""
@@ -362,6 +382,15 @@ def _find_agent(agents: list[Agent] | None, ref: str) -> Agent | None:
     return (next((a for a in agents if a.id == ref), None)
             or next((a for a in agents if a.name == ref), None)
             or next((a for a in agents if a.name.casefold() == folded), None))
+
+
+def _not_unicode(exc: UnicodeEncodeError, key: str) -> str:
+    """One line naming the character that is not Unicode, where it is, and the usual cause."""
+    text = exc.object
+    near = text[max(0, exc.start - 20):exc.start + 20]
+    return scrub(f"The request holds text that is not valid Unicode: {text[exc.start]!r} (a lone "
+                 f"surrogate) in {near!r}. Text decoded with errors='surrogateescape' carries "
+                 f"these; decode it with its real encoding, or with errors='replace'.", key)
 
 
 def build_messages(prompt: str | None, messages: list[dict[str, Any]] | None,
