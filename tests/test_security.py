@@ -328,3 +328,22 @@ def test_keys_are_sent_only_in_the_header(canary_emulator: Any) -> None:
     assert seen and all(CANARY not in str(r.url) and CANARY.encode() not in r.content
                         for r in seen)
     assert all(r.headers["x-api-key"] == CANARY for r in seen)
+
+
+@pytest.mark.parametrize("session_id", ["../../agents", "x/../../v1/chat/completions",
+                                        "a?page=1&page_size=100", "a#frag", "%2e%2e%2fagents"])
+def test_ids_cannot_steer_requests_to_other_paths(canary_emulator: Any, session_id: str) -> None:
+    """A session id is one path segment on the wire, whatever it holds."""
+    seen: list[httpx.Request] = []
+    with JunisClient(CANARY, canary_emulator.url,
+                     http_client=httpx.Client(event_hooks={"request": [seen.append]})) as client:
+        with pytest.raises(JunisError) as info:
+            client.messages(session_id)
+        with pytest.raises(JunisError):
+            client.session_status(session_id)
+    # The server may decode %2F and miss the route (not_found): either way it found no session.
+    assert getattr(info.value, "code", None) in ("session_not_found", "not_found")
+    for request in seen:
+        path = request.url.raw_path.decode()
+        assert path.startswith("/sessions/") and path.count("/") == 3, path
+        assert "page_size=100" not in path.split("?", 1)[0]
