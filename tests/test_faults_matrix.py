@@ -410,3 +410,61 @@ def _check_error(outcome: Outcome, path: str, fault: Fault, partial: str) -> Non
             assert outcome.extra["turns"] == [("user", "done"), ("assistant", "failed")]
         else:   # nothing arrived: the question is given back, no empty answer left behind
             assert outcome.extra["turns"] == [] and outcome.extra["input"] == PROMPT
+
+
+# --- beyond chat: the listings behind `%junis` commands and the panel's pickers -----------------
+
+
+@pytest.mark.parametrize("command, path", [
+    ("%junis agents", "/agents"),
+    ("%junis sessions", "/sessions"),
+    ("%junis history {sid}", "/sessions/"),
+    ("%junis status", "/sessions/"),
+])
+def test_magic_commands_under_a_persistent_fault_are_one_line(
+        command: str, path: str, emulator: Any, shell: Any, usage: ledger_module.Ledger,
+        waits: list[float], monkeypatch: pytest.MonkeyPatch) -> None:
+    magic = shell.magic
+    magic.reset_client()
+    magic._client = JunisClient(**_client_kwargs(emulator.url, emulator.key))
+    shell.run("%%junis --new\nOpen a session for the listings")
+    sid = magic.session_id
+    assert sid
+    before = len(usage.rows())
+    emulator.faults({"kind": "status", "status": 503, "code": "service_unavailable",
+                     "path": path, "count": MAX_RETRIES + 1})
+    cell = shell.run(command.format(sid=sid))
+    assert cell.error is None and "Traceback" not in cell.err + cell.out
+    lines = cell.error_lines()
+    assert len(lines) == 1 and lines[0].startswith("Junis: ") and "503" in lines[0], cell.err
+    rows = usage.rows()[before:]
+    assert [(r["status"], r["error_code"], r["attempts"]) for r in rows] == [
+        (503, "service_unavailable", MAX_RETRIES + 1)]
+    healthy = shell.run(command.format(sid=sid))          # the fault is spent: it works again
+    assert healthy.error is None and healthy.err == "" and healthy.events
+    magic.reset_client()
+
+
+def test_panel_pickers_under_a_persistent_fault_then_a_question_works(
+        emulator: Any, waits: list[float]) -> None:
+    from junis_jupyter.panel import ChatPanel
+
+    async def go() -> None:
+        emulator.faults({"kind": "status", "status": 500, "path": "/agents",
+                         "count": MAX_RETRIES + 1},
+                        {"kind": "status", "status": 500, "path": "/sessions",
+                         "count": MAX_RETRIES + 1})
+        client = AsyncJunisClient(**_client_kwargs(emulator.url, emulator.key))
+        panel = ChatPanel(client=client)
+        await panel.wait()
+        notice = panel.notice.value
+        assert "junis-error" in notice and "Agents could not be listed" in notice
+        assert "Sessions could not be listed" in notice
+        assert [label for label, _ in panel.agent_picker.options] == ["Orchestrator"]
+        panel.input.value = PROMPT
+        panel.send_button.click()
+        await panel.wait()
+        assert [(t.role, t.state) for t in panel.turns] == [("user", "done"), ("assistant", "done")]
+        assert panel.turns[-1].text() == ANSWER
+        await client.aclose()
+    asyncio.run(go())
