@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -199,6 +200,10 @@ class ChatPanel(w.VBox):
 
     def __init__(self, client: Any = None, agent: str | None = None, *,
                  update_hz: float = 12.0, recent_sessions: int = 20) -> None:
+        # Checked before any widget exists: 0 would divide by zero, a negative or infinite rate
+        # would silently turn the redraw throttle off.
+        if not (isinstance(update_hz, (int, float)) and 0 < update_hz < math.inf):
+            raise ValueError(f"update_hz must be > 0 (redraws per second), not {update_hz!r}.")
         self._client_arg = client
         self._client: Any = None
         self._owns_client = False

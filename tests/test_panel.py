@@ -141,6 +141,15 @@ def test_updates_are_rate_bounded_not_one_per_chunk(emulator: Any) -> None:
     run(scenario)
 
 
+@pytest.mark.parametrize("update_hz", [0, -5, float("nan"), float("inf")])
+def test_a_bad_update_rate_is_a_clear_error_before_any_widget(update_hz: float) -> None:
+    from ipywidgets.widgets.widget import _instances          # every open widget (no public view)
+    before = len(_instances)
+    with pytest.raises(ValueError, match=r"update_hz must be > 0"):
+        ChatPanel(client=object(), update_hz=update_hz)
+    assert len(_instances) == before                          # nothing half-built left open
+
+
 def test_stop_cancels_at_once_keeps_the_partial_answer_and_the_panel_usable(emulator: Any) -> None:
     async def scenario() -> None:
         panel, client = await make_panel(emulator)
