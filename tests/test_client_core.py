@@ -275,6 +275,42 @@ def test_insecure_base_url_refused_unless_allowed() -> None:
     assert ok.base_url == "http://api.example.com"
 
 
+def test_completion_variants_the_contract_allows() -> None:
+    bare = _parse.parse_chat({"choices": [{"message": {"content": "hi"}}]})   # no id, usage, session
+    assert (bare.text, bare.session_id, bare.usage.total_tokens, bare.finish_reason) == (
+        "hi", None, 0, None)
+    parts = _parse.parse_chat({"choices": [{"message": {"content": [
+        {"type": "text", "text": "a"}, {"type": "image_url"}, {"type": "text", "text": "b"}]}}],
+        "session_id": "s1", "created": 1, "unknown": {"x": 1}})
+    assert (parts.text, parts.session_id) == ("ab", "s1")
+    tools = _parse.parse_chat({"choices": [{"message": {"content": None, "tool_calls": [
+        {"id": "t1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        "finish_reason": "tool_calls"}]})
+    assert (tools.text, tools.finish_reason) == ("", "tool_calls")
+
+
+@pytest.mark.parametrize("body, says", [
+    ({}, "no choices"), ({"choices": []}, "no choices"), ({"choices": "hi"}, "no choices"),
+    ({"error": {"message": "x"}}, "'error'"), ({"choices": ["hi"]}, "first choice"),
+    ([{"choices": []}], "not a JSON object")])
+def test_a_completion_without_an_answer_is_an_error(body: object, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        _parse.parse_chat(body)
+
+
+def test_chat_reports_a_200_without_choices_as_bad_response() -> None:
+    records: list = []
+    op = core(observers=[records.append]).chat("hi")
+    next(op)
+    with pytest.raises(APIError) as info:
+        op.send(response(200, {"id": "c1", "session_id": "s1"}, {"X-Request-Id": "req_9"}))
+    err = info.value
+    assert (err.status, err.code, err.request_id) == (200, "bad_response", "req_9")
+    assert "Unexpected completion" in err.message and "no choices" in err.message
+    [record] = records
+    assert (record.status, record.error_code) == (200, "bad_response")
+
+
 def test_lenient_listing_shapes() -> None:
     assert _parse.items_of([{"id": 1}], "agents") == [{"id": 1}]
     assert _parse.items_of({"data": [{"id": 1}]}, "agents") == [{"id": 1}]

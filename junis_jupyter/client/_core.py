@@ -287,8 +287,8 @@ class Core:
         try:
             result = _parse.parse_chat(body)
         except ValueError as exc:
-            err = APIError(f"Unexpected completion from the server: {exc}", status=call.status,
-                           code="bad_response", request_id=call.request_id)
+            err = APIError(scrub(f"Unexpected completion from the server: {exc}", self.key),
+                           status=call.status, code="bad_response", request_id=call.request_id)
             call.fail(err)
             raise err from None
         result.agent = call.agent

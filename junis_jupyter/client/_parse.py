@@ -200,8 +200,13 @@ def parse_chat(body: Any) -> ChatResult:
     """A `chat.completion` (plus `session_id`); the rest of ChatResult is filled by the caller."""
     if not isinstance(body, dict):
         raise ValueError("the completion is not a JSON object")
-    choices = body.get("choices") or []
-    first = choices[0] if choices and isinstance(choices[0], dict) else {}
+    choices = body.get("choices")
+    if not choices or not isinstance(choices, list):     # an answer with no answer in it
+        keys = ", ".join(repr(key) for key in body)[:200] or "none"
+        raise ValueError(f"it has no choices (its keys: {keys})")
+    first = choices[0]
+    if not isinstance(first, dict):
+        raise ValueError("its first choice is not a JSON object")
     message = first.get("message") or {}
     return ChatResult(
         text=_content(message.get("content")) if isinstance(message, dict) else "",
