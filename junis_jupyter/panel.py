@@ -199,11 +199,15 @@ class ChatPanel(w.VBox):
     """A chat with Junis agents in a notebook: pickers, conversation, input, Stop, token footer."""
 
     def __init__(self, client: Any = None, agent: str | None = None, *,
-                 update_hz: float = 12.0, recent_sessions: int = 20) -> None:
+                 update_hz: float = 12.0, recent_sessions: int = 20,
+                 max_prompt_chars: int = 100_000) -> None:
         # Checked before any widget exists: 0 would divide by zero, a negative or infinite rate
         # would silently turn the redraw throttle off.
         if not (isinstance(update_hz, (int, float)) and 0 < update_hz < math.inf):
             raise ValueError(f"update_hz must be > 0 (redraws per second), not {update_hz!r}.")
+        if not (isinstance(max_prompt_chars, int) and max_prompt_chars > 0):
+            raise ValueError(f"max_prompt_chars must be a whole number > 0, not {max_prompt_chars!r}.")
+        self.max_prompt_chars = max_prompt_chars
         self._client_arg = client
         self._client: Any = None
         self._owns_client = False
@@ -299,6 +303,10 @@ class ChatPanel(w.VBox):
             if from_box:
                 self._set_input(text)
             return None
+        if self._too_long(text):
+            if from_box:
+                self._set_input(text)
+            return None
         if self.busy:
             self._set_input(text)
             self._show(_STILL_STREAMING, "info")
@@ -350,6 +358,8 @@ class ChatPanel(w.VBox):
         (input box, pickers) stays usable after any failure.
         """
         text = text.replace(SUBMIT_MARK, "")
+        if self._too_long(text):
+            return None
         me = asyncio.current_task()
         if self.busy and self._task is not me:
             self._show(_STILL_STREAMING, "info")
@@ -520,6 +530,16 @@ class ChatPanel(w.VBox):
                 self._show(explain(exc), "error")
 
         return lambda arg: self._at_home(guarded, arg)
+
+    def _too_long(self, text: str) -> bool:
+        """Refuse (with a notice) a question over `max_prompt_chars`, before any request: the
+        same cap as the magic's, so a pasted file never goes to the server by accident."""
+        if len(text) <= self.max_prompt_chars:
+            return False
+        self._show(f"The question is {len(text):,} characters, over the panel's limit of "
+                   f"{self.max_prompt_chars:,} (ChatPanel(max_prompt_chars=...)): shorten it.",
+                   "error")
+        return True
 
     def _on_input(self, change: dict[str, Any]) -> None:
         if SUBMIT_MARK in change["new"]:

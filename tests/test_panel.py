@@ -150,6 +150,43 @@ def test_a_bad_update_rate_is_a_clear_error_before_any_widget(update_hz: float) 
     assert len(_instances) == before                          # nothing half-built left open
 
 
+def requests_seen(emulator: Any) -> int:
+    return emulator.stats()["requests"]
+
+
+def test_an_enormous_question_is_refused_before_any_request_and_kept(emulator: Any) -> None:
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator, max_prompt_chars=50)
+        before = requests_seen(emulator)
+        too_long = "x" * 51
+        panel.input.value = too_long
+        panel.send_button.click()
+        assert panel.send() is None                              # Enter path too
+        assert await panel.send_async(too_long) is None          # and from code
+        await panel.wait()
+        assert requests_seen(emulator) == before and panel.turns == []
+        assert panel.input.value == too_long and not panel.busy  # kept, ready to shorten
+        notice = panel.notice.value
+        assert "junis-error" in notice and "51 characters" in notice and "50" in notice
+        panel.input.value = "y" * 50                              # at the limit: sent
+        panel.send_button.click()
+        await panel.wait()
+        assert panel.turns[-1].state == "done" and panel.notice.value == ""
+        await client.aclose()
+    run(scenario)
+
+
+def test_the_default_prompt_cap_is_the_magics() -> None:
+    """`%junis chat` makes its panel with `client=` only, so the two defaults must agree."""
+    import inspect
+
+    from junis_jupyter.magics import JunisMagics
+    default = inspect.signature(ChatPanel).parameters["max_prompt_chars"].default
+    assert default == JunisMagics.class_traits()["max_prompt_chars"].default_value == 100_000
+    with pytest.raises(ValueError, match="max_prompt_chars"):
+        ChatPanel(client=object(), max_prompt_chars=0)
+
+
 def test_stop_cancels_at_once_keeps_the_partial_answer_and_the_panel_usable(emulator: Any) -> None:
     async def scenario() -> None:
         panel, client = await make_panel(emulator)
