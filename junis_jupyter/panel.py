@@ -358,6 +358,9 @@ class ChatPanel(w.VBox):
         (input box, pickers) stays usable after any failure.
         """
         text = text.replace(SUBMIT_MARK, "")
+        if not text.strip():
+            self._show("Nothing to ask: write a question first.", "info")
+            return None
         if self._too_long(text):
             return None
         me = asyncio.current_task()

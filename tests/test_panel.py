@@ -187,6 +187,22 @@ def test_the_default_prompt_cap_is_the_magics() -> None:
         ChatPanel(client=object(), max_prompt_chars=0)
 
 
+def test_blank_questions_are_never_sent(emulator: Any) -> None:
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator)
+        before = requests_seen(emulator)
+        for blank in ("", "   ", "\n\t\n", SUBMIT_MARK):
+            panel.input.value = blank
+            panel.send_button.click()
+            assert panel.send(blank) is None
+            assert await panel.send_async(blank) is None
+        await panel.wait()
+        assert requests_seen(emulator) == before and panel.turns == [] and not panel.busy
+        assert "Nothing to ask" in panel.notice.value
+        await client.aclose()
+    run(scenario)
+
+
 def test_stop_cancels_at_once_keeps_the_partial_answer_and_the_panel_usable(emulator: Any) -> None:
     async def scenario() -> None:
         panel, client = await make_panel(emulator)
