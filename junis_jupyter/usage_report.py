@@ -11,7 +11,7 @@ import html
 import io
 import shlex
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import pandas as pd
 
@@ -132,17 +132,36 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
+_USAGE = "%junis usage [--plot] [--since DATE] [--until DATE]"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing its usage lines and exiting: the magic shows
+    one `Junis:` line, and `exit_on_error=False` alone still prints for unknown options."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigurationError(f"bad option for `%junis usage`: {message}. Use: {_USAGE}")
+
+
+def _date(text: str) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        ts = pd.NaT
+    if pd.isna(ts):                     # pd.Timestamp("") is NaT, not an error
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (try 2026-03-01)")
+    return ts
+
+
 def _parse(args: list[str] | str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="%junis usage", add_help=False, exit_on_error=False)
+    parser = _Parser(prog="%junis usage", add_help=False, exit_on_error=False)
     parser.add_argument("--plot", action="store_true")
-    parser.add_argument("--since", type=pd.Timestamp)
-    parser.add_argument("--until", type=pd.Timestamp)
+    parser.add_argument("--since", type=_date, metavar="DATE")
+    parser.add_argument("--until", type=_date, metavar="DATE")
     try:
         return parser.parse_args(shlex.split(args) if isinstance(args, str) else list(args))
-    except (argparse.ArgumentError, SystemExit, ValueError) as exc:
-        raise ConfigurationError(
-            f"bad option for `%junis usage`: {exc}. Use: %junis usage [--plot] "
-            "[--since DATE] [--until DATE]") from None
+    except (argparse.ArgumentError, ValueError) as exc:    # a bad value; shlex: an open quote
+        parser.error(str(exc))
 
 
 def _utc(ts: pd.Timestamp | None) -> Any:

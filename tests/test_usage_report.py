@@ -105,6 +105,28 @@ def test_bad_options_are_one_clear_error(ledger: Ledger) -> None:
         usage_report.show(None, ["--since", "not a date"])
 
 
+@pytest.mark.parametrize("options", ["--sinse 2026", "--since", "--since 'not a date'",
+                                     "--since ''", "--plot=1", "--help", "extra"])
+def test_bad_option_through_the_magic_is_one_line_and_no_argparse_noise(
+        ledger: Ledger, capsys: pytest.CaptureFixture[str], options: str) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "junis_jupyter")
+    try:
+        capsys.readouterr()
+        result = shell.run_cell(f"%junis usage {options}", store_history=False)
+        captured = capsys.readouterr()
+    finally:
+        shell.run_line_magic("unload_ext", "junis_jupyter")
+    assert result.error_in_exec is None and result.error_before_exec is None
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err                   # no "usage: ..." lines before it
+    assert lines[0].startswith("Junis: bad option for `%junis usage`: ")
+    assert "Use: %junis usage [--plot] [--since DATE] [--until DATE]" in lines[0]
+    assert ": 2" not in lines[0] and "Traceback" not in lines[0]
+
+
 def test_plot_draws_tokens_and_latency(ledger: Ledger, capsys) -> None:
     fig = usage_report.plot(frames.usage())
     tokens, latency = fig.axes
