@@ -311,6 +311,41 @@ def test_picking_a_session_loads_its_history_and_continues_it(emulator: Any) -> 
     run(scenario)
 
 
+def test_more_than_a_hundred_sessions_open_with_the_newest_offered(make_emulator: Any,
+                                                                     tmp_path: Any) -> None:
+    """The picker lists every page of sessions (the server's pages hold at most 100) and offers
+    the most recent ones; an account with many sessions must still open."""
+    import json
+    from datetime import datetime, timedelta, timezone
+    total = 250
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    sessions = []
+    for n in range(total):                                   # oldest first, as the state file is
+        stamp = (start + timedelta(hours=n)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        sessions.append({"session_id": f"{n:08d}-0000-4000-8000-000000000000",
+                         "created_at": stamp, "last_update_time": stamp, "is_active": True,
+                         "activity": n + 1, "messages": [
+                             {"id": f"msg_{n}q", "role": "user", "content": f"question {n}",
+                              "created_at": stamp},
+                             {"id": f"msg_{n}a", "role": "assistant", "content": f"answer {n}",
+                              "created_at": stamp, "agent_name": "Orchestrator"}]})
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"version": 1, "keys": [], "sessions": sessions}))
+    server = make_emulator(state=str(state))
+
+    async def scenario() -> None:
+        panel, client = await make_panel(server)
+        values = [v for _, v in panel.session_picker.options]
+        newest = [s["session_id"] for s in reversed(sessions)][:20]
+        assert values == [""] + newest and panel.session_picker.value == ""
+        assert "could not be listed" not in panel.notice.value
+        panel.session_picker.value = newest[-1]                   # the oldest one offered
+        await panel.wait()
+        assert [t.content for t in panel.turns] == [f"question {total - 20}", f"answer {total - 20}"]
+        await client.aclose()
+    run(scenario)
+
+
 def test_new_chat_starts_a_fresh_session(emulator: Any) -> None:
     async def scenario() -> None:
         panel, client = await make_panel(emulator)
