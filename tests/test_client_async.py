@@ -9,8 +9,9 @@ from typing import Any, Awaitable, Callable, TypeVar
 import pytest
 
 from junis_jupyter.client import AsyncJunisClient, CallRecord, ChatResult, aio
-from junis_jupyter.errors import (AgentNotFoundError, BadRequestError, ConfigurationError,
-                                  NotFoundError, PermissionDeniedError, ServerError, StreamError)
+from junis_jupyter.errors import (AgentNotFoundError, APIError, BadRequestError,
+                                  ConfigurationError, NotFoundError, PermissionDeniedError,
+                                  ServerError, StreamError)
 
 T = TypeVar("T")
 
@@ -216,6 +217,17 @@ def test_map_holds_a_prompt_that_is_not_unicode_as_that_items_error(emulator: An
     assert isinstance(results[1], ConfigurationError) and "not valid Unicode" in str(results[1])
     assert [r.text for r in (results[0], results[2])] == ["one", "three"]   # type: ignore[union-attr]
     assert emulator.stats()["requests"] - before == 2                      # the bad one never left
+
+
+def test_a_whole_answer_over_max_response_bytes_is_refused(emulator: Any) -> None:
+    async def scenario(c: AsyncJunisClient) -> tuple[Any, Any]:
+        with pytest.raises(APIError) as info:
+            await c.chat("Too long [[size=20000]]")
+        return info.value, await c.chat("Fits [[size=2000]]")
+
+    err, fine = run(scenario, emulator, max_response_bytes=8192)
+    assert (err.status, err.code) == (200, "response_too_large") and "too large" in str(err)
+    assert len(fine.text) == 2000
 
 
 def test_map_runs_at_most_concurrency_requests_at_once(make_emulator: Any) -> None:

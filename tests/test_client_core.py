@@ -6,9 +6,11 @@ the other documented variants have to be produced here.
 """
 from __future__ import annotations
 
+import gzip
 import json
 from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import httpx
 import pytest
@@ -185,6 +187,16 @@ def core(**kw: object) -> Core:
     return Core(KEY, "http://127.0.0.1:9", **options)   # type: ignore[arg-type]
 
 
+def reply(op: Any, send: Any, answer: httpx.Response) -> Any:
+    """What a driver does with a Send: feed the body to the action, then hand back the response."""
+    assert isinstance(send, Send)
+    if send.reads(answer):
+        for chunk in answer.iter_bytes(chunk_size=7):
+            if not send.take(chunk):
+                break
+    return op.send(answer)
+
+
 def test_exchange_asks_to_sleep_what_the_server_said_then_gives_up() -> None:
     records: list = []
     c = core(observers=[records.append])
@@ -194,12 +206,11 @@ def test_exchange_asks_to_sleep_what_the_server_said_then_gives_up() -> None:
     assert str(action.request.url) == "http://127.0.0.1:9/sessions/s1/status"
     busy = response(503, {"error": {"message": "busy", "code": "service_unavailable"}},
                     {"Retry-After": "4"})
-    assert isinstance(sleep := op.send(busy), Sleep) and sleep.seconds == 4.0
-    assert isinstance(op.send(None), Send)
-    assert op.send(busy).seconds == 4.0                                  # type: ignore[union-attr]
-    op.send(None)
+    assert isinstance(sleep := reply(op, action, busy), Sleep) and sleep.seconds == 4.0
+    assert reply(op, op.send(None), busy).seconds == 4.0
+    action = op.send(None)
     with pytest.raises(ServerError) as info:
-        op.send(busy)
+        reply(op, action, busy)
     assert info.value.code == "service_unavailable"
     [record] = records
     assert (record.endpoint, record.status, record.error_code, record.attempts) == (
@@ -301,14 +312,56 @@ def test_a_completion_without_an_answer_is_an_error(body: object, says: str) -> 
 def test_chat_reports_a_200_without_choices_as_bad_response() -> None:
     records: list = []
     op = core(observers=[records.append]).chat("hi")
-    next(op)
     with pytest.raises(APIError) as info:
-        op.send(response(200, {"id": "c1", "session_id": "s1"}, {"X-Request-Id": "req_9"}))
+        reply(op, next(op), response(200, {"id": "c1", "session_id": "s1"},
+                                     {"X-Request-Id": "req_9"}))
     err = info.value
     assert (err.status, err.code, err.request_id) == (200, "bad_response", "req_9")
     assert "Unexpected completion" in err.message and "no choices" in err.message
     [record] = records
     assert (record.status, record.error_code) == (200, "bad_response")
+
+
+def test_a_body_over_the_limit_stops_the_read_and_is_a_clear_error() -> None:
+    records: list = []
+    op = core(observers=[records.append], max_response_bytes=50).session_status("s1")
+    send = next(op)
+    big = response(200, {"session_id": "s1", "status": "idle", "pad": "x" * 500},
+                   {"X-Request-Id": "req_7"})
+    read = 0
+    for chunk in big.iter_bytes(chunk_size=7):
+        read += len(chunk)
+        if not send.take(chunk):
+            break
+    assert read < 70                                    # the driver was told to stop near 50
+    with pytest.raises(APIError) as info:
+        op.send(big)
+    err = info.value
+    assert (err.status, err.code, err.request_id) == (200, "response_too_large", "req_7")
+    assert "too large" in err.message and "50 bytes" in err.message
+    assert [(r.status, r.error_code) for r in records] == [(200, "response_too_large")]
+
+
+def status_after(op: Any, answer: httpx.Response) -> Any:
+    with pytest.raises(StopIteration) as done:
+        reply(op, next(op), answer)
+    return done.value.value
+
+
+def test_a_body_at_the_limit_is_read_and_a_compressed_one_arrives_decoded() -> None:
+    body = json.dumps({"session_id": "s1", "status": "processing"}).encode()
+    exact = status_after(core(max_response_bytes=len(body)).session_status("s1"),
+                         httpx.Response(200, content=body))
+    assert exact.status == "processing"
+    # The limit counts decoded bytes, and the body handed on is the decoded one (so its
+    # Content-Encoding must not be applied a second time).
+    zipped = httpx.Response(200, headers={"Content-Encoding": "gzip"},
+                            content=gzip.compress(body))
+    assert status_after(core().session_status("s1"), zipped).status == "processing"
+    with pytest.raises(APIError, match="too large"):
+        status_after(core(max_response_bytes=len(body) - 1).session_status("s1"),
+                     httpx.Response(200, headers={"Content-Encoding": "gzip"},
+                                    content=gzip.compress(body)))
 
 
 def test_lenient_listing_shapes() -> None:

@@ -8,10 +8,10 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from junis_jupyter.client import DEFAULT_OBSERVERS, CallRecord, JunisClient, sync
-from junis_jupyter.errors import (AgentNotFoundError, APIConnectionError, APITimeoutError,
-                                  AuthenticationError, BadRequestError, ConfigurationError,
-                                  InsufficientCreditsError, NotFoundError, PermissionDeniedError,
-                                  RateLimitError, ServerError)
+from junis_jupyter.errors import (AgentNotFoundError, APIConnectionError, APIError,
+                                  APITimeoutError, AuthenticationError, BadRequestError,
+                                  ConfigurationError, InsufficientCreditsError, NotFoundError,
+                                  PermissionDeniedError, RateLimitError, ServerError)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
@@ -357,6 +357,24 @@ def test_plain_http_to_a_remote_host_is_refused() -> None:
         JunisClient("jns_live_" + "a" * 32, "http://api.example.com")
     assert JunisClient("jns_live_" + "a" * 32, "http://api.example.com",
                        allow_insecure=True).base_url == "http://api.example.com"
+
+
+def test_a_whole_answer_over_max_response_bytes_is_refused(emulator: Any,
+                                                          records: list[CallRecord]) -> None:
+    with JunisClient(emulator.key, emulator.url, observers=[records.append],
+                     max_response_bytes=8192) as c:
+        assert len(c.chat("Fits [[size=2000]]").text) == 2000
+        with pytest.raises(APIError) as info:
+            c.chat("Too long [[size=20000]]")
+        err = info.value
+        assert (err.status, err.code) == (200, "response_too_large")
+        assert "too large" in str(err) and "8,192 bytes" in str(err) and err.request_id
+        assert c.chat("[[echo]] still here").text == "still here"   # and the client still works
+        streamed = "".join(ch.text for ch in c.stream("Streams are bounded per event "
+                                                      "[[size=20000]]"))
+        assert len(streamed) == 20000
+    assert [(r.endpoint, r.error_code) for r in records] == [
+        ("chat", None), ("chat", "response_too_large"), ("chat", None), ("chat", None)]
 
 
 # --- observers ----------------------------------------------------------------------------------

@@ -3,9 +3,11 @@
 Every operation (chat, a listing with all its pages, resolving an agent name) is a generator that
 yields *actions* and receives their outcomes:
 
-    Send(request, stream)  -> the driver sends it and sends back the `httpx.Response` (its body
-                              read, unless it is a successful stream), or throws the exception
-                              sending raised (httpx.TransportError, KeyboardInterrupt, ...)
+    Send(request, stream)  -> the driver sends it (httpx `stream=True`); unless `reads(response)`
+                              is false (a stream that succeeded) it feeds the body's chunks to
+                              `take` until that says stop, and closes the response. It sends
+                              back the `httpx.Response`, or throws the exception sending or
+                              reading raised (httpx.TransportError, KeyboardInterrupt, ...)
     Sleep(seconds)         -> the driver sleeps, then sends back None
 
 and finally returns the operation's result. Request building, retries, error mapping,
@@ -48,11 +50,41 @@ T = TypeVar("T")
 
 
 class Send:
-    __slots__ = ("request", "stream")
+    """One attempt at a request. It also gathers the body the driver reads, so that the size
+    bound lives here once rather than in each driver."""
 
-    def __init__(self, request: httpx.Request, stream: bool) -> None:
+    __slots__ = ("request", "stream", "limit", "size", "_parts")
+
+    def __init__(self, request: httpx.Request, stream: bool, limit: int) -> None:
         self.request = request
         self.stream = stream
+        self.limit = limit          # most body bytes read (decoded): a server cannot fill memory
+        self.size = 0
+        self._parts: list[bytes] = []
+
+    def reads(self, response: httpx.Response) -> bool:
+        """Whether the driver reads the body: always, but for a stream that succeeded (the
+        stream's own reader, with its per-event bound, does)."""
+        return not self.stream or response.status_code >= 400
+
+    def take(self, chunk: bytes) -> bool:
+        """One piece of the body; False once it is over the limit (the driver stops reading)."""
+        self.size += len(chunk)
+        if self.size > self.limit:
+            return False
+        self._parts.append(chunk)
+        return True
+
+    @property
+    def too_large(self) -> bool:
+        return self.size > self.limit
+
+    def read(self, response: httpx.Response) -> httpx.Response:
+        """The response with the body taken. That body is decoded, so its Content-Encoding goes."""
+        headers = [(k, v) for k, v in response.headers.raw if k.lower() != b"content-encoding"]
+        return httpx.Response(response.status_code, headers=headers,
+                              content=b"".join(self._parts), request=self.request,
+                              extensions=response.extensions)
 
 
 class Sleep:
@@ -67,6 +99,7 @@ Op = Generator["Send | Sleep", Any, T]
 _INTERRUPTS = (KeyboardInterrupt, GeneratorExit, asyncio.CancelledError)
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 MAX_PAGE_SIZE = 100
+DEFAULT_MAX_RESPONSE_BYTES = 16 << 20      # a whole (not streamed) answer; far above any real one
 
 
 class Call:
@@ -128,13 +161,15 @@ class Core:
     def __init__(self, api_key: str | None, base_url: str | None, *, timeout: float,
                  connect_timeout: float, max_retries: int, allow_insecure: bool,
                  observers: Iterable[Observer] | None, retry_policy: RetryPolicy | None,
-                 max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+                 max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
         self.key = resolve_key(api_key)
         self.base_url = resolve_base_url(base_url, allow_insecure=allow_insecure)
         self.policy = retry_policy or RetryPolicy(max_retries=max_retries)   # a policy given wins
         self.observers: list[Observer] = list(DEFAULT_OBSERVERS) + list(observers or ())
         self.rate_limit: RateLimitInfo | None = None
         self.max_event_bytes = max_event_bytes
+        self.max_response_bytes = max_response_bytes
         self._timeout = httpx.Timeout(timeout, connect=connect_timeout).as_dict()
         self._headers = {"X-API-Key": self.key, "Accept": "application/json",
                          "User-Agent": f"junis-jupyter/{__version__}"}
@@ -204,8 +239,9 @@ class Core:
                 attempt += 1
                 call.attempts = attempt
                 call.status = call.request_id = None
+                send = Send(request, stream, self.max_response_bytes)
                 try:
-                    response = yield Send(request, stream)
+                    response = yield send
                 except httpx.TransportError as exc:
                     delay = policy.delay_after_error(attempt, exc)
                     if delay is None:
@@ -218,6 +254,13 @@ class Core:
                 call.status = status
                 call.request_id = headers.get("x-request-id")
                 self.rate_limit = call.rate_limit = _parse.parse_rate_limit(headers)
+                if send.reads(response):
+                    if send.too_large:
+                        raise APIError(
+                            f"The server's answer to {call.endpoint} is too large (over "
+                            f"{send.limit:,} bytes); stopped reading it.", status=status,
+                            code="response_too_large", request_id=call.request_id)
+                    response = send.read(response)
                 if status < 400:
                     return response
                 delay = policy.delay_after_status(attempt, status, headers)

@@ -7,7 +7,7 @@ from typing import Any, AsyncIterator, Iterable, TypeVar
 import httpx
 
 from ..errors import ConfigurationError, JunisError
-from ._core import Core, Observer, Op, Sleep
+from ._core import DEFAULT_MAX_RESPONSE_BYTES, Core, Observer, Op, Sleep
 from ._retry import RetryPolicy
 from ._stream import StreamAssembler, StreamView
 from .types import Agent, ChatChunk, ChatResult, Message, RateLimitInfo, Session, SessionStatus
@@ -26,10 +26,12 @@ class AsyncJunisClient:
                  timeout: float = 60.0, connect_timeout: float = 10.0, max_retries: int = 2,
                  allow_insecure: bool = False, observers: list[Observer] | None = None,
                  http_client: httpx.AsyncClient | None = None,
-                 retry_policy: RetryPolicy | None = None) -> None:
+                 retry_policy: RetryPolicy | None = None,
+                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
         self._core = Core(api_key, base_url, timeout=timeout, connect_timeout=connect_timeout,
                           max_retries=max_retries, allow_insecure=allow_insecure,
-                          observers=observers, retry_policy=retry_policy)
+                          observers=observers, retry_policy=retry_policy,
+                          max_response_bytes=max_response_bytes)
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient()
 
@@ -54,10 +56,12 @@ class AsyncJunisClient:
                         await _sleep(action.seconds)
                         outcome = None
                     else:
-                        outcome = await send(action.request, stream=action.stream)
-                        if action.stream and outcome.status_code >= 400:
+                        outcome = await send(action.request, stream=True)
+                        if action.reads(outcome):
                             try:
-                                await outcome.aread()
+                                async for chunk in outcome.aiter_bytes():
+                                    if not action.take(chunk):
+                                        break
                             finally:
                                 await outcome.aclose()
                 except BaseException as exc:

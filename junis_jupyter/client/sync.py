@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Iterator, TypeVar
 
 import httpx
 
-from ._core import Core, Observer, Op, Sleep
+from ._core import DEFAULT_MAX_RESPONSE_BYTES, Core, Observer, Op, Sleep
 from ._retry import RetryPolicy
 from ._stream import StreamAssembler, StreamView
 from .types import Agent, ChatChunk, ChatResult, Message, RateLimitInfo, Session, SessionStatus
@@ -28,10 +28,12 @@ class JunisClient:
                  timeout: float = 60.0, connect_timeout: float = 10.0, max_retries: int = 2,
                  allow_insecure: bool = False, observers: list[Observer] | None = None,
                  http_client: httpx.Client | None = None,
-                 retry_policy: RetryPolicy | None = None) -> None:
+                 retry_policy: RetryPolicy | None = None,
+                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
         self._core = Core(api_key, base_url, timeout=timeout, connect_timeout=connect_timeout,
                           max_retries=max_retries, allow_insecure=allow_insecure,
-                          observers=observers, retry_policy=retry_policy)
+                          observers=observers, retry_policy=retry_policy,
+                          max_response_bytes=max_response_bytes)
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client()
 
@@ -48,10 +50,12 @@ class JunisClient:
                         _sleep(action.seconds)
                         outcome = None
                     else:
-                        outcome = send(action.request, stream=action.stream)
-                        if action.stream and outcome.status_code >= 400:
+                        outcome = send(action.request, stream=True)
+                        if action.reads(outcome):
                             try:
-                                outcome.read()
+                                for chunk in outcome.iter_bytes():
+                                    if not action.take(chunk):
+                                        break
                             finally:
                                 outcome.close()
                 except BaseException as exc:
