@@ -6,11 +6,8 @@ from typing import Any, Iterator
 
 # Limits high enough that no benchmark is ever throttled: the batch runs 20 at once, and the
 # whole run makes a few thousand requests inside a minute.
-# Zeros are given as strings: start_emulator_process drops option values equal to False, and
-# 0 == False, so a numeric 0 would leave the CLI defaults (port 8765, token delay 0.01 s).
 OPTIONS: dict[str, Any] = {
-    "plan": "pro", "rpm": 100_000, "concurrency": 20, "credits": 10**12,
-    "token_delay": "0", "port": "0",
+    "plan": "pro", "rpm": 100_000, "concurrency": 20, "credits": 10**12, "token_delay": 0.0,
 }
 
 
