@@ -10,7 +10,9 @@ callback over to the home loop (`call_soon_threadsafe`), so the HTTP client and 
 only ever live on one loop.
 
 Model output reaches the page only through `safe_markdown.render_markdown`; everything else the
-panel writes into HTML (the user's words, error messages, names) goes through `escape_html`.
+panel writes into HTML (the user's words, error messages, names) goes through `escape_html`. Both,
+and every other string the panel puts into a widget, are made valid Unicode first: Jupyter sends
+widget values as UTF-8, which a lone surrogate (from undecodable bytes) cannot be.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ import ipywidgets as w
 
 from . import errors
 from .client.types import ChatResult, Message, RateLimitInfo, Usage
-from .safe_markdown import escape_html, render_markdown
+from .safe_markdown import escape_html, render_markdown, valid_unicode
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -428,7 +430,7 @@ class ChatPanel(w.VBox):
             problems.append(f"Agents could not be listed: {explain(exc)}")
         else:
             options = [(ORCHESTRATOR, "")] + [
-                (a.name, a.id) for a in agents if a.invocable and a.is_active is not False]
+                (valid_unicode(a.name), a.id) for a in agents if a.invocable and a.is_active is not False]
             current = self.agent_picker.value
             self._quiet = True
             try:
@@ -595,7 +597,7 @@ class ChatPanel(w.VBox):
             when = s.last_update_time or s.created_at
             stamp = when.strftime("%Y-%m-%d %H:%M") if when else "?"
             count = f" · {s.message_count} msgs" if s.message_count is not None else ""
-            options.append((f"{stamp}{count} · {s.session_id[:8]}", s.session_id))
+            options.append((valid_unicode(f"{stamp}{count} · {s.session_id[:8]}"), s.session_id))
         if self.session_id is not None and self.session_id not in {v for _, v in options}:
             options.insert(1, (f"current · {self.session_id[:8]}", self.session_id))
         self._quiet = True
@@ -667,7 +669,7 @@ class ChatPanel(w.VBox):
         self.send_button.disabled = busy
 
     def _set_input(self, text: str) -> None:
-        self.input.value = text.replace(SUBMIT_MARK, "")
+        self.input.value = valid_unicode(text.replace(SUBMIT_MARK, ""))
 
     def _show(self, message: str, kind: str = "info") -> None:
         """A notice under the conversation (plain text: escaped here)."""

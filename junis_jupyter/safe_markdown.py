@@ -10,7 +10,10 @@ markup. Model output is untrusted (a prompt can make a model say anything), so t
   JupyterLab and the target page gets no handle on it;
 - images are never loaded: they become a link with their alt text, so an answer cannot make the
   browser fetch a URL by itself (the usual way to smuggle data out of a chat);
-- code blocks keep their formatting in `<pre><code>` (contents escaped).
+- code blocks keep their formatting in `<pre><code>` (contents escaped);
+- the result is always valid Unicode: a surrogate pair split across stream chunks is joined and a
+  lone surrogate (undecodable bytes read with `surrogateescape`) becomes U+FFFD. Jupyter sends
+  widget values as UTF-8, and a lone surrogate there fails in the kernel or arrives garbled.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-__all__ = ["render_markdown", "is_safe_url", "escape_html"]
+__all__ = ["render_markdown", "is_safe_url", "escape_html", "valid_unicode"]
 
 _SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")
@@ -47,9 +50,16 @@ def is_safe_url(url: str) -> bool:
     return ":" not in head and "%3a" not in head.lower()
 
 
+def valid_unicode(text: str) -> str:
+    """`text` with surrogate pairs joined and lone surrogates replaced by U+FFFD."""
+    if text.isascii():
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
 def escape_html(text: str) -> str:
     """Escape text for an HTML element or a double-quoted attribute."""
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return (valid_unicode(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;").replace("'", "&#x27;"))
 
 
@@ -85,4 +95,4 @@ _MD = _build()
 
 def render_markdown(text: str) -> str:
     """Markdown to HTML that is safe to put into the page (see the module docstring)."""
-    return _MD.render(text)
+    return _MD.render(valid_unicode(text))

@@ -311,27 +311,33 @@ def test_picking_a_session_loads_its_history_and_continues_it(emulator: Any) -> 
     run(scenario)
 
 
+def stored_session(n: int, question: str, answer: str) -> dict[str, Any]:
+    """A session as the emulator's state file holds it (activity n + 1: later n is newer)."""
+    from datetime import datetime, timedelta, timezone
+    stamp = (datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(hours=n)).strftime(
+        "%Y-%m-%dT%H:%M:%S.000Z")
+    return {"session_id": f"{n:08d}-0000-4000-8000-000000000000", "created_at": stamp,
+            "last_update_time": stamp, "is_active": True, "activity": n + 1, "messages": [
+                {"id": f"msg_{n}q", "role": "user", "content": question, "created_at": stamp},
+                {"id": f"msg_{n}a", "role": "assistant", "content": answer,
+                 "created_at": stamp, "agent_name": "Orchestrator"}]}
+
+
+def emulator_with(make_emulator: Any, tmp_path: Any, sessions: list[dict[str, Any]]) -> Any:
+    """An emulator started on a state file holding `sessions` (oldest first, as it writes them)."""
+    import json
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"version": 1, "keys": [], "sessions": sessions}))
+    return make_emulator(state=str(state))
+
+
 def test_more_than_a_hundred_sessions_open_with_the_newest_offered(make_emulator: Any,
                                                                      tmp_path: Any) -> None:
     """The picker lists every page of sessions (the server's pages hold at most 100) and offers
     the most recent ones; an account with many sessions must still open."""
-    import json
-    from datetime import datetime, timedelta, timezone
     total = 250
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    sessions = []
-    for n in range(total):                                   # oldest first, as the state file is
-        stamp = (start + timedelta(hours=n)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        sessions.append({"session_id": f"{n:08d}-0000-4000-8000-000000000000",
-                         "created_at": stamp, "last_update_time": stamp, "is_active": True,
-                         "activity": n + 1, "messages": [
-                             {"id": f"msg_{n}q", "role": "user", "content": f"question {n}",
-                              "created_at": stamp},
-                             {"id": f"msg_{n}a", "role": "assistant", "content": f"answer {n}",
-                              "created_at": stamp, "agent_name": "Orchestrator"}]})
-    state = tmp_path / "state.json"
-    state.write_text(json.dumps({"version": 1, "keys": [], "sessions": sessions}))
-    server = make_emulator(state=str(state))
+    sessions = [stored_session(n, f"question {n}", f"answer {n}") for n in range(total)]
+    server = emulator_with(make_emulator, tmp_path, sessions)
 
     async def scenario() -> None:
         panel, client = await make_panel(server)
@@ -342,6 +348,34 @@ def test_more_than_a_hundred_sessions_open_with_the_newest_offered(make_emulator
         panel.session_picker.value = newest[-1]                   # the oldest one offered
         await panel.wait()
         assert [t.content for t in panel.turns] == [f"question {total - 20}", f"answer {total - 20}"]
+        await client.aclose()
+    run(scenario)
+
+
+def test_undecodable_text_reaches_the_page_as_valid_utf8(make_emulator: Any, tmp_path: Any) -> None:
+    """Text from a file read with surrogateescape holds lone surrogates, which Jupyter's UTF-8
+    widget messages cannot carry (U+D800 makes the kernel's send fail): the page gets U+FFFD."""
+    from jupyter_client.session import json_packer
+    bad = "caf\udce9 \ud800"
+    server = emulator_with(make_emulator, tmp_path, [stored_session(0, "read " + bad, "saw " + bad)])
+
+    async def scenario() -> None:
+        panel, client = await make_panel(server)
+        panel.session_picker.value = "00000000-0000-4000-8000-000000000000"
+        await panel.wait()
+        assert [t.content for t in panel.turns] == ["read " + bad, "saw " + bad]   # data kept
+        html = panel.transcript_html()
+        assert "read caf\ufffd \ufffd" in html and "saw caf\ufffd \ufffd" in html
+        # Asked again: shown while it goes out, then answered or (if the client refuses such
+        # text) given back to the box; either way every widget value can be sent to the page.
+        panel.send("ask " + bad)
+        widgets = (panel.history, panel.live, panel.notice, panel.input)
+        for widget in widgets:
+            json_packer({"value": widget.value}).decode("utf-8")     # what the kernel would send
+        await panel.wait()
+        for widget in widgets:
+            json_packer({"value": widget.value}).decode("utf-8")
+        assert "ask caf\ufffd" in panel.transcript_html() + panel.input.value
         await client.aclose()
     run(scenario)
 

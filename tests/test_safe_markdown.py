@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from browser_support import HOSTILE, UnsafeHTML, assert_safe_html
-from junis_jupyter.safe_markdown import escape_html, is_safe_url, render_markdown
+from junis_jupyter.safe_markdown import escape_html, is_safe_url, render_markdown, valid_unicode
 
 
 @pytest.mark.parametrize("payload", HOSTILE)
@@ -104,3 +104,22 @@ _DANGEROUS = st.lists(st.sampled_from(_PIECES), max_size=40).map("".join)
 @given(_DANGEROUS)
 def test_fuzzed_markup_is_always_safe(text: str) -> None:
     assert_safe_html(render_markdown(text))
+
+
+def test_lone_surrogates_become_replacement_characters_and_split_pairs_join() -> None:
+    undecodable = b"caf\xe9 \xff".decode("utf-8", "surrogateescape")    # a mis-encoded file
+    assert valid_unicode(undecodable) == "caf\ufffd \ufffd"
+    assert valid_unicode("a\ud83d" + "\ude00b") == "a\U0001F600b"       # an emoji cut in two chunks
+    assert valid_unicode("x\ud800y") == "x\ufffdy"
+    assert valid_unicode("plain é 😀") == "plain é 😀"
+    assert render_markdown(undecodable) == "<p>caf\ufffd \ufffd</p>\n"
+    assert escape_html("<\udcff>") == "&lt;\ufffd&gt;"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.integers(0xD800, 0xDFFF), st.integers(0, 0x10FFFF)), max_size=30))
+def test_rendered_html_always_encodes_as_utf8(codes: list[int]) -> None:
+    """Jupyter sends widget values as UTF-8: whatever the model sent, the HTML must encode."""
+    text = "".join(map(chr, codes))
+    render_markdown(text).encode("utf-8")
+    escape_html(text).encode("utf-8")
