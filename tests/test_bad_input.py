@@ -26,9 +26,6 @@ pytestmark = pytest.mark.timeout(60)
 # lone surrogates (errors="surrogateescape"), which are not valid Unicode text.
 UNDECODABLE = b"caf\xe9 \xff\xfe".decode("utf-8", "surrogateescape")
 BRACES = "{{}} {x for x in y} {undefined_name} {'k': 1} {{{{ }}}} {0} {} {!r} }{ {{{"
-SURROGATE_BUG = ("client/_core.py Core.request (httpx json=): a prompt holding a lone surrogate "
-                 "raises a bare UnicodeEncodeError; encode the body with ensure_ascii=True (as the "
-                 "emulator does) or raise a ConfigurationError naming the bad character")
 
 
 # --- the magic ---------------------------------------------------------------------------------
@@ -166,7 +163,6 @@ def test_magic_bytes_value_is_interpolated_readably(shell: MagicShell) -> None:
     assert shell.shell.user_ns["_junis"].text == repr(b"\xff\xfe\x00bin")
 
 
-@pytest.mark.xfail(strict=True, reason=SURROGATE_BUG)
 def test_magic_undecodable_text_gets_a_clear_line(shell: MagicShell) -> None:
     shell.shell.user_ns["text"] = UNDECODABLE
     cell = shell.run("%%junis\n[[echo]] {text}")
@@ -238,9 +234,6 @@ def test_panel_prompt_full_of_braces_is_sent_as_written(emulator: Any) -> None:
     asyncio.run(go())
 
 
-@pytest.mark.xfail(strict=True, reason="panel.py ChatPanel.__init__: update_hz is not checked; 0 "
-                   "raises a bare ZeroDivisionError (1.0 / update_hz) and a negative value turns "
-                   "the throttle off silently; raise ValueError('update_hz must be > 0')")
 @pytest.mark.parametrize("update_hz", [0, -5])
 def test_panel_bad_update_rate_is_a_clear_error(emulator: Any, update_hz: float) -> None:
     client = AsyncJunisClient(emulator.key, emulator.url)
@@ -248,9 +241,6 @@ def test_panel_bad_update_rate_is_a_clear_error(emulator: Any, update_hz: float)
         ChatPanel(client=client, update_hz=update_hz)
 
 
-@pytest.mark.xfail(strict=True, reason="panel.py ChatPanel.send/send_async: no prompt-size cap "
-                   "(the magic has JunisMagics.max_prompt_chars); an enormous input is sent to "
-                   "the server. Add a max_prompt_chars argument checked before any request")
 def test_panel_enormous_input_is_refused_before_any_request(emulator: Any) -> None:
     async def go() -> None:
         panel, client = await _panel(emulator)
@@ -262,7 +252,6 @@ def test_panel_enormous_input_is_refused_before_any_request(emulator: Any) -> No
     asyncio.run(go())
 
 
-@pytest.mark.xfail(strict=True, reason=SURROGATE_BUG)
 def test_panel_undecodable_text_gets_a_clear_notice(emulator: Any) -> None:
     async def go() -> None:
         panel, client = await _panel(emulator)
@@ -307,11 +296,8 @@ def _clear(exc: BaseException) -> str:
      APIError, "502"),
     ("JSON that is not a completion", fixed("200 OK", "application/json", b"[1, 2, 3]"),
      APIError, "Unexpected completion"),
-    pytest.param("an object with no choices", fixed("200 OK", "application/json", b"{}"),
-                 APIError, "completion", marks=pytest.mark.xfail(strict=True, reason=(
-                     "client/_parse.py parse_chat: a 200 body without 'choices' (here {}) "
-                     "becomes an empty answer with no error; raise ValueError when 'choices' "
-                     "is missing or empty so Core.chat reports bad_response"))),
+    ("an object with no choices", fixed("200 OK", "application/json", b"{}"),
+     APIError, "completion"),
 ])
 def test_client_chat_against_a_broken_body(name: str, responder: Any, error: type,
                                            fragment: str) -> None:
@@ -371,11 +357,6 @@ def test_client_async_endless_stream_without_newline_is_bounded() -> None:
     assert server.sent < 64 << 20, server.sent
 
 
-@pytest.mark.xfail(strict=True, reason="client/sync.py JunisClient._drive and client/aio.py "
-                   "AsyncJunisClient._drive: a non-streamed answer is read whole with no size "
-                   "bound (httpx reads it all), so an endless body is read until the server stops; "
-                   "read with stream=True up to a cap (e.g. 16 MiB) and raise APIError "
-                   "'response too large'")
 def test_client_endless_json_body_is_bounded() -> None:
     with ScriptedServer(endless("application/json", b"a" * 65536,
                                 cap_bytes=256 << 20)) as server:
@@ -399,7 +380,6 @@ def test_client_huge_headers_end_in_a_clear_error(size: int) -> None:
     _clear(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason=SURROGATE_BUG)
 def test_client_undecodable_prompt_is_a_junis_error(emulator: Any) -> None:
     with JunisClient(emulator.key, emulator.url) as client:
         try:

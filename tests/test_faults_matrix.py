@@ -90,12 +90,10 @@ FAULTS = [
 ]
 
 
-# Open bugs this matrix found; each cell stays xfail(strict) until its fix lands.
-PANEL_PARTIAL_TWICE = ("panel.py ChatPanel._failed: sets answer.content to the StreamError's "
-                       "partial_text but leaves answer.parts (chunks not yet rendered), which "
-                       "Turn.text() then appends again, so the kept text is shown partly twice")
-KNOWN_BUGS = {(f.name, "mid-stream", "panel"): PANEL_PARTIAL_TWICE
-              for f in FAULTS if not f.retryable}
+# Open bugs: (fault, scenario, path) -> "file.py function: what is wrong". Each such cell is
+# xfail(strict) until its fix lands, and the README shows it. Fixed so far: the panel showed part
+# of a broken stream's text twice (panel.py ChatPanel._failed, fixed in 5957fdd).
+KNOWN_BUGS: dict[tuple[str, str, str], str] = {}
 
 
 def _cells() -> list[Any]:
