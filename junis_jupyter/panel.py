@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from . import errors
-from .client.types import ChatResult, Message, RateLimitInfo, Usage
+from .client.types import Agent, ChatResult, Message, RateLimitInfo, Usage
 from .safe_markdown import escape_html, render_markdown, valid_unicode
 
 if TYPE_CHECKING:
@@ -200,7 +200,7 @@ def _close_tree(widget: w.Widget) -> None:
 class ChatPanel(w.VBox):
     """A chat with Junis agents in a notebook: pickers, conversation, input, Stop, token footer."""
 
-    def __init__(self, client: Any = None, agent: str | None = None, *,
+    def __init__(self, client: Any = None, agent: str | Agent | None = None, *,
                  update_hz: float = 12.0, recent_sessions: int = 20,
                  max_prompt_chars: int = 100_000) -> None:
         # Checked before any widget exists: 0 would divide by zero, a negative or infinite rate
@@ -209,6 +209,13 @@ class ChatPanel(w.VBox):
             raise ValueError(f"update_hz must be > 0 (redraws per second), not {update_hz!r}.")
         if not (isinstance(max_prompt_chars, int) and max_prompt_chars > 0):
             raise ValueError(f"max_prompt_chars must be a whole number > 0, not {max_prompt_chars!r}.")
+        if not (isinstance(recent_sessions, int) and recent_sessions >= 0):
+            raise ValueError(f"recent_sessions must be a whole number >= 0, not {recent_sessions!r}.")
+        if isinstance(agent, Agent):          # what client.agents() returns
+            agent = agent.id
+        if agent is not None and not isinstance(agent, str):
+            raise TypeError(f"agent must be an agent's name or id, or an Agent, not "
+                            f"{type(agent).__name__}.")
         self.max_prompt_chars = max_prompt_chars
         self._client_arg = client
         self._client: Any = None

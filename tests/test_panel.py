@@ -290,6 +290,22 @@ def test_agent_argument_preselects_by_name(emulator: Any) -> None:
     run(scenario)
 
 
+def test_agent_argument_takes_an_agent_object(emulator: Any) -> None:
+    async def scenario() -> None:
+        client = AsyncJunisClient(api_key=emulator.key, base_url=emulator.url)
+        writer = next(a for a in await client.agents() if a.name == "Writer")
+        panel = ChatPanel(client=client, agent=writer)
+        await panel.wait()
+        assert panel.agent == writer.id and panel.notice.value == ""
+        assert option_labels(panel.session_picker)[0] == "New chat"     # loading went on
+        with pytest.raises(TypeError, match="agent must be"):
+            ChatPanel(client=client, agent=42)
+        with pytest.raises(ValueError, match="recent_sessions"):
+            ChatPanel(client=client, recent_sessions=-1)
+        await client.aclose()
+    run(scenario)
+
+
 def test_picking_a_session_loads_its_history_and_continues_it(emulator: Any) -> None:
     async def scenario() -> None:
         client = AsyncJunisClient(api_key=emulator.key, base_url=emulator.url)
