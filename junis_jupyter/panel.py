@@ -519,7 +519,14 @@ class ChatPanel(w.VBox):
             return None
         if self._home is None or self._home.is_closed():
             self._home, self._home_thread = loop, threading.get_ident()
-        return loop.create_task(coro)
+        task = loop.create_task(coro)
+        task.add_done_callback(self._report)
+        return task
+
+    def _report(self, task: asyncio.Task[Any]) -> None:
+        """A task that failed unexpectedly says so in the panel; nobody else would see it."""
+        if not task.cancelled() and task.exception() is not None:
+            self._show(explain(task.exception()), "error")   # type: ignore[arg-type]
 
     def _off_home(self) -> bool:
         return self._home is not None and threading.get_ident() != self._home_thread \

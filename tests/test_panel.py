@@ -667,6 +667,24 @@ def test_something_that_is_not_a_client_is_a_notice() -> None:
     run(scenario)
 
 
+def test_an_unexpected_failure_while_loading_is_a_notice_not_lost() -> None:
+    """A client answering something the panel cannot use (here, not agents): no frontend would
+    ever show a background task's exception, so the panel must."""
+    class OddClient:                       # stands for any client that misbehaves in a new way
+        async def agents(self) -> list[Any]:
+            return [None]
+
+        async def sessions(self) -> list[Any]:
+            return []
+
+    async def scenario() -> None:
+        panel = ChatPanel(client=OddClient())
+        await panel.wait()
+        assert "Unexpected error (AttributeError)" in panel.notice.value
+        assert "junis-error" in panel.notice.value
+    run(scenario)
+
+
 def test_stop_before_the_request_even_started_leaves_the_panel_ready(emulator: Any) -> None:
     async def scenario() -> None:
         panel, client = await make_panel(emulator)
