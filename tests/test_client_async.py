@@ -3,6 +3,7 @@ cancellation, retries, and `map` (order, bounded concurrency, per-item errors)."
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from typing import Any, Awaitable, Callable, TypeVar
 
@@ -152,6 +153,24 @@ def test_cancelling_the_task_closes_the_connection(emulator: Any) -> None:
 
     run(scenario, emulator, records)
     assert records[0].error_code == "interrupted" and records[0].stream
+
+
+def test_an_error_in_the_loop_without_async_with_closes_the_connection(emulator: Any) -> None:
+    records: list[CallRecord] = []
+
+    async def scenario(c: AsyncJunisClient) -> None:
+        with pytest.raises(ZeroDivisionError):
+            async for chunk in c.stream(SLOW):
+                if chunk.text:
+                    1 / 0
+        assert await wait_until_async(lambda: emulator.stats()["in_flight"] == 0)
+
+    gc.disable()     # closed when the loop lets go of the stream, not when the collector runs
+    try:
+        run(scenario, emulator, records)
+    finally:
+        gc.enable()
+    assert records[0].error_code == "interrupted"
 
 
 def test_cancelling_without_async_with_also_closes(emulator: Any) -> None:

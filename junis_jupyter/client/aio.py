@@ -204,6 +204,10 @@ class AsyncChatStream(StreamView):
 
     async def _chunks(self) -> AsyncIterator[ChatChunk]:
         asm = await self._open()
+        # The stream holds this generator: without `self` in its frame there is no cycle, so a
+        # loop left by an exception without a `with` block closes the connection at once
+        # (refcount), not at the next garbage collection.
+        del self
         if asm is None:
             return
         response = asm.response

@@ -163,6 +163,10 @@ class ChatStream(StreamView):
 
     def _chunks(self) -> Iterator[ChatChunk]:
         asm = self._open()
+        # The stream holds this generator: without `self` in its frame there is no cycle, so a
+        # loop left by an exception without a `with` block closes the connection at once
+        # (refcount), not at the next garbage collection.
+        del self
         if asm is None:
             return
         response = asm.response
