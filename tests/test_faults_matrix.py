@@ -17,6 +17,7 @@ The module writes the matrix and each cell's result to tests/README.md when all 
 from __future__ import annotations
 
 import asyncio
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -466,3 +467,64 @@ def test_panel_pickers_under_a_persistent_fault_then_a_question_works(
         assert panel.turns[-1].text() == ANSWER
         await client.aclose()
     asyncio.run(go())
+
+
+# --- a stream that stalls after it began, and a user who stops ----------------------------------
+
+STALL_PROMPT = f"Tell me slowly [[chunks={CHUNKS}]] [[delay={SLOW_FIRST_BYTE}]]"
+STALL_FIRST = split_pieces(answer_text(STALL_PROMPT)[0], CHUNKS)[0]
+
+
+@pytest.mark.parametrize("path", STREAMING_PATHS)
+def test_a_stream_that_stalls_after_it_began_times_out_and_keeps_its_text(
+        path: str, emulator: Any, shell: Any, usage: ledger_module.Ledger,
+        waits: list[float], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first chunk comes at once, the next after longer than the read timeout."""
+    monkeypatch.setattr(sys.modules[__name__], "PROMPT", STALL_PROMPT)   # what the runners send
+    before: list[int] = []
+    outcome = RUNNERS[path](emulator.url, emulator.key, lambda: before.append(len(usage.rows())),
+                            shell)
+    stall = Fault("stall", {"kind": "stall"}, StreamError, "stream_error", 200, retryable=False)
+    _check_error(outcome, path, stall, partial=STALL_FIRST)
+    rows = usage.rows()[before[0]:]
+    assert [(r["status"], r["error_code"], r["attempts"]) for r in rows] == [
+        (200, "stream_error", 1)]
+    assert waits == []
+    if path in ("sync stream", "async stream"):
+        assert "timed out" in str(outcome.error)
+
+
+def test_breaking_out_of_a_stream_records_one_interrupted_call(
+        emulator: Any, usage: ledger_module.Ledger) -> None:
+    with JunisClient(**_client_kwargs(emulator.url, emulator.key)) as client:
+        stream = client.stream(PROMPT)
+        got = []
+        for chunk in stream:
+            got.append(chunk.text)
+            if len(got) == AFTER:
+                break
+        stream.close()
+    assert stream.result is not None and stream.result.interrupted
+    # The result keeps what reached the client, which may run past the chunks the loop took.
+    assert "".join(got) == PARTIAL and stream.result.text.startswith(PARTIAL)
+    assert [(r["status"], r["error_code"]) for r in usage.rows()] == [(200, "interrupted")]
+
+
+def test_cancelling_a_call_during_its_retry_wait_records_one_interrupted_call(
+        emulator: Any, usage: ledger_module.Ledger) -> None:
+    async def go() -> None:
+        async with AsyncJunisClient(**_client_kwargs(emulator.url, emulator.key)) as client:
+            emulator.faults({"kind": "status", "status": 429, "retry_after": 30,
+                             "path": CHAT_PATH})
+            task = asyncio.ensure_future(client.chat(PROMPT))
+            while emulator.stats()["by_status"].get("429", 0) == before_429:
+                await asyncio.sleep(0.01)      # until the 429 arrived and the 30 s wait began
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    before_429 = emulator.stats()["by_status"].get("429", 0)
+    asyncio.run(asyncio.wait_for(go(), 20))
+    assert [(r["status"], r["error_code"], r["attempts"]) for r in usage.rows()] == [
+        (429, "interrupted", 1)]
