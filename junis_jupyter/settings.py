@@ -30,7 +30,20 @@ def resolve_key(explicit: str | None = None) -> str:
         raise ConfigurationError(
             "No Junis API key: run `%junis login`, set the JUNIS_API_KEY environment variable, "
             "or pass api_key=... to the client.")
-    return key.strip()
+    key = key.strip()
+    _check_key(key)
+    return key
+
+
+def _check_key(key: str) -> None:
+    """A key travels in a header, which holds printable ASCII only. Anything else (a space, a
+    line break or a non-breaking space from copy-paste) would fail deep inside httpx with an
+    error that quotes the key, so it is refused here, without showing the key."""
+    for position, char in enumerate(key, 1):
+        if not " " < char < "\x7f":
+            raise ConfigurationError(
+                f"The API key has a character a header cannot carry (U+{ord(char):04X}, at "
+                f"position {position}); copy the key again, without spaces or line breaks.")
 
 
 def resolve_base_url(explicit: str | None = None, *, allow_insecure: bool = False) -> str:

@@ -260,6 +260,13 @@ def test_text_that_is_not_unicode_is_refused_before_any_request() -> None:
         request_of(core().chat_call(True, "ok", system=undecodable))
 
 
+def test_an_id_that_is_not_unicode_is_refused_before_any_request() -> None:
+    bad = b"s\xe9".decode("utf-8", "surrogateescape")
+    for op in (core().session_status(bad), core().messages(bad)):
+        with pytest.raises(ConfigurationError, match="session id .* is not valid Unicode"):
+            next(op)
+
+
 def test_values_json_cannot_carry_are_configuration_errors() -> None:
     with pytest.raises(ConfigurationError, match="cannot be sent as JSON"):
         request_of(core().chat_call(False, "hi", temperature=float("nan")))

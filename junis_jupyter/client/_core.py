@@ -318,7 +318,7 @@ class Core:
         if target is None or target.agent_type == "ORCHESTRATOR":
             path, endpoint = "/v1/chat/completions", "chat"
         else:
-            path, endpoint = f"/agents/{quote(target.id, safe='')}/completions", "agent_chat"
+            path, endpoint = f"/agents/{_segment(target.id, 'agent id')}/completions", "agent_chat"
         request = self.request("POST", path, json=body, stream=stream)
         return Call(self, endpoint, target.name if target else None, session_id, stream), request
 
@@ -408,12 +408,12 @@ class Core:
         return [_parse.parse_session(item) for item in items]
 
     def messages(self, session_id: str, page_size: int = MAX_PAGE_SIZE) -> Op[list[Message]]:
-        path = f"/sessions/{quote(session_id, safe='')}/messages"
+        path = f"/sessions/{_segment(session_id, 'session id')}/messages"
         items = yield from self.pages("messages", path, "messages", page_size, session_id)
         return [_parse.parse_message(item, session_id, n) for n, item in enumerate(items)]
 
     def session_status(self, session_id: str) -> Op[SessionStatus]:
-        path = f"/sessions/{quote(session_id, safe='')}/status"
+        path = f"/sessions/{_segment(session_id, 'session id')}/status"
         body = yield from self.get_json("session_status", path, session_id=session_id)
         return _parse.parse_status(body, session_id)
 
@@ -425,6 +425,15 @@ def _find_agent(agents: list[Agent] | None, ref: str) -> Agent | None:
     return (next((a for a in agents if a.id == ref), None)
             or next((a for a in agents if a.name == ref), None)
             or next((a for a in agents if a.name.casefold() == folded), None))
+
+
+def _segment(value: str, what: str) -> str:
+    """`value` as one URL path segment. Text that is not valid Unicode cannot be put in a URL:
+    a ConfigurationError, as for a body, not a bare UnicodeEncodeError."""
+    try:
+        return quote(value, safe="")
+    except UnicodeEncodeError:
+        raise ConfigurationError(f"The {what} {value!r} is not valid Unicode.") from None
 
 
 def _not_unicode(exc: UnicodeEncodeError, key: str) -> str:
