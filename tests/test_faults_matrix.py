@@ -528,3 +528,34 @@ def test_cancelling_a_call_during_its_retry_wait_records_one_interrupted_call(
     asyncio.run(asyncio.wait_for(go(), 20))
     assert [(r["status"], r["error_code"], r["attempts"]) for r in usage.rows()] == [
         (429, "interrupted", 1)]
+
+
+def test_cancelling_map_stops_every_worker_and_loses_no_ledger_row(
+        emulator: Any, usage: ledger_module.Ledger) -> None:
+    done: list[Any] = []
+
+    async def go() -> tuple[int, int]:
+        async with AsyncJunisClient(**_client_kwargs(emulator.url, emulator.key),
+                                    observers=[done.append]) as client:
+            start = emulator.stats()["requests"]
+            task = asyncio.ensure_future(client.map(
+                [f"item {i} [[chunks=4]] [[delay=0.02]]" for i in range(60)], concurrency=5))
+            while sum(1 for r in done if r.error_code is None) < 8:
+                await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            sent = emulator.stats()["requests"] - start
+            await asyncio.sleep(0.5)                     # any orphan worker would go on sending
+            return sent, emulator.stats()["requests"] - start
+
+    sent, later = asyncio.run(asyncio.wait_for(go(), 30))
+    assert later == sent < 60
+    rows = usage.rows()
+    finished = [r for r in rows if r["error_code"] is None]
+    stopped = [r for r in rows if r["error_code"] == "interrupted"]
+    # One row per call started: the finished ones, and each worker's call in flight (some were
+    # cancelled before their request left, so the emulator saw fewer).
+    assert len(finished) + len(stopped) == len(rows) >= sent
+    assert all(r["status"] == 200 for r in finished)
+    assert 1 <= len(stopped) <= 5
