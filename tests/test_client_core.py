@@ -310,6 +310,7 @@ def test_completion_variants_the_contract_allows() -> None:
 @pytest.mark.parametrize("body, says", [
     ({}, "no choices"), ({"choices": []}, "no choices"), ({"choices": "hi"}, "no choices"),
     ({"error": {"message": "x"}}, "'error'"), ({"choices": ["hi"]}, "first choice"),
+    ({"choices": [{"message": "hi"}]}, "no message"), ({"choices": [{"text": "hi"}]}, "no message"),
     ([{"choices": []}], "not a JSON object")])
 def test_a_completion_without_an_answer_is_an_error(body: object, says: str) -> None:
     with pytest.raises(ValueError, match=says):

@@ -1,6 +1,7 @@
 """Server answers -> result types and exceptions. Lenient by design: the live service may answer
 in any documented variant (see the house contract), so missing or renamed fields degrade to None
-instead of failing the call.
+instead of failing the call. The one exception is the answer itself: a completion without a
+message in its first choice is an error, never an empty answer.
 """
 from __future__ import annotations
 
@@ -207,9 +208,11 @@ def parse_chat(body: Any) -> ChatResult:
     first = choices[0]
     if not isinstance(first, dict):
         raise ValueError("its first choice is not a JSON object")
-    message = first.get("message") or {}
+    message = first.get("message")
+    if not isinstance(message, dict):
+        raise ValueError("its first choice has no message")
     return ChatResult(
-        text=_content(message.get("content")) if isinstance(message, dict) else "",
+        text=_content(message.get("content")),
         session_id=_str(body.get("session_id")),
         usage=parse_usage(body.get("usage")) or Usage(),
         finish_reason=_str(first.get("finish_reason")),
