@@ -30,10 +30,14 @@ class RecordingPublisher(DisplayPublisher):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.events: list[dict[str, Any]] = []
+        self.hook: Callable[[dict[str, Any]], None] | None = None    # e.g. raise an interrupt
 
     def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):
-        self.events.append({"data": data, "metadata": metadata or {}, "update": update,
-                            "display_id": (transient or {}).get("display_id")})
+        event = {"data": data, "metadata": metadata or {}, "update": update,
+                 "display_id": (transient or {}).get("display_id")}
+        self.events.append(event)
+        if self.hook is not None:
+            self.hook(event)
 
     def clear_output(self, wait: bool = False) -> None:
         pass

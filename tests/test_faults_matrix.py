@@ -559,3 +559,52 @@ def test_cancelling_map_stops_every_worker_and_loses_no_ledger_row(
     assert len(finished) + len(stopped) == len(rows) >= sent
     assert all(r["status"] == 200 for r in finished)
     assert 1 <= len(stopped) <= 5
+
+
+def test_interrupting_the_magic_mid_stream_records_one_interrupted_call(
+        emulator: Any, shell: Any, usage: ledger_module.Ledger) -> None:
+    magic = shell.magic
+    magic.reset_client()
+    magic._client = JunisClient(**_client_kwargs(emulator.url, emulator.key))
+    magic.update_hz = 1000.0                 # an update per chunk, so the interrupt lands early
+
+    updates: list[dict[str, Any]] = []
+
+    def interrupt_on_third_update(event: dict[str, Any]) -> None:
+        if event["update"]:
+            updates.append(event)
+            if len(updates) == 3:
+                raise KeyboardInterrupt
+
+    shell.publisher.hook = interrupt_on_third_update
+    try:
+        cell = shell.run("%%junis --new\nA long one [[chunks=200]] [[delay=0.01]]")
+    finally:
+        shell.publisher.hook = None
+        magic.update_hz = magic.trait_defaults("update_hz")
+        magic.reset_client()
+    assert cell.error is None and "Traceback" not in cell.err + cell.out
+    assert "interrupted" in cell.shown, cell.err
+    assert [(r["status"], r["error_code"]) for r in usage.rows()] == [(200, "interrupted")]
+
+
+def test_stopping_the_panel_mid_stream_records_one_interrupted_call(
+        emulator: Any, usage: ledger_module.Ledger) -> None:
+    from junis_jupyter.panel import ChatPanel
+
+    async def go() -> None:
+        client = AsyncJunisClient(**_client_kwargs(emulator.url, emulator.key))
+        panel = ChatPanel(client=client)
+        await panel.wait()
+        before = len(usage.rows())
+        panel.input.value = "A long one [[chunks=200]] [[delay=0.01]]"
+        panel.send_button.click()
+        while not (panel.turns and panel.turns[-1].text()):
+            await asyncio.sleep(0.01)
+        panel.stop_button.click()
+        await panel.wait()
+        assert panel.turns[-1].state == "stopped" and panel.turns[-1].text()
+        rows = usage.rows()[before:]
+        assert [(r["status"], r["error_code"]) for r in rows] == [(200, "interrupted")]
+        await client.aclose()
+    asyncio.run(asyncio.wait_for(go(), 30))
