@@ -372,6 +372,44 @@ def test_a_body_at_the_limit_is_read_and_a_compressed_one_arrives_decoded() -> N
                                     content=gzip.compress(body)))
 
 
+def listing(serve: Any, page_size: int = 100) -> tuple[list[str], list[int]]:
+    """Drive `sessions()` against `serve(page, page_size) -> body`: the ids and pages asked for."""
+    op = core().sessions(page_size)
+    asked: list[int] = []
+    try:
+        action = next(op)
+        while len(asked) < 20:                          # a loop that never ends fails here
+            params = action.request.url.params
+            asked.append(int(params["page"]))
+            action = reply(op, action, response(200, serve(asked[-1], int(params["page_size"]))))
+        raise AssertionError(f"still paging after {asked}")
+    except StopIteration as done:
+        return [s.session_id for s in done.value], asked
+
+
+def sessions_body(first: int, count: int) -> list[dict]:
+    return [{"session_id": f"s{n}"} for n in range(first, first + count)]
+
+
+def test_a_bare_list_that_ignores_paging_is_read_once() -> None:
+    ids, asked = listing(lambda page, size: sessions_body(0, 150))
+    assert (len(ids), asked) == (150, [1])
+
+
+def test_a_server_that_ignores_page_ends_the_listing_without_repeats() -> None:
+    ids, asked = listing(lambda page, size: {"sessions": sessions_body(0, size), "has_next": True})
+    assert (ids, asked) == ([f"s{n}" for n in range(100)], [1, 2])
+
+
+def test_a_bare_list_that_pages_is_read_to_its_short_or_empty_page() -> None:
+    ids, asked = listing(lambda page, size: sessions_body(0, 100) if page == 1
+                         else sessions_body(100, 30))
+    assert (len(set(ids)), asked) == (130, [1, 2])
+    ids, asked = listing(lambda page, size: sessions_body((page - 1) * size, size)
+                         if page <= 2 else [])
+    assert (len(set(ids)), asked) == (200, [1, 2, 3])
+
+
 def test_lenient_listing_shapes() -> None:
     assert _parse.items_of([{"id": 1}], "agents") == [{"id": 1}]
     assert _parse.items_of({"data": [{"id": 1}]}, "agents") == [{"id": 1}]

@@ -390,17 +390,22 @@ class Core:
 
     def pages(self, endpoint: str, path: str, key: str, page_size: int,
               session_id: str | None = None) -> Op[list[dict]]:
-        """Every item of a paginated listing: pages are fetched until `has_next` is false."""
+        """Every item of a paginated listing: pages are fetched until `has_next` is false. A
+        server that ignores `page` (the same page again) ends it too, instead of looping."""
         size = max(1, min(int(page_size), MAX_PAGE_SIZE))
         items: list[dict] = []
+        previous: list[dict] = []
         page = 1
         while True:
             body = yield from self.get_json(endpoint, path, {"page": page, "page_size": size},
                                             session_id)
             batch = _parse.items_of(body, key)
+            if batch == previous:
+                return items
             items.extend(batch)
             if not batch or not _parse.has_next(body, page, size, len(batch)):
                 return items
+            previous = batch
             page += 1
 
     def sessions(self, page_size: int = MAX_PAGE_SIZE) -> Op[list[Session]]:

@@ -235,6 +235,8 @@ def items_of(body: Any, key: str) -> list[dict]:
 
 
 def has_next(body: Any, page: int, page_size: int, count: int) -> bool:
+    """What the body says, else: a full page may have more after it, a short one is the last,
+    and a longer one means the server ignored `page_size` and sent everything."""
     if isinstance(body, dict):
         flag = body.get("has_next")
         if isinstance(flag, bool):
@@ -242,7 +244,7 @@ def has_next(body: Any, page: int, page_size: int, count: int) -> bool:
         total = body.get("total")
         if isinstance(total, int):
             return page * page_size < total
-    return count >= page_size
+    return count == page_size
 
 
 def parse_agent(item: dict) -> Agent:
