@@ -122,6 +122,19 @@ def test_rate_limit_relative_reset_and_garbage() -> None:
     assert info.limit is None and info.reset == NOW + 20
 
 
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e400", "Infinity"])
+def test_rate_limit_numbers_that_are_not_finite_are_ignored(value: str) -> None:
+    headers = {name: value for name in (
+        "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After",
+        "X-RateLimit-Limit-Hour", "X-RateLimit-Remaining-Hour", "X-RateLimit-Reset-Hour")}
+    info = _parse.parse_rate_limit(httpx.Headers(headers), NOW)
+    assert info == _parse.parse_rate_limit(httpx.Headers({}), NOW)       # all None
+    # ...and such a header breaks no call: it used to raise a bare OverflowError on every answer.
+    assert status_after(core().session_status("s1"), response(
+        200, {"session_id": "s1", "status": "idle"}, headers)).status == "idle"
+    assert RetryPolicy().delay_after_status(1, 429, httpx.Headers(headers), NOW) is not None
+
+
 def test_retry_after_as_http_date() -> None:
     when = datetime.fromtimestamp(NOW, timezone.utc) + timedelta(seconds=42)
     assert _parse.parse_retry_after(format_datetime(when, usegmt=True), NOW) == 42.0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from math import isfinite
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Mapping
@@ -34,22 +35,27 @@ _EPOCH_FLOOR = 1_000_000_000   # a "reset" below this is a number of seconds, no
 
 # --- headers ----------------------------------------------------------------------------------
 
-def _int(value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return int(float(value))
-    except ValueError:
-        return None
-
-
-def parse_reset(value: str | None, now: float) -> float | None:
-    """Unix seconds of the reset; a small number is read as seconds from now."""
+def _number(value: str | None) -> float | None:
+    """A header's number; `inf`, `nan` and garbage are None (they would break arithmetic and
+    datetimes downstream)."""
     if value is None:
         return None
     try:
         number = float(value)
     except ValueError:
+        return None
+    return number if isfinite(number) else None
+
+
+def _int(value: str | None) -> int | None:
+    number = _number(value)
+    return None if number is None else int(number)
+
+
+def parse_reset(value: str | None, now: float) -> float | None:
+    """Unix seconds of the reset; a small number is read as seconds from now."""
+    number = _number(value)
+    if number is None:
         return None
     return number if number >= _EPOCH_FLOOR else now + number
 
@@ -58,13 +64,11 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     """`Retry-After` as seconds to wait: a number, or an HTTP date."""
     if value is None:
         return None
-    value = value.strip()
+    number = _number(value)
+    if number is not None:
+        return max(0.0, number)
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
+        when = parsedate_to_datetime(value.strip())
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
