@@ -56,6 +56,8 @@ def machine() -> dict[str, str]:
         "cores": str(os.cpu_count()),
         "os": platform.platform(),
         "python": f"{platform.python_implementation()} {sys.version.split()[0]}",
+        # a shared machine's figures move with its load: say how busy it was
+        "load average (1, 5, 15 min) at the end": ", ".join(f"{x:.1f}" for x in os.getloadavg()),
     }
     for name in PACKAGES:
         try:
