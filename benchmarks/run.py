@@ -39,6 +39,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}")
     parser.add_argument("--repeat", type=int, default=None,
                         help="interleaved rounds per benchmark (default 5, or 2 with --quick)")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile each benchmark with pyinstrument (its text goes to stderr; "
+                             "the figures are then slower and only for finding where time goes)")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"where to write the results (default {RESULTS}; none with --quick)")
     args = parser.parse_args(argv)
@@ -51,12 +54,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def run_one(name: str, ctx: Context) -> tuple[list[Figure], bool]:
+def run_one(name: str, ctx: Context, profile: bool = False) -> tuple[list[Figure], bool]:
     """The figures of one benchmark; a crash becomes one row saying so (the key scrubbed)."""
     started = time.perf_counter()
     print(f"[bench] {name} ...", file=sys.stderr, flush=True)
     try:
-        figures = importlib.import_module(BENCHMARKS[name]).run(ctx)
+        module = importlib.import_module(BENCHMARKS[name])
+        if profile:
+            from pyinstrument import Profiler
+            with Profiler() as profiler:
+                figures = module.run(ctx)
+            print(profiler.output_text(unicode=True, color=False), file=sys.stderr)
+        else:
+            figures = module.run(ctx)
         ok = True
     except Exception as exc:   # noqa: BLE001 - one broken benchmark must not hide the others
         print(scrub(traceback.format_exc(), ctx.key), file=sys.stderr)
@@ -77,13 +87,14 @@ def main(argv: list[str] | None = None) -> int:
     with emulator() as server:
         ctx = Context(url=server.url, key=server.key, quick=args.quick, repeat=args.repeat)
         for name in names:
-            found, ok = run_one(name, ctx)
+            found, ok = run_one(name, ctx, args.profile)
             figures += found
             all_ok &= ok
     seconds = time.perf_counter() - started
     print(table(figures))
     if args.out is not None:
-        options = " ".join(["--quick"] * args.quick + [f"--repeat {args.repeat}"]
+        options = " ".join(["--quick"] * args.quick + ["--profile"] * args.profile
+                           + [f"--repeat {args.repeat}"]
                            + [f"--only {n}" for n in args.only or []])
         args.out.write_text(document(figures, machine(), options, seconds), encoding="utf-8")
         print(f"\nwritten to {args.out} ({seconds:.0f} s)", file=sys.stderr)
