@@ -269,3 +269,25 @@ def test_done_without_final_blank_line_completes() -> None:
     with mock_client(reads) as c, c.stream("hi") as stream:
         assert [ch.text for ch in stream] == ["all"]
     assert stream.result.text == "all"
+
+
+@pytest.mark.parametrize("bad", [
+    '{"choices": [{"delta": {"content": 5}}]}',                      # text that is not text
+    '{"choices": [{"delta": {"content": ["a"]}}]}',
+    '{"choices": {"0": {"delta": {"content": "a"}}}}',               # choices as an object
+    '{"session_id": {"id": "s1"}, "choices": []}',                   # ids that are not strings
+    '{"choices": [{"delta": {}, "finish_reason": 7}]}'])
+def test_a_chunk_with_fields_of_the_wrong_type_is_a_stream_error(bad: str) -> None:
+    # They used to surface as a bare KeyError or TypeError, or as a dict where a str belongs.
+    reads = [f"data: {chunk('kept ')}\n\ndata: {bad}\n\ndata: {chunk('never')}\n\n"
+             "data: [DONE]\n\n".encode()]
+    with mock_client(reads) as c, pytest.raises(StreamError, match="unexpected shape") as info:
+        list(c.stream("hi"))
+    assert (info.value.partial_text, info.value.session_id) == ("kept ", "s1")
+
+
+def test_a_result_id_or_model_of_the_wrong_type_reads_as_none() -> None:
+    reads = [f"data: {chunk('a', id=[1], model={'m': 1})}\n\ndata: [DONE]\n\n".encode()]
+    with mock_client(reads) as c, c.stream("hi") as stream:
+        list(stream)
+    assert (stream.result.text, stream.result.id, stream.result.model) == ("a", None, None)

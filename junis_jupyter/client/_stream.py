@@ -15,7 +15,7 @@ import httpx
 
 from ..errors import StreamError
 from ..settings import scrub
-from ._parse import parse_usage
+from ._parse import _str, parse_usage
 from .sse import EventTooLarge, SSEDecoder
 from .types import ChatChunk, ChatResult, RateLimitInfo, Usage
 
@@ -91,9 +91,11 @@ class StreamAssembler:
                                 "malformed_chunk")
             if "error" in obj:
                 raise self._error_event(obj["error"])
-            try:
+            try:       # a field of the wrong type is a TypeError: the chunk is malformed
                 sid = obj.get("session_id")
                 if sid:
+                    if type(sid) is not str:
+                        raise TypeError
                     self.session_id = sid
                 text = ""
                 finish = None
@@ -105,17 +107,21 @@ class StreamAssembler:
                         text = delta.get("content") or ""
                     finish = choice.get("finish_reason")
                     if finish:
+                        if type(finish) is not str:
+                            raise TypeError
                         self.finish_reason = finish
                 usage = obj.get("usage")
                 if usage:
                     usage = self.usage = parse_usage(usage)
                 if text:
+                    if type(text) is not str:
+                        raise TypeError
                     if not self.parts:
                         self.call.first_token_s = perf_counter() - self.call.t0
-                        self.id = obj.get("id")
-                        self.model = obj.get("model")
+                        self.id = _str(obj.get("id"))
+                        self.model = _str(obj.get("model"))
                     self.parts.append(text)
-            except (AttributeError, TypeError, IndexError):
+            except (AttributeError, TypeError, LookupError):
                 raise self.fail(f"The server sent a chunk of an unexpected shape: {data[:80]!r}",
                                 "malformed_chunk") from None
             if text or usage or finish:
