@@ -311,7 +311,8 @@ def test_completion_variants_the_contract_allows() -> None:
     assert (bare.text, bare.session_id, bare.usage.total_tokens, bare.finish_reason) == (
         "hi", None, 0, None)
     parts = _parse.parse_chat({"choices": [{"message": {"content": [
-        {"type": "text", "text": "a"}, {"type": "image_url"}, {"type": "text", "text": "b"}]}}],
+        {"type": "text", "text": "a"}, {"type": "image_url"}, {"type": "text", "text": 5},
+        "stray", {"type": "text", "text": "b"}]}}],
         "session_id": "s1", "created": 1, "unknown": {"x": 1}})
     assert (parts.text, parts.session_id) == ("ab", "s1")
     tools = _parse.parse_chat({"choices": [{"message": {"content": None, "tool_calls": [

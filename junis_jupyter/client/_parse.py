@@ -197,7 +197,8 @@ def _content(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, list):
-        return "".join(p.get("text", "") for p in value if isinstance(p, dict))
+        return "".join(text for part in value
+                       if isinstance(part, dict) and isinstance(text := part.get("text"), str))
     return str(value)
 
 
