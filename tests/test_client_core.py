@@ -344,6 +344,27 @@ def test_chat_reports_a_200_without_choices_as_bad_response() -> None:
     assert (record.status, record.error_code) == (200, "bad_response")
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_redirect_is_not_followed_but_named(stream: bool) -> None:
+    records: list = []
+    c = core(observers=[records.append])
+    with pytest.raises(StopIteration) as done:
+        next(c.chat_call(stream, "hi"))
+    call, request = done.value.value
+    op = c.exchange(call, request, stream)
+    send = next(op)
+    moved = response(301, text="<html>Moved</html>",
+                     headers={"Location": f"https://api.junis.ai/v1/chat/completions?k={KEY}"})
+    assert send.reads(moved)                 # read and closed by the driver, streamed or not
+    with pytest.raises(APIError) as info:
+        reply(op, send, moved)
+    err = info.value
+    assert (err.status, err.code) == (301, "redirect")
+    assert "https://api.junis.ai/v1/chat/completions" in err.message and "base_url" in err.message
+    assert KEY not in str(err)
+    assert [(r.status, r.error_code) for r in records] == [(301, "redirect")]
+
+
 def test_a_body_over_the_limit_stops_the_read_and_is_a_clear_error() -> None:
     records: list = []
     op = core(observers=[records.append], max_response_bytes=50).session_status("s1")

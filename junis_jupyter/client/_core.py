@@ -65,7 +65,7 @@ class Send:
     def reads(self, response: httpx.Response) -> bool:
         """Whether the driver reads the body: always, but for a stream that succeeded (the
         stream's own reader, with its per-event bound, does)."""
-        return not self.stream or response.status_code >= 400
+        return not self.stream or response.status_code >= 300
 
     def take(self, chunk: bytes) -> bool:
         """One piece of the body; False once it is over the limit (the driver stops reading)."""
@@ -261,8 +261,10 @@ class Core:
                             f"{send.limit:,} bytes); stopped reading it.", status=status,
                             code="response_too_large", request_id=call.request_id)
                     response = send.read(response)
-                if status < 400:
+                if status < 300:
                     return response
+                if status < 400:        # not followed: the key would go along to the new address
+                    raise _parse.redirect_error(response, self.key)
                 delay = policy.delay_after_status(attempt, status, headers)
                 if delay is None:
                     raise _parse.error_from_response(response, self.key)

@@ -146,6 +146,16 @@ def error_from_response(response: httpx.Response, key: str | None) -> APIError:
                retry_after=parse_retry_after(headers.get("retry-after")))
 
 
+def redirect_error(response: httpx.Response, key: str | None) -> APIError:
+    """A 3xx: usually a base URL that is not the API's own (http for https, an old host)."""
+    status = response.status_code
+    where = response.headers.get("location")
+    target = f" to {where[:200]!r}" if where else ""
+    return APIError(scrub(f"The server redirected the request{target}; the client does not "
+                          "follow redirects (the key would go along), so set base_url to the "
+                          "API's address.", key), status=status, code="redirect", request_id=response.headers.get("x-request-id"))
+
+
 def connection_error(exc: httpx.TransportError, url: str) -> APIConnectionError:
     """No answer at all. `url` is the base URL: the request itself may carry query strings."""
     detail = str(exc) or type(exc).__name__
