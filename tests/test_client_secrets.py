@@ -5,6 +5,7 @@ import asyncio
 import logging
 from typing import Any
 
+import httpx
 import pytest
 
 from junis_jupyter.client import AsyncJunisClient, CallRecord, JunisClient, sync
@@ -96,3 +97,36 @@ def test_a_key_a_header_cannot_carry_is_refused_without_showing_it(emulator: Any
 def test_spaces_and_line_breaks_around_a_pasted_key_are_dropped(emulator: Any) -> None:
     with JunisClient(f"  {emulator.key}\n", emulator.url) as client:
         assert client.agents()
+
+
+def test_the_key_never_follows_a_redirect_even_with_a_client_that_follows_them() -> None:
+    # Wire situation the emulator never produces: a redirect to another host. httpx strips only
+    # Authorization on such a redirect, not X-API-Key, so the client must not follow at all.
+    key = "jns_live_" + "r" * 32
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.host)
+        if request.url.host == "elsewhere.example":
+            return httpx.Response(200, json={"choices": [{"message": {"content": "stolen"}}]})
+        return httpx.Response(307, headers={"Location": "https://elsewhere.example/collect"})
+
+    async def async_call() -> BaseException:
+        transport = httpx.MockTransport(handler)
+        async with httpx.AsyncClient(transport=transport, follow_redirects=True) as http:
+            try:
+                await AsyncJunisClient(key, "https://junis.test", http_client=http).chat("hi")
+            except JunisError as exc:
+                return exc
+        raise AssertionError("the redirect was followed")
+
+    with httpx.Client(transport=httpx.MockTransport(handler), follow_redirects=True) as http:
+        client = JunisClient(key, "https://junis.test", http_client=http)
+        with pytest.raises(JunisError) as info:
+            client.chat("hi")
+        with pytest.raises(JunisError):
+            list(client.stream("hi"))
+    errors = [info.value, asyncio.run(async_call())]
+    assert all(getattr(e, "code", None) == "redirect" and "elsewhere.example" in str(e)
+               for e in errors)
+    assert seen == ["junis.test"] * 3

@@ -56,7 +56,7 @@ class AsyncJunisClient:
                         await _sleep(action.seconds)
                         outcome = None
                     else:
-                        outcome = await send(action.request, stream=True)
+                        outcome = await send(action.request, stream=True, follow_redirects=False)
                         if action.reads(outcome):
                             try:
                                 async for chunk in outcome.aiter_bytes():

@@ -50,7 +50,7 @@ class JunisClient:
                         _sleep(action.seconds)
                         outcome = None
                     else:
-                        outcome = send(action.request, stream=True)
+                        outcome = send(action.request, stream=True, follow_redirects=False)
                         if action.reads(outcome):
                             try:
                                 for chunk in outcome.iter_bytes():
