@@ -6,6 +6,30 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from junis_jupyter.emulator import EmulatorThread, start_emulator_thread
+from key_watch import LeakWatch, make_canary_key
+
+CANARY_KEY = make_canary_key()
+_watch = LeakWatch(CANARY_KEY)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _watch.attach()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _watch.scan_report(report)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _watch.leaks and session.exitstatus == 0:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    tr = terminalreporter
+    tr.write_line(_watch.summary())
+    for leak in _watch.leaks[:20]:
+        tr.write_line(f"  KEY LEAKED: {leak}", red=True)
 
 # The shared emulator serves the whole suite within a minute or two: its key's request rate is
 # lifted so that no test trips a limit it did not ask for (use make_emulator(rpm=...) for that).
@@ -15,7 +39,7 @@ _SESSION_RPM = 1_000_000
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[EmulatorThread]:
     """A running emulator (token_delay=0, admin routes on) shared by the whole test session."""
-    server = start_emulator_thread(rpm=_SESSION_RPM)
+    server = start_emulator_thread(rpm=_SESSION_RPM, key=CANARY_KEY)
     try:
         yield server
     finally:
