@@ -234,7 +234,7 @@ def test_map_holds_a_prompt_that_is_not_unicode_as_that_items_error(emulator: An
     before = emulator.stats()["requests"]
     results = run(lambda c: c.map(["[[echo]] one", undecodable, "[[echo]] three"]), emulator)
     assert isinstance(results[1], ConfigurationError) and "not valid Unicode" in str(results[1])
-    assert [r.text for r in (results[0], results[2])] == ["one", "three"]   # type: ignore[union-attr]
+    assert [r.text for r in results[::2]] == ["one", "three"]           # type: ignore[union-attr]
     assert emulator.stats()["requests"] - before == 2                      # the bad one never left
 
 

@@ -307,7 +307,7 @@ def test_insecure_base_url_refused_unless_allowed() -> None:
 
 
 def test_completion_variants_the_contract_allows() -> None:
-    bare = _parse.parse_chat({"choices": [{"message": {"content": "hi"}}]})   # no id, usage, session
+    bare = _parse.parse_chat({"choices": [{"message": {"content": "hi"}}]})   # no id, usage...
     assert (bare.text, bare.session_id, bare.usage.total_tokens, bare.finish_reason) == (
         "hi", None, 0, None)
     parts = _parse.parse_chat({"choices": [{"message": {"content": [

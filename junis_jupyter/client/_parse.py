@@ -148,12 +148,13 @@ def error_from_response(response: httpx.Response, key: str | None) -> APIError:
 
 def redirect_error(response: httpx.Response, key: str | None) -> APIError:
     """A 3xx: usually a base URL that is not the API's own (http for https, an old host)."""
-    status = response.status_code
-    where = response.headers.get("location")
+    headers = response.headers
+    where = headers.get("location")
     target = f" to {where[:200]!r}" if where else ""
-    return APIError(scrub(f"The server redirected the request{target}; the client does not "
-                          "follow redirects (the key would go along), so set base_url to the "
-                          "API's address.", key), status=status, code="redirect", request_id=response.headers.get("x-request-id"))
+    message = (f"The server redirected the request{target}; the client does not follow "
+               "redirects (the key would go along), so set base_url to the API's address.")
+    return APIError(scrub(message, key), status=response.status_code, code="redirect",
+                    request_id=headers.get("x-request-id"))
 
 
 def connection_error(exc: httpx.TransportError, url: str) -> APIConnectionError:
