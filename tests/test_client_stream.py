@@ -4,16 +4,18 @@ through httpx.MockTransport."""
 from __future__ import annotations
 
 import _thread
+import asyncio
 import gc
 import threading
 import time
+import zlib
 from typing import Any, Callable, Iterator
 
 import httpx
 import pytest
 
-from junis_jupyter.client import CallRecord, ChatChunk, JunisClient, sync
-from junis_jupyter.errors import StreamError
+from junis_jupyter.client import AsyncJunisClient, CallRecord, ChatChunk, JunisClient, sync
+from junis_jupyter.errors import APIError, StreamError
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
@@ -291,3 +293,55 @@ def test_a_result_id_or_model_of_the_wrong_type_reads_as_none() -> None:
     with mock_client(reads) as c, c.stream("hi") as stream:
         list(stream)
     assert (stream.result.text, stream.result.id, stream.result.model) == ("a", None, None)
+
+
+def gzip_then_garbage() -> list[bytes]:
+    """A gzip-encoded stream whose first read decodes to one chunk and whose next does not."""
+    encoder = zlib.compressobj(wbits=31)
+    good = encoder.compress(f"data: {chunk('kept')}\n\n".encode())
+    good += encoder.flush(zlib.Z_SYNC_FLUSH)
+    return [good, b"not gzip " * 10]
+
+
+def test_a_body_that_will_not_decode_is_a_junis_error_sync_and_async() -> None:
+    # httpx raises DecodingError, which is no TransportError: it used to escape bare.
+    def whole(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-encoding": "gzip"},
+                              content=iter([b"not gzip at all"]))
+
+    def streamed(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-encoding": "gzip",
+                                            "content-type": "text/event-stream"},
+                              content=iter(gzip_then_garbage()))
+
+    async def astreamed(request: httpx.Request) -> httpx.Response:
+        async def body() -> Any:
+            for part in gzip_then_garbage():
+                yield part
+        return httpx.Response(200, headers={"content-encoding": "gzip",
+                                            "content-type": "text/event-stream"}, content=body())
+
+    key = "jns_live_" + "d" * 32
+    with JunisClient(key, "https://junis.test", max_retries=0,
+                     http_client=httpx.Client(transport=httpx.MockTransport(whole))) as c:
+        with pytest.raises(APIError, match="could not be decoded") as info:
+            c.chat("hi")
+        assert info.value.code == "bad_response"
+    with JunisClient(key, "https://junis.test",
+                     http_client=httpx.Client(transport=httpx.MockTransport(streamed))) as c:
+        with pytest.raises(StreamError, match="decompressing") as broken:
+            list(c.stream("hi"))
+        assert broken.value.partial_text == "kept"
+
+    async def go() -> StreamError:
+        http = httpx.AsyncClient(transport=httpx.MockTransport(astreamed))
+        async with AsyncJunisClient(key, "https://junis.test", http_client=http) as ac:
+            try:
+                async for _ in ac.stream("hi"):
+                    pass
+            except StreamError as exc:
+                return exc
+            finally:
+                await http.aclose()
+        raise AssertionError("no StreamError")
+    assert asyncio.run(go()).partial_text == "kept"

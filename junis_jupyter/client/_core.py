@@ -249,6 +249,10 @@ class Core:
                     self._log_retry(call, type(exc).__name__, attempt, delay)
                     yield Sleep(delay)
                     continue
+                except httpx.DecodingError as exc:      # e.g. a gzip body that is not gzip
+                    raise APIError(scrub(f"The server's answer to {call.endpoint} could not be "
+                                         f"decoded: {exc}", self.key),
+                                   code="bad_response") from exc
                 status = response.status_code
                 headers = response.headers
                 call.status = status

@@ -22,6 +22,9 @@ from .types import ChatChunk, ChatResult, RateLimitInfo, Usage
 if TYPE_CHECKING:
     from ._core import Call
 
+# What reading a stream's body can raise when the connection or its bytes go bad.
+READ_ERRORS = (httpx.TransportError, httpx.DecodingError)
+
 
 class StreamAssembler:
     __slots__ = ("response", "call", "parts", "session_id", "usage", "finish_reason", "id",
@@ -161,8 +164,8 @@ class StreamAssembler:
             interrupted=interrupted)
         call.finish(error_code="interrupted" if interrupted else None, usage=self.usage)
 
-    def broken(self, exc: httpx.TransportError) -> StreamError:
-        """The connection failed mid-stream (reset, read timeout)."""
+    def broken(self, exc: httpx.HTTPError) -> StreamError:
+        """The connection failed mid-stream (reset, read timeout, a body that will not decode)."""
         what = "timed out" if isinstance(exc, httpx.TimeoutException) else "broke"
         detail = str(exc) or type(exc).__name__
         return self.fail(f"The stream {what} after it began: {detail}", "connection")

@@ -9,7 +9,7 @@ import httpx
 from ..errors import ConfigurationError, JunisError
 from ._core import DEFAULT_MAX_RESPONSE_BYTES, Core, Observer, Op, Sleep
 from ._retry import RetryPolicy
-from ._stream import StreamAssembler, StreamView
+from ._stream import READ_ERRORS, StreamAssembler, StreamView
 from .types import Agent, ChatChunk, ChatResult, Message, RateLimitInfo, Session, SessionStatus
 
 __all__ = ["AsyncJunisClient", "AsyncChatStream"]
@@ -225,7 +225,7 @@ class AsyncChatStream(StreamView):
                     for chunk in asm.end_of_body():
                         yield chunk
                 asm.complete()
-        except httpx.TransportError as exc:
+        except READ_ERRORS as exc:
             if not asm.over:            # else: closed from elsewhere, the iteration just ends
                 raise asm.broken(exc) from exc
         except BaseException:

@@ -8,7 +8,7 @@ import httpx
 
 from ._core import DEFAULT_MAX_RESPONSE_BYTES, Core, Observer, Op, Sleep
 from ._retry import RetryPolicy
-from ._stream import StreamAssembler, StreamView
+from ._stream import READ_ERRORS, StreamAssembler, StreamView
 from .types import Agent, ChatChunk, ChatResult, Message, RateLimitInfo, Session, SessionStatus
 
 if TYPE_CHECKING:
@@ -182,7 +182,7 @@ class ChatStream(StreamView):
                 else:
                     yield from asm.end_of_body()
                 asm.complete()
-        except httpx.TransportError as exc:
+        except READ_ERRORS as exc:
             if not asm.over:            # else: closed from elsewhere, the iteration just ends
                 raise asm.broken(exc) from exc
         except BaseException:
