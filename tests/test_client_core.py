@@ -278,6 +278,8 @@ def test_an_id_that_is_not_unicode_is_refused_before_any_request() -> None:
     for op in (core().session_status(bad), core().messages(bad)):
         with pytest.raises(ConfigurationError, match="session id .* is not valid Unicode"):
             next(op)
+    with pytest.raises(ConfigurationError, match="not valid Unicode"):
+        next(core().agents(agent_type=bad))                 # a query parameter
 
 
 def test_values_json_cannot_carry_are_configuration_errors() -> None:

@@ -212,8 +212,11 @@ class Core:
         else:
             content = self.encode(json)
             headers = self._json_stream_headers if stream else self._json_headers
-        return httpx.Request(method, self.base_url + path, content=content, params=params,
-                             headers=headers, extensions={"timeout": self._timeout})
+        try:
+            return httpx.Request(method, self.base_url + path, content=content, params=params,
+                                 headers=headers, extensions={"timeout": self._timeout})
+        except UnicodeEncodeError as exc:        # a query parameter that is not valid Unicode
+            raise ConfigurationError(_not_unicode(exc, self.key)) from None
 
     def encode(self, body: Any) -> bytes:
         """Compact UTF-8 JSON, encoded once. What cannot be sent (text that is not valid Unicode,
