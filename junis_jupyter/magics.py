@@ -18,7 +18,7 @@ from typing import Any
 from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, Enum, Float, Integer, Unicode
+from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, observe, validate
 
 from . import errors, settings
 from . import interpolate as interp
@@ -52,7 +52,8 @@ HELP = """\
 %junis chat           the chat panel
 %junis help           this text
 Defaults: %config JunisMagics.agent = "Research" (and format, stream, system, temperature,
-max_tokens, interpolate, new, out, max_prompt_chars, max_table_rows, max_string_chars, update_hz)."""
+max_tokens, interpolate, new, out, max_prompt_chars, max_table_rows, max_string_chars, update_hz,
+timeout, max_retries)."""
 
 
 def _say(line: str) -> None:
@@ -130,6 +131,9 @@ class JunisMagics(Magics):
     max_table_rows = Integer(20, help="Rows of a DataFrame put into a prompt.").tag(config=True)
     max_string_chars = Integer(2000, help="Characters of a string value put into a prompt.").tag(config=True)
     update_hz = Float(15.0, help="Most display updates per second while streaming.").tag(config=True)
+    timeout = Float(60.0, help="Seconds to wait for the service's next byte before giving up.").tag(config=True)
+    max_retries = Integer(2, min=0, help="Retries of a call refused as busy (429, 5xx) or cut "
+                          "before an answer.").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -144,8 +148,20 @@ class JunisMagics(Magics):
         """Made on first use (so a key given later by `%junis login` is picked up)."""
         if self._client is None:
             from .client.sync import JunisClient
-            self._client = JunisClient()
+            self._client = JunisClient(timeout=self.timeout, max_retries=self.max_retries)
         return self._client
+
+    @validate("timeout")
+    def _check_timeout(self, proposal: Any) -> float:
+        if not proposal["value"] > 0:      # also refuses nan
+            raise TraitError(f"JunisMagics.timeout must be a positive number of seconds, "
+                             f"not {proposal['value']!r}.")
+        return proposal["value"]
+
+    @observe("timeout", "max_retries")
+    def _settings_changed(self, change: Any) -> None:
+        """The client keeps the values it was made with: the next call makes a new one."""
+        self.reset_client()
 
     def reset_client(self) -> None:
         if self._client is not None:

@@ -285,7 +285,8 @@ def run_magic(url: str, key: str, arm: Callable[[], None], shell: Any,
     magic = shell.magic
     magic.reset_client()
     magic.session_id = None
-    # The magic has no option for timeout or retries yet, so the test hands it its client.
+    # The magic takes its URL and key from the environment, and some rows put a proxy in front
+    # of the emulator: the test hands it a client made like the other paths' clients.
     magic._client = JunisClient(**_client_kwargs(url, key))
     shell.shell.user_ns["_junis"] = None
     arm()

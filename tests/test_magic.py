@@ -80,6 +80,7 @@ def run(ipshell, junis_env, capsys, monkeypatch):
     magic.session_id = None
     magic.last_result = None
     ipshell.config.pop("JunisMagics", None)        # what earlier tests' %config left behind
+    magic.config.pop("JunisMagics", None)          # (the magic keeps its own copy)
     for name in magic.trait_names(config=True):
         monkeypatch.setattr(magic, name, magic.trait_defaults(name))
     settings.set_login_key(None)
@@ -377,6 +378,47 @@ def test_server_error_after_retries(run, emulator):
     assert "500" in line and "try again" in line
 
 
+def _unavailable_once(emulator) -> None:
+    emulator.faults({"kind": "status", "status": 503, "code": "service_unavailable",
+                     "message": "Busy.", "count": 1})
+
+
+def test_one_503_is_retried_and_answered_by_default(run, emulator):
+    before = emulator.stats()["requests"]
+    _unavailable_once(emulator)
+    cell = run("%%junis --no-stream\nHi")
+    assert cell.err == "" and run.shell.user_ns["_junis"].text
+    assert emulator.stats()["requests"] - before == 2               # the 503, then the answer
+
+
+def test_config_max_retries_applies_to_the_client_already_made(run, emulator):
+    assert run("%%junis --no-stream\nHi").err == ""                # the client exists now
+    run("%config JunisMagics.max_retries = 0")
+    before = emulator.stats()["requests"]
+    _unavailable_once(emulator)
+    line = error_line(run("%%junis --no-stream\nHi"))
+    assert "503" in line
+    assert emulator.stats()["requests"] - before == 1               # no retry
+    assert run("%%junis --no-stream\nHi").err == ""                # the fault was used up
+
+
+def test_config_timeout_applies_to_the_next_call(run, emulator):
+    run("%config JunisMagics.max_retries = 0")
+    run("%config JunisMagics.timeout = 0.5")
+    emulator.faults({"kind": "delay", "seconds": 5})
+    line = error_line(run("%%junis --no-stream\nHi"))
+    assert "in time" in line and "raise the timeout" in line
+
+
+def test_timeout_and_retries_refuse_nonsense(run):
+    from traitlets import TraitError
+    for name, value in (("timeout", 0.0), ("timeout", -1.0), ("timeout", float("nan")),
+                        ("max_retries", -1)):
+        with pytest.raises(TraitError):
+            setattr(run.magic, name, value)
+    assert run.magic.timeout == 60.0 and run.magic.max_retries == 2
+
+
 def test_unknown_agent_lists_the_names(run):
     line = error_line(run("%%junis --agent Nobody\nHi"))
     assert "Nobody" in line and "Research" in line and "Writer" in line
@@ -488,6 +530,12 @@ def test_config_masks_the_key_and_says_where_things_come_from(run, emulator):
     assert "JUNIS_API_KEY" in text and emulator.url in text
     row = [line for line in text.splitlines() if line.startswith("max_table_rows")][0]
     assert row.split() == ["max_table_rows", "7", "%config"]
+    rows = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line.strip()}
+    assert rows["timeout"] == ["60.0", "default"] and rows["max_retries"] == ["2", "default"]
+    run("%config JunisMagics.timeout = 5")
+    text = run("%junis config").events[-1]["data"]["text/plain"]
+    rows = {line.split()[0]: line.split()[1:] for line in text.splitlines() if line.strip()}
+    assert rows["timeout"] == ["5.0", "%config"]
 
 
 def test_login_replaces_the_key_for_the_kernel(run, emulator, monkeypatch):
