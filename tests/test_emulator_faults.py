@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import socket
 import time
 
 import httpx
@@ -217,3 +219,27 @@ def test_admin_routes_are_off_without_the_flag(make_emulator) -> None:
                          ("POST", "/_emulator/keys"), ("GET", "/_emulator/stats")]:
         r = httpx.request(method, server.url + path, json={"faults": [{"kind": "reset"}]})
         assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+
+def test_client_leaving_mid_body_is_a_quiet_disconnect(make_emulator, caplog) -> None:
+    server = make_emulator()
+    host, port = server.url.removeprefix("http://").split(":")
+    body = json.dumps(ask("A question whose body never fully arrives")).encode()
+    head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\nX-API-Key: {server.key}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    with caplog.at_level(logging.DEBUG), socket.create_connection((host, int(port))) as sock:
+        sock.sendall(head + body[:len(body) // 2])
+        wait_for(lambda: server.stats()["in_flight"] == 1)    # the app is reading the body
+    wait_for(lambda: server.stats()["in_flight"] == 0)
+    assert server.stats()["by_status"] == {"disconnected": 1}
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    with client(server) as c:           # and the emulator serves the next request as usual
+        assert c.post("/v1/chat/completions", json=ask()).status_code == 200
+
+
+def wait_for(condition, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the emulator did not get there"
+        time.sleep(0.01)

@@ -3,9 +3,11 @@ faults that strike as a request arrives (status, delay, reset)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .faults import ARRIVAL_KINDS, Fault
@@ -42,7 +44,8 @@ class EmulatorMiddleware:
             await send(message)
 
         if admin:
-            await self.app(scope, receive, tagged_send)
+            with contextlib.suppress(ClientDisconnect):     # left while sending its body
+                await self.app(scope, receive, tagged_send)
             return
         emulator.stats.begin()
         try:
@@ -63,9 +66,12 @@ class EmulatorMiddleware:
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, status: list[str]) -> None:
         """Run the app; a crash before the response started still gets the contract's 500 body
-        (with this layer's headers), a crash mid-stream drops the connection."""
+        (with this layer's headers), a crash mid-stream drops the connection. A client that left
+        while sending its body is no crash: nobody is there to answer, it counts as disconnected."""
         try:
             await self.app(scope, receive, send)
+        except ClientDisconnect:
+            return
         except Exception:
             if status[0] != _NO_RESPONSE:
                 raise
