@@ -5,9 +5,12 @@ renderer bug cannot hide itself: whatever HTML reaches the page must pass it.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any, Iterator
 
 from junis_jupyter.safe_markdown import is_safe_url
 
@@ -189,3 +192,104 @@ class LabServer:
             except ProcessLookupError:
                 pass
         self._log.close()
+
+
+def xss_trap(*, record_alerts: bool = False) -> str:
+    """A script to run before any page script: setting window.__xss records a hit in
+    window.__xssHits instead of storing a value (and, if asked, so does each alert())."""
+    alerts = """
+  window.alert = new Proxy(window.alert, {apply(t, self, args) {
+    hits.push('alert:' + args[0]); return Reflect.apply(t, self, args); }});""" if record_alerts else ""
+    return """
+(() => {
+  const hits = [];
+  Object.defineProperty(window, '__xssHits', {value: hits});
+  Object.defineProperty(window, '__xss', {get() { return undefined; },
+                                          set(v) { hits.push(String(v)); }});""" + alerts + """
+})();
+"""
+
+
+def skip_without_browser() -> None:
+    """Skip (loudly, on stderr) when Chromium or Playwright is missing."""
+    import pytest
+    if not Path(CHROMIUM).exists():
+        reason = (f"BROWSER TESTS NOT RUN: {CHROMIUM} is missing. Install Debian's Chromium "
+                  "(`make browser`, or `apt-get install -y chromium` as root) to run them.")
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+            return
+        except ImportError:
+            reason = ("BROWSER TESTS NOT RUN: the playwright package is not installed "
+                      "(pip install playwright).")
+    print(reason, file=sys.stderr)
+    pytest.skip(reason)
+
+
+def write_notebook(path: Path, cells: list[str]) -> None:
+    """A notebook of code cells with the python3 kernel, as JupyterLab opens it."""
+    import nbformat
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+
+
+@contextlib.contextmanager
+def lab_with_emulator(root: Path, scratch: Path) -> Iterator[LabServer]:
+    """JupyterLab serving `root`, its kernels pointed at an emulator process; both stopped after."""
+    from junis_jupyter.emulator.process import start_emulator_process
+
+    emulator = start_emulator_process()
+    server = None
+    try:
+        server = LabServer(root, scratch / "lab", {
+            "JUNIS_BASE_URL": emulator.url, "JUNIS_API_KEY": emulator.key,
+            "JUNIS_HOME": str(scratch / "junis_home")})
+        yield server
+    finally:
+        if server is not None:
+            server.stop()
+        emulator.stop()
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextlib.contextmanager
+def trapped_page(browser: Any, trap: str) -> Iterator[Any]:
+    """A page in a fresh context with `trap` run before any page script; `page.dialogs` keeps
+    the message of every dialog (each dismissed)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    context.add_init_script(trap)
+    page = context.new_page()
+    page.dialogs = []
+
+    def on_dialog(dialog: Any) -> None:
+        page.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def open_notebook(page: Any, lab: LabServer, notebook: str, timeout: float) -> None:
+    """Open a notebook (no tabs restored from a past test) and wait until its kernel is idle."""
+    page.goto(f"{lab.url}/lab/tree/{notebook}?reset")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout)
+    # The execution indicator says "idle" before the kernel exists: the status bar text does not.
+    page.locator(".jp-StatusBar-TextItem", has_text="(ipykernel) | Idle").wait_for(timeout=timeout)

@@ -8,7 +8,6 @@ script that runs (and any alert dialog).
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,22 +15,13 @@ from typing import Any
 
 import pytest
 
-from browser_support import CHROMIUM, CHROMIUM_FLAGS, HOSTILE, LabServer
+from browser_support import (HOSTILE, LabServer, chromium, lab_with_emulator, open_notebook,
+                             skip_without_browser, trapped_page, write_notebook, xss_trap)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "build" / "screenshots"
 _SLOW = 60_000          # ms: bound for things that involve a kernel starting on a busy machine
-
-# Installed before any page script: setting window.__xss records a hit instead of storing a value.
-_TRAP = """
-(() => {
-  const hits = [];
-  Object.defineProperty(window, '__xssHits', {value: hits});
-  Object.defineProperty(window, '__xss', {get() { return undefined; },
-                                          set(v) { hits.push(String(v)); }});
-})();
-"""
 
 _NOTEBOOKS = {
     "chat.ipynb": ["from junis_jupyter import ChatPanel\npanel = ChatPanel()\npanel",
@@ -40,88 +30,36 @@ _NOTEBOOKS = {
 }
 
 
-def _missing_browser_reason() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return (f"BROWSER TESTS NOT RUN: {CHROMIUM} is missing. Install Debian's Chromium "
-                "(`make browser`, or `apt-get install -y chromium` as root) to run them.")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "BROWSER TESTS NOT RUN: the playwright package is not installed (pip install playwright)."
-    return None
-
-
-def _write_notebook(path: Path, cells: list[str]) -> None:
-    import nbformat
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nbformat.write(nb, path)
-
-
 @pytest.fixture(scope="module")
 def lab() -> Iterator[LabServer]:
-    reason = _missing_browser_reason()
-    if reason:
-        print(reason, file=sys.stderr)
-        pytest.skip(reason)
-    from junis_jupyter.emulator.process import start_emulator_process
-
+    skip_without_browser()
     scratch = Path(tempfile.mkdtemp(prefix="junis-browser-"))
     root = scratch / "root"
     root.mkdir()
     for name, cells in _NOTEBOOKS.items():
-        _write_notebook(root / name, cells)
-    emulator = start_emulator_process()
-    server = None
+        write_notebook(root / name, cells)
     try:
-        server = LabServer(root, scratch / "lab", {
-            "JUNIS_BASE_URL": emulator.url, "JUNIS_API_KEY": emulator.key,
-            "JUNIS_HOME": str(scratch / "junis_home")})
-        yield server
+        with lab_with_emulator(root, scratch) as server:
+            yield server
     finally:
-        if server is not None:
-            server.stop()
-        emulator.stop()
         shutil.rmtree(scratch, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
 def browser(lab: LabServer) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    context.add_init_script(_TRAP)
-    page = context.new_page()
-    page.dialogs = []                                   # type: ignore[attr-defined]
-
-    def on_dialog(dialog: Any) -> None:
-        page.dialogs.append(dialog.message)             # type: ignore[attr-defined]
-        dialog.dismiss()
-
-    page.on("dialog", on_dialog)
-    try:
+    with trapped_page(browser, xss_trap()) as page:
         yield page
-    finally:
-        context.close()
 
 
 def open_panel(page: Any, lab: LabServer, notebook: str) -> Any:
     """Open the notebook, run its first cell, and wait for the panel with its pickers loaded."""
-    page.goto(f"{lab.url}/lab/tree/{notebook}?reset")      # ?reset: no tabs restored from a past test
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=_SLOW)
-    # The execution indicator says "idle" before the kernel exists: the status bar text does not.
-    page.locator(".jp-StatusBar-TextItem", has_text="(ipykernel) | Idle").wait_for(timeout=_SLOW)
+    open_notebook(page, lab, notebook, _SLOW)
     run_cell(page, 0)
     panel = page.locator(".junis-chat-panel")
     panel.wait_for(timeout=_SLOW)

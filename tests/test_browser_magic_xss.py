@@ -13,7 +13,6 @@ The chat panel's own injection test lives in test_browser.py.
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,24 +20,14 @@ from typing import Any
 
 import pytest
 
-from browser_support import CHROMIUM, CHROMIUM_FLAGS, HOSTILE, LabServer
+from browser_support import (HOSTILE, LabServer, chromium, lab_with_emulator, open_notebook,
+                             skip_without_browser, trapped_page, write_notebook, xss_trap)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
 
 _SLOW = 90_000          # ms: a bound for a kernel starting on a busy machine, not a timing check
 NOTEBOOK = "hostile.ipynb"
 EXPORT = "hostile.html"
-
-_TRAP = """
-(() => {
-  const hits = [];
-  Object.defineProperty(window, '__xssHits', {value: hits});
-  Object.defineProperty(window, '__xss', {get() { return undefined; },
-                                          set(v) { hits.push(String(v)); }});
-  window.alert = new Proxy(window.alert, {apply(t, self, args) {
-    hits.push('alert:' + args[0]); return Reflect.apply(t, self, args); }});
-})();
-"""
 
 # Hovering, focusing and clicking what the answers left in the page fires any handler there.
 _PROVOKE = """(selector) => { document.querySelectorAll(selector).forEach(el => {
@@ -62,23 +51,9 @@ def _cell_source(payload: str) -> str:
     return "%%junis --new --no-interpolate\n[[echo]] " + payload
 
 
-def _missing_browser_reason() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return (f"BROWSER TESTS NOT RUN: {CHROMIUM} is missing. Install Debian's Chromium "
-                "(`make browser`, or `apt-get install -y chromium` as root) to run them.")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "BROWSER TESTS NOT RUN: the playwright package is not installed."
-    return None
-
-
 @pytest.fixture(scope="module")
 def scratch() -> Iterator[Path]:
-    reason = _missing_browser_reason()
-    if reason:
-        print(reason, file=sys.stderr)
-        pytest.skip(reason)
+    skip_without_browser()
     path = Path(tempfile.mkdtemp(prefix="junis-xss-"))
     yield path
     shutil.rmtree(path, ignore_errors=True)
@@ -86,57 +61,23 @@ def scratch() -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def lab(scratch: Path) -> Iterator[LabServer]:
-    import nbformat
-    from junis_jupyter.emulator.process import start_emulator_process
-
     root = scratch / "root"
     root.mkdir()
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("%load_ext junis_jupyter")] + [
-        nbformat.v4.new_code_cell(_cell_source(p)) for p in HOSTILE]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
-    nbformat.write(nb, root / NOTEBOOK)
-    emulator = start_emulator_process()
-    server = None
-    try:
-        server = LabServer(root, scratch / "lab", {
-            "JUNIS_BASE_URL": emulator.url, "JUNIS_API_KEY": emulator.key,
-            "JUNIS_HOME": str(scratch / "junis_home")})
+    write_notebook(root / NOTEBOOK, ["%load_ext junis_jupyter"] + [_cell_source(p) for p in HOSTILE])
+    with lab_with_emulator(root, scratch) as server:
         yield server
-    finally:
-        if server is not None:
-            server.stop()
-        emulator.stop()
 
 
 @pytest.fixture(scope="module")
 def browser(scratch: Path) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    context.add_init_script(_TRAP)
-    page = context.new_page()
-    page.dialogs = []                                   # type: ignore[attr-defined]
-
-    def on_dialog(dialog: Any) -> None:
-        page.dialogs.append(dialog.message)             # type: ignore[attr-defined]
-        dialog.dismiss()
-
-    page.on("dialog", on_dialog)
-    try:
+    with trapped_page(browser, xss_trap(record_alerts=True)) as page:
         yield page
-    finally:
-        context.close()
 
 
 def _controls(page: Any) -> None:
@@ -164,9 +105,7 @@ def _assert_nothing_ran(page: Any, selector: str) -> None:
 
 
 def test_magic_answers_in_jupyterlab_and_its_html_export_run_nothing(page: Any, lab: LabServer, scratch: Path) -> None:
-    page.goto(f"{lab.url}/lab/tree/{NOTEBOOK}?reset")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=_SLOW)
-    page.locator(".jp-StatusBar-TextItem", has_text="(ipykernel) | Idle").wait_for(timeout=_SLOW)
+    open_notebook(page, lab, NOTEBOOK, _SLOW)
     _controls(page)
 
     cells = page.locator(".jp-Notebook .jp-Cell")
