@@ -7,38 +7,16 @@ import _thread
 import asyncio
 import gc
 import threading
-import time
 import zlib
 from typing import Any, Callable, Iterator
 
 import httpx
 import pytest
 
-from junis_jupyter.client import AsyncJunisClient, CallRecord, ChatChunk, JunisClient, sync
+from junis_jupyter.client import AsyncJunisClient, CallRecord, ChatChunk, JunisClient
 from junis_jupyter.errors import APIError, StreamError
 
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """Poll a server-side condition (the timeout only bounds a hang; nothing is timed)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
-@pytest.fixture
-def records() -> list[CallRecord]:
-    return []
-
-
-@pytest.fixture
-def client(emulator: Any, records: list[CallRecord],
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[JunisClient]:
-    monkeypatch.setattr(sync, "_sleep", lambda seconds: None)
-    with JunisClient(emulator.key, emulator.url, observers=[records.append]) as c:
-        yield c
+from client_support import client, records, sleeps, wait_until  # noqa: F401 (fixtures)
 
 
 def pieces_of(client: JunisClient, prompt: str) -> list[str]:

@@ -3,44 +3,17 @@ fault injection, rate limits, session continuation, observers."""
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
-from junis_jupyter.client import DEFAULT_OBSERVERS, CallRecord, JunisClient, sync
+from junis_jupyter.client import DEFAULT_OBSERVERS, CallRecord, JunisClient
 from junis_jupyter.errors import (AgentNotFoundError, APIConnectionError, APIError,
                                   APITimeoutError, AuthenticationError, BadRequestError,
                                   ConfigurationError, InsufficientCreditsError, NotFoundError,
                                   PermissionDeniedError, RateLimitError, ServerError)
 
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Poll a server-side condition (never a timing assertion: the timeout only bounds a hang)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The retry waits the client asked for, recorded instead of slept."""
-    waits: list[float] = []
-    monkeypatch.setattr(sync, "_sleep", waits.append)
-    return waits
-
-
-@pytest.fixture
-def records() -> list[CallRecord]:
-    return []
-
-
-@pytest.fixture
-def client(emulator: Any, sleeps: list[float], records: list[CallRecord]) -> Iterator[JunisClient]:
-    with JunisClient(emulator.key, emulator.url, observers=[records.append]) as c:
-        yield c
+from client_support import client, records, sleeps, wait_until  # noqa: F401 (fixtures)
 
 
 # --- endpoints -------------------------------------------------------------------------------
