@@ -18,13 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["demo"]:
         from .demo import main as demo_main
         return demo_main(argv[1:])
-    args = parser.parse_args(argv)
-    from .emulator.main import options_from, serve
-    try:
-        options = options_from(args)
-    except ValueError as exc:
-        parser.error(str(exc))
-    return serve(options)
+    from .emulator.main import run
+    return run(parser, argv)
 
 
 if __name__ == "__main__":

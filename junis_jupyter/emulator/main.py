@@ -58,13 +58,19 @@ def serve(options: EmulatorOptions) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m junis_jupyter.emulator",
-                                     description="A local emulator of the Junis External API.")
-    add_arguments(parser)
+def run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+    """Parse (`parser` holds `add_arguments`, perhaps in a subcommand), then serve. Values the
+    options refuse (a negative --rpm...) are usage errors like a bad flag: exit 2 with usage."""
     args = parser.parse_args(argv)
     try:
         options = options_from(args)
     except ValueError as exc:
         parser.error(str(exc))
     return serve(options)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m junis_jupyter.emulator",
+                                     description="A local emulator of the Junis External API.")
+    add_arguments(parser)
+    return run(parser, argv)
