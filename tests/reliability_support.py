@@ -17,7 +17,7 @@ import io
 import socket
 import threading
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from IPython.core.displaypub import DisplayPublisher
 
@@ -137,7 +137,52 @@ def read_request(conn: socket.socket, timeout: float = 10.0) -> bytes:
     return head + b"\r\n\r\n" + body
 
 
-class ScriptedServer:
+_Server = TypeVar("_Server", bound="_LoopbackServer")
+
+
+class _LoopbackServer:
+    """Accepts connections on 127.0.0.1 (a free port) and hands each to `_handle` on its own
+    thread; `stop()` closes the listener and every connection still open."""
+
+    def __init__(self, backlog: int, name: str) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(backlog)
+        self._sock.settimeout(0.2)
+        self.port = self._sock.getsockname()[1]
+        self._stop = threading.Event()
+        self._open: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._serve, name=f"{name} {self.port}", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            self._open.append(conn)
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self._stop.set()
+        for conn in self._open:
+            with contextlib.suppress(OSError):
+                conn.close()
+        self._thread.join(timeout=5)
+        self._sock.close()
+
+    def __enter__(self: _Server) -> _Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class ScriptedServer(_LoopbackServer):
     """Answers every connection with `responder(conn, request)`, then closes it.
 
     `requests` counts the requests read; `sent` counts the bytes a responder reports through
@@ -148,28 +193,12 @@ class ScriptedServer:
         self.requests = 0
         self.sent = 0
         self._lock = threading.Lock()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(16)
-        self._sock.settimeout(0.2)
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        self._stop = threading.Event()
-        self._conns: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._serve, name=f"scripted {self.url}", daemon=True)
-        self._thread.start()
+        super().__init__(16, "scripted server")
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def count_sent(self, n: int) -> None:
         with self._lock:
             self.sent += n
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except (socket.timeout, OSError):
-                continue
-            self._conns.append(conn)
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
 
     def _handle(self, conn: socket.socket) -> None:
         try:
@@ -184,21 +213,6 @@ class ScriptedServer:
         finally:
             with contextlib.suppress(OSError):
                 conn.close()
-
-    def stop(self) -> None:
-        self._stop.set()
-        for conn in self._conns:
-            with contextlib.suppress(OSError):
-                conn.close()
-        self._thread.join(timeout=5)
-        self._sock.close()
-
-    def __enter__(self) -> "ScriptedServer":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
 
 def head(status: str, headers: list[tuple[str, str]]) -> bytes:
     lines = [f"HTTP/1.1 {status}"] + [f"{k}: {v}" for k, v in headers] + ["", ""]
@@ -251,7 +265,7 @@ def huge_headers(total_bytes: int, body: bytes = b"{}") -> Responder:
 # --- a header-stripping proxy in front of the emulator -----------------------------------------
 
 
-class StripHeaderProxy:
+class StripHeaderProxy(_LoopbackServer):
     """Forwards each connection to `upstream` (host, port) and removes `header` from responses.
 
     Requests are rewritten to `Connection: close`, so each upstream connection carries exactly one
@@ -263,24 +277,8 @@ class StripHeaderProxy:
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.path = parts.path
         self.header = header.lower().encode()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(32)
-        self._sock.settimeout(0.2)
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}{self.path}"
-        self._stop = threading.Event()
-        self._open: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._serve, daemon=True, name="strip-proxy")
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except (socket.timeout, OSError):
-                continue
-            self._open.append(conn)
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+        super().__init__(32, "strip-proxy")
+        self.url = f"http://127.0.0.1:{self.port}{self.path}"
 
     def _handle(self, client: socket.socket) -> None:
         upstream = None
@@ -318,20 +316,6 @@ class StripHeaderProxy:
                 if s is not None:
                     with contextlib.suppress(OSError):
                         s.close()
-
-    def stop(self) -> None:
-        self._stop.set()
-        for s in self._open:
-            with contextlib.suppress(OSError):
-                s.close()
-        self._thread.join(timeout=5)
-        self._sock.close()
-
-    def __enter__(self) -> "StripHeaderProxy":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 # --- small shared checks -----------------------------------------------------------------------

@@ -9,35 +9,17 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 import pytest
-from IPython.core.displaypub import DisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
 from junis_jupyter import magics as magics_module
 from junis_jupyter import settings
 
-
-class RecordingPublisher(DisplayPublisher):
-    """Keeps every display and display update; `hook` runs on each one (to raise an interrupt)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.events: list[dict[str, Any]] = []
-        self.hook: Callable[[dict[str, Any]], None] | None = None
-
-    def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):
-        event = {"data": data, "metadata": metadata or {}, "update": update,
-                 "display_id": (transient or {}).get("display_id")}
-        self.events.append(event)
-        if self.hook is not None:
-            self.hook(event)
-
-    def clear_output(self, wait=False):
-        pass
+from reliability_support import RecordingPublisher
 
 
 class Cell:
