@@ -131,9 +131,9 @@ class JunisMagics(Magics):
     max_table_rows = Integer(20, help="Rows of a DataFrame put into a prompt.").tag(config=True)
     max_string_chars = Integer(2000, help="Characters of a string value put into a prompt.").tag(config=True)
     update_hz = Float(15.0, help="Most display updates per second while streaming.").tag(config=True)
-    timeout = Float(60.0, help="Seconds to wait for the service's next byte before giving up.").tag(config=True)
-    max_retries = Integer(2, min=0, help="Retries of a call refused as busy (429, 5xx) or cut "
-                          "before an answer.").tag(config=True)
+    timeout = Float(60.0, help="Seconds to wait for the service's next byte.").tag(config=True)
+    max_retries = Integer(2, min=0, help="Tries again after a 429, a 5xx or a connection error, "
+                          "before the error is shown.").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
