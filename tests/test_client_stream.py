@@ -323,3 +323,62 @@ def test_a_body_that_will_not_decode_is_a_junis_error_sync_and_async() -> None:
                 await http.aclose()
         raise AssertionError("no StreamError")
     assert asyncio.run(go()).partial_text == "kept"
+
+
+# --- long answers: the text is kept in blocks, never lost or reordered ------------------------
+
+def test_thousands_of_chunks_keep_the_exact_text(client: JunisClient) -> None:
+    from junis_jupyter.client._stream import FOLD
+    prompt = f"Long one [[chunks={3 * FOLD + 7}]]"
+    pieces = pieces_of(client, prompt)
+    assert len(pieces) == 3 * FOLD + 7
+    with client.stream(prompt) as stream:
+        for _ in stream:
+            pass
+    assert stream.result.text == stream.text == "".join(pieces) == client.chat(prompt).text
+    assert stream.result.text is stream.text                   # one copy, not two
+
+
+def test_the_text_is_exact_around_every_fold() -> None:
+    # MockTransport: one event per network read, so `text` can be checked after each chunk (the
+    # emulator's reads carry several events, and `text` includes all of a read's chunks).
+    from junis_jupyter.client._stream import FOLD
+    pieces = [f"{i}é " if i % 3 else f"{i}\n" for i in range(2 * FOLD + 5)]
+    reads = [f"data: {chunk(p)}\n\n".encode() for p in pieces] + [b"data: [DONE]\n\n"]
+    with mock_client(reads) as c, c.stream("hi") as stream:
+        for seen, ch in enumerate(stream, 1):
+            assert ch.text == pieces[seen - 1]
+            assert stream.text == "".join(pieces[:seen])
+    assert stream.result.text == "".join(pieces)
+
+
+def test_an_interrupted_long_stream_keeps_exactly_what_arrived(client: JunisClient,
+                                                                emulator: Any) -> None:
+    from junis_jupyter.client._stream import FOLD
+    prompt = f"Long one [[chunks={3 * FOLD}]]"
+    pieces = pieces_of(client, prompt)
+    with client.stream(prompt) as stream:
+        seen = 0
+        for chunk in stream:
+            seen += bool(chunk.text)
+            if seen == 2 * FOLD + 6:
+                break
+    assert wait_until(idle(emulator))
+    assert stream.result.interrupted
+    kept, whole = stream.result.text, "".join(pieces)
+    # what arrived: every chunk yielded, plus any already read with them, in order, nothing lost
+    assert kept == stream.text and whole.startswith(kept) and kept != whole
+    assert kept.startswith("".join(pieces[:2 * FOLD + 6]))
+
+
+def test_a_long_stream_broken_after_folds_keeps_the_exact_partial_text(
+        client: JunisClient, emulator: Any) -> None:
+    from junis_jupyter.client._stream import FOLD
+    prompt = f"Long one [[chunks={3 * FOLD}]]"
+    pieces = pieces_of(client, prompt)
+    emulator.faults({"kind": "cut", "after": 2 * FOLD + 1, "abrupt": True})
+    with pytest.raises(StreamError) as info:
+        with client.stream(prompt) as stream:
+            for _ in stream:
+                pass
+    assert info.value.partial_text == stream.text == "".join(pieces[:2 * FOLD + 1])

@@ -3,7 +3,9 @@
 bytes they read and close the connection when it says the stream is over.
 
 This is the per-chunk hot path: one `json.loads`, a few dict lookups and one `ChatChunk` per
-event, nothing else.
+event, nothing else. The text is kept as a few large blocks, not one small str per chunk: a str
+costs ~50 bytes before its first character, which made a long answer of 4-character chunks take
+9x its own size (every `FOLD` chunks are joined into one block; linear time, memory ~ the text).
 """
 from __future__ import annotations
 
@@ -24,18 +26,20 @@ if TYPE_CHECKING:
 
 # What reading a stream's body can raise when the connection or its bytes go bad.
 READ_ERRORS = (httpx.TransportError, httpx.DecodingError)
+FOLD = 1024     # chunks joined into one block at a time
 
 
 class StreamAssembler:
-    __slots__ = ("response", "call", "parts", "session_id", "usage", "finish_reason", "id",
-                 "model", "done", "error", "result", "rate_limit", "_complete", "_decoder", "_key",
-                 "_over")
+    __slots__ = ("response", "call", "parts", "blocks", "session_id", "usage", "finish_reason",
+                 "id", "model", "done", "error", "result", "rate_limit", "_complete", "_decoder",
+                 "_key", "_over")
 
     def __init__(self, response: httpx.Response, call: "Call", key: str,
                  max_event_bytes: int) -> None:
         self.response = response
         self.call = call
-        self.parts: list[str] = []
+        self.parts: list[str] = []      # the latest chunks' text, fewer than FOLD
+        self.blocks: list[str] = []     # all the text before them, in large pieces
         self.session_id: str | None = call.session_id
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
@@ -56,7 +60,9 @@ class StreamAssembler:
 
     @property
     def text(self) -> str:
-        return "".join(self.parts)
+        if not self.parts and len(self.blocks) == 1:
+            return self.blocks[0]
+        return "".join([*self.blocks, *self.parts])
 
     def feed(self, raw: bytes) -> list[ChatChunk]:
         """The chunks in one network read. After an error event or bad data, `done` is set and
@@ -119,11 +125,15 @@ class StreamAssembler:
                 if text:
                     if type(text) is not str:
                         raise TypeError
-                    if not self.parts:
+                    if not self.parts and not self.blocks:
                         self.call.first_token_s = perf_counter() - self.call.t0
                         self.id = _str(obj.get("id"))
                         self.model = _str(obj.get("model"))
-                    self.parts.append(text)
+                    parts = self.parts
+                    parts.append(text)
+                    if len(parts) >= FOLD:
+                        self.blocks.append("".join(parts))
+                        parts.clear()
             except (AttributeError, TypeError, LookupError):
                 raise self.fail(f"The server sent a chunk of an unexpected shape: {data[:80]!r}",
                                 "malformed_chunk") from None
@@ -156,8 +166,10 @@ class StreamAssembler:
         self._over = True
         call = self.call
         call.session_id = self.session_id
+        text = self.text
+        self.blocks, self.parts = [text], []   # one copy, shared with the result
         self.result = ChatResult(
-            text=self.text, session_id=self.session_id, usage=self.usage or Usage(),
+            text=text, session_id=self.session_id, usage=self.usage or Usage(),
             finish_reason=self.finish_reason, id=self.id, model=self.model, agent=call.agent,
             rate_limit=self.rate_limit, request_id=call.request_id,
             latency_s=perf_counter() - call.t0, first_token_s=call.first_token_s,
