@@ -1,7 +1,8 @@
 """Streaming an answer into a cell without flooding the frontend.
 
 A notebook gets one display handle per answer, updated at most `update_hz` times a second plus
-once at the end; chunks are kept in a list and joined only when an update is due, and only the
+once at the end; chunks are kept in a list and joined when an update is due (or every `FOLD`
+chunks), the shown text is one str shared with the display, and only the
 markdown block still being written is rendered again (`IncrementalMarkdown`), so a long answer is
 not re-rendered from the top for every update. When one update still takes long, the next waits
 four times as long, so rendering stays under a quarter of the time. A terminal IPython has no display handles: there the new text is written to stdout as it
@@ -93,8 +94,12 @@ class _Answer:
         self.text = text
         self.markdown = markdown
 
-    def _repr_html_(self) -> str | None:
-        return self.markdown.render(self.text) if self.markdown is not None else None
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        # The text itself, not a pretty-printed copy: a long answer is not held twice more.
+        bundle = {"text/plain": self.text}
+        if self.markdown is not None:
+            bundle["text/html"] = self.markdown.render(self.text)
+        return bundle
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(self.text)       # verbatim (a plain __repr__ would lose a trailing newline)
@@ -103,6 +108,9 @@ class _Answer:
 def _default_display(obj: Any, **kwargs: Any) -> Any:
     from IPython.display import display
     return display(obj, **kwargs)
+
+
+FOLD = 1024     # chunks joined into one block at a time (a str per chunk costs ~50 bytes more)
 
 
 class StreamRenderer:
@@ -119,8 +127,9 @@ class StreamRenderer:
         self._display = display or _default_display
         self._clock = clock
         self._stdout = stdout
-        self._chunks: list[str] = []
-        self._written = 0            # how many chunks are already shown
+        self._shown: list[str] = []  # the text already shown, in large blocks
+        self._folded: list[str] = [] # not shown yet: earlier chunks, joined FOLD at a time
+        self._chunks: list[str] = [] # not shown yet: the latest chunks
         self._handle: Any = None
         self._last = float("-inf")
         self._gap = self.interval    # grows when an update takes long
@@ -129,37 +138,51 @@ class StreamRenderer:
 
     @property
     def text(self) -> str:
-        return "".join(self._chunks)
+        if not self._chunks and not self._folded and len(self._shown) == 1:
+            return self._shown[0]
+        return "".join([*self._shown, *self._folded, *self._chunks])
 
     def feed(self, delta: str) -> None:
         if not delta:
             return
-        self._chunks.append(delta)
+        chunks = self._chunks
+        chunks.append(delta)
         now = self._clock()
         if now - self._last >= self._gap:
             self._last = now
             self._flush()
+        elif len(chunks) >= FOLD:
+            self._folded.append("".join(chunks))
+            chunks.clear()
 
     def finish(self, note: str | None = None) -> str:
         """Final update; `note` (e.g. 'interrupted') is appended to what is shown, not to the text."""
         return self._flush(note=note)
 
+    def _take_new(self) -> str:
+        """The text not shown yet, now counted as shown."""
+        new = "".join([*self._folded, *self._chunks])
+        self._folded.clear()
+        self._chunks.clear()
+        if new:
+            self._shown.append(new)
+        return new
+
     def _flush(self, note: str | None = None) -> str:
+        new = self._take_new()
         if self.mode == "terminal":
-            out = self._stdout or sys.stdout
-            new = "".join(self._chunks[self._written:])
-            self._written = len(self._chunks)
             if note:
                 new += f"\n[{note}]"
             if new:
+                out = self._stdout or sys.stdout
                 out.write(new)
                 out.flush()
                 self.updates += 1
             return self.text
-        if self._handle is not None and note is None and self._written == len(self._chunks):
+        if self._handle is not None and note is None and not new:
             return self.text             # nothing new since the last update
-        self._written = len(self._chunks)
         text = self.text
+        self._shown = [text] if text else []   # one copy, shared with what is shown
         shown = text
         if note and self.mode == "markdown":
             fence = "\n```" if text.count("```") % 2 else ""   # cut inside a code block: close it

@@ -91,10 +91,12 @@ def test_markdown_is_shown_as_safe_html_and_text_as_text():
     hostile = "# T\n\n<script>alert(1)</script> <img src=x onerror=alert(2)> [x](javascript:alert(3))"
     StreamRenderer("markdown", display=record).feed(hostile)
     StreamRenderer("text", display=record).feed(hostile)
-    html = objs[0]._repr_html_()
+    bundle = objs[0]._repr_mimebundle_()
+    html = bundle["text/html"]
     assert "<h1>T</h1>" in html
     assert "<script" not in html and "<img" not in html and "href=\"javascript" not in html
-    assert objs[1]._repr_html_() is None
+    assert bundle["text/plain"] == hostile
+    assert objs[1]._repr_mimebundle_() == {"text/plain": hostile}
     assert not hasattr(objs[0], "_repr_markdown_")     # raw markdown is never published
 
 
@@ -214,3 +216,21 @@ def test_a_link_definition_anywhere_means_whole_renders():
     inc = IncrementalMarkdown()
     inc.render(text[:30])
     assert inc.render(text) == render_markdown(text) and 'href="https://example.org"' in inc.render(text)
+
+
+@pytest.mark.parametrize("mode", ["markdown", "text", "terminal"])
+def test_thousands_of_chunks_between_updates_lose_nothing(mode):
+    from junis_jupyter.render import FOLD
+    clock, disp, out = FakeClock(), RecordingDisplay(), io.StringIO()
+    r = StreamRenderer(mode, update_hz=1, display=disp, clock=clock, stdout=out)
+    pieces = [f"{i}é " if i % 7 else f"\n\n{i}\n" for i in range(3 * FOLD + 11)]
+    for i, p in enumerate(pieces):
+        clock.now = i * 0.0004         # about one update per 2,500 chunks: folds in between
+        r.feed(p)
+        if i in (FOLD - 1, FOLD, 2 * FOLD + 1):
+            assert r.text == "".join(pieces[:i + 1])
+    assert r.finish() == r.text == "".join(pieces)
+    if mode == "terminal":
+        assert out.getvalue() == "".join(pieces)
+    else:
+        assert (disp.updates or disp.shown)[-1] == "".join(pieces)
