@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 DIRECTIVE_RE = re.compile(r"\[\[(chunks|size|echo|delay)(?:=([^\]]*))?\]\]")
 MAX_CHUNKS = 1_000_000
-MAX_SIZE = 2_000_000
+MAX_SIZE = 64_000_000    # [[size=N]] cap: 10 MB answers for benchmarks, not a typo that eats memory
 _WORD_RE = re.compile(r"\w+")
 _ADJECTIVES = ["clear", "steady", "careful", "quick", "simple", "robust", "useful", "concise"]
 _NOUNS = ["summary", "trend", "pattern", "signal", "estimate", "outline", "insight", "check"]
