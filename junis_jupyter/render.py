@@ -18,7 +18,7 @@ import html
 import re
 import sys
 import time
-from typing import Any, Callable, Iterable, Sequence, TextIO
+from typing import Any, Callable, Iterable, Iterator, Sequence, TextIO
 
 __all__ = ["StreamRenderer", "IncrementalMarkdown", "Footer", "Table", "pick_mode", "MODES"]
 
@@ -35,6 +35,7 @@ def pick_mode(shell: Any, fmt: str = "markdown") -> str:
 _FENCE_LINE = re.compile(r"[ \t]*(`{3,}|~{3,})")
 _LIST_OR_INDENT = re.compile(r"[ \t]|[-*+][ \t]|\d{1,9}[.)][ \t]")
 _LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:", re.M)
+PIECE = 8192    # finished text rendered at most about this many characters at a time
 
 
 class IncrementalMarkdown:
@@ -48,23 +49,29 @@ class IncrementalMarkdown:
     """
 
     def __init__(self) -> None:
-        self._html = ""             # the rendered finished part
+        self._html: list[str] = []  # the rendered finished part, a piece per render
         self._upto = 0              # text[:_upto] is what _html renders
 
     def render(self, text: str) -> str:
         from .safe_markdown import render_markdown
         if _LINK_DEFINITION.search(text):
             return render_markdown(text)
-        cut = self._last_boundary(text)
-        if cut > self._upto:
-            self._html += render_markdown(text[self._upto:cut])
-            self._upto = cut
-        return self._html + render_markdown(text[self._upto:])
+        start = self._upto
+        for cut in self._boundaries(text):
+            # Finished text is rendered at most ~PIECE characters at a time: markdown-it's tokens
+            # take ~80 bytes a character, so one parse of a long stretch would dwarf the answer.
+            if cut - start >= PIECE:
+                self._html.append(render_markdown(text[start:cut]))
+                start = cut
+        last = self._upto
+        if start < last:
+            self._html.append(render_markdown(text[start:last]))
+        return "".join([*self._html, render_markdown(text[last:])])
 
-    def _last_boundary(self, text: str) -> int:
+    def _boundaries(self, text: str) -> Iterator[int]:
+        """The cuts after `_upto`, in order; `_upto` ends at the last one."""
         fence: str | None = None
         blank = False
-        cut = self._upto
         pos = self._upto
         end = len(text)
         while pos < end:
@@ -73,7 +80,8 @@ class IncrementalMarkdown:
                 break                       # an unfinished line decides nothing yet
             line = text[pos:nl]
             if fence is None and blank and line and not _LIST_OR_INDENT.match(line):
-                cut = pos
+                self._upto = pos
+                yield pos
             opener = _FENCE_LINE.match(line)
             if fence is None:
                 if opener:
@@ -84,7 +92,6 @@ class IncrementalMarkdown:
                 fence = None
                 blank = False
             pos = nl + 1
-        return cut
 
 
 class _Answer:

@@ -234,3 +234,18 @@ def test_thousands_of_chunks_between_updates_lose_nothing(mode):
         assert out.getvalue() == "".join(pieces)
     else:
         assert (disp.updates or disp.shown)[-1] == "".join(pieces)
+
+
+def test_a_long_finished_stretch_is_rendered_in_pieces_that_add_up(monkeypatch):
+    # one update may bring megabytes of finished blocks: rendering them in one parse would hold
+    # markdown-it's tokens (~80 bytes a character) for all of it at once
+    from junis_jupyter import safe_markdown
+    from junis_jupyter.render import PIECE, IncrementalMarkdown
+    rendered = []
+    real = safe_markdown.render_markdown
+    monkeypatch.setattr(safe_markdown, "render_markdown", lambda t: rendered.append(len(t)) or real(t))
+    block = "## Title\n\nA paragraph with *emphasis*.\n\n- one\n- two\n\n```\ncode\n```\n\n"
+    text = block * (4 * PIECE // len(block)) + "Unfinished"
+    html = IncrementalMarkdown().render(text)
+    assert html == real(text)
+    assert len(rendered) > 4 and max(rendered) < PIECE + len(block)
