@@ -1,12 +1,14 @@
 """Streaming an answer into a cell without flooding the frontend.
 
 A notebook gets one display handle per answer, updated at most `update_hz` times a second plus
-once at the end; chunks are kept in a list and joined when an update is due (or every `FOLD`
-chunks), the shown text is one str shared with the display, and only the
-markdown block still being written is rendered again (`IncrementalMarkdown`), so a long answer is
-not re-rendered from the top for every update. When one update still takes long, the next waits
-four times as long, so rendering stays under a quarter of the time. A terminal IPython has no display handles: there the new text is written to stdout as it
-arrives (at the same bounded rate).
+once at the end; an answer longer than `segment_chars` goes on in a new output (cut between
+markdown blocks), since every update resends its whole output. Chunks are kept in a list and
+joined when an update is due (or every `FOLD` chunks); the shown text is one str shared with the
+display; only the markdown block still being written is rendered again (`IncrementalMarkdown`),
+so a long answer is not re-rendered from the top for every update. When one update still takes
+long, the next waits four times as long, so rendering stays under a quarter of the time. A
+terminal IPython has no display handles: there the new text is written to stdout as it arrives
+(at the same bounded rate).
 
 Answers are model output, hence untrusted: in a notebook they are shown as HTML made by
 `safe_markdown` (raw HTML escaped, unsafe links dropped, images as links), never as raw
@@ -51,6 +53,11 @@ class IncrementalMarkdown:
     def __init__(self) -> None:
         self._html: list[str] = []  # the rendered finished part, a piece per render
         self._upto = 0              # text[:_upto] is what _html renders
+
+    @property
+    def finished(self) -> int:
+        """How much of the text is finished blocks (rendered once, kept)."""
+        return self._upto
 
     def render(self, text: str) -> str:
         from .safe_markdown import render_markdown
@@ -118,6 +125,7 @@ def _default_display(obj: Any, **kwargs: Any) -> Any:
 
 
 FOLD = 1024     # chunks joined into one block at a time (a str per chunk costs ~50 bytes more)
+SEGMENT = 200_000   # characters in one output; a longer answer goes on in a new output
 
 
 class StreamRenderer:
@@ -126,7 +134,7 @@ class StreamRenderer:
     def __init__(self, mode: str = "markdown", *, update_hz: float = 15.0,
                  display: Callable[..., Any] | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 stdout: TextIO | None = None) -> None:
+                 stdout: TextIO | None = None, segment_chars: int = SEGMENT) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.mode = mode
@@ -141,10 +149,13 @@ class StreamRenderer:
         self._last = float("-inf")
         self._gap = self.interval    # grows when an update takes long
         self._markdown = IncrementalMarkdown() if mode == "markdown" else None
+        self.segment_chars = segment_chars
         self.updates = 0             # display updates / stdout writes done, for tests and demos
+        self.outputs = 0             # display outputs used: a long answer takes several
 
     @property
     def text(self) -> str:
+        """The current output's text: the whole answer unless it took several outputs."""
         if not self._chunks and not self._folded and len(self._shown) == 1:
             return self._shown[0]
         return "".join([*self._shown, *self._folded, *self._chunks])
@@ -189,6 +200,8 @@ class StreamRenderer:
         if self._handle is not None and note is None and not new:
             return self.text             # nothing new since the last update
         text = self.text
+        if self._handle is None and not text and self.outputs and not note:
+            return text                  # a long answer ended right at an output's end
         self._shown = [text] if text else []   # one copy, shared with what is shown
         shown = text
         if note and self.mode == "markdown":
@@ -196,15 +209,41 @@ class StreamRenderer:
             shown = f"{text}{fence}\n\n*[{note}]*"
         elif note:
             shown = f"{text}\n[{note}]"
+        self._show(shown)
+        if note is None and len(text) >= self.segment_chars:
+            self._next_output(text)
+        return text
+
+    def _show(self, shown: str) -> None:
         answer = _Answer(shown, self._markdown)
         began = self._clock()
         if self._handle is None:
             self._handle = self._display(answer, display_id=True)
+            self.outputs += 1
         else:
             self._handle.update(answer)
         self._gap = max(self.interval, 4 * (self._clock() - began))
         self.updates += 1
-        return text
+
+    def _next_output(self, text: str) -> None:
+        """End this output at its last finished block; the rest goes on in a new one.
+
+        Every update resends the whole output, so one output for a 10 MB answer would send the
+        browser megabytes many times a second and keep all of it (and its HTML) in the kernel.
+        """
+        if self._markdown is not None:
+            self._markdown.render(text)  # usually done by the display already: then cheap
+            cut = self._markdown.finished
+        else:
+            cut = text.rfind("\n") + 1
+        if cut <= 0:
+            return                       # no place to cut yet: this output grows on
+        self._show(text[:cut])
+        rest = text[cut:]
+        self._shown = [rest] if rest else []
+        self._handle = None
+        if self._markdown is not None:
+            self._markdown = IncrementalMarkdown()
 
 
 class Footer:

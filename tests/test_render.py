@@ -249,3 +249,50 @@ def test_a_long_finished_stretch_is_rendered_in_pieces_that_add_up(monkeypatch):
     html = IncrementalMarkdown().render(text)
     assert html == real(text)
     assert len(rendered) > 4 and max(rendered) < PIECE + len(block)
+
+
+class OutputsDisplay:
+    """Records each display output's latest object, in order."""
+
+    def __init__(self) -> None:
+        self.outputs: list = []
+
+    def __call__(self, obj, display_id=None, **kwargs):
+        index = len(self.outputs)
+        self.outputs.append(obj)
+        outer = self
+
+        class Handle:
+            def update(self, obj):
+                outer.outputs[index] = obj
+        return Handle()
+
+
+@pytest.mark.parametrize("mode", ["markdown", "text"])
+def test_a_long_answer_goes_on_in_new_outputs_that_add_up_to_it(mode):
+    from junis_jupyter.safe_markdown import render_markdown
+    clock, disp = FakeClock(), OutputsDisplay()
+    r = StreamRenderer(mode, update_hz=10, display=disp, clock=clock, segment_chars=500)
+    block = "## Part\n\nSome *text*.\n\n```python\nx = 1\n\ny = 2\n```\n\n- a\n\n- b\n\n"
+    text = block * 40
+    for i in range(0, len(text), 7):
+        clock.now += 0.05
+        r.feed(text[i:i + 7])
+    r.finish()
+    shown = [o._repr_mimebundle_() for o in disp.outputs]
+    assert len(shown) == r.outputs > 3
+    assert "".join(b["text/plain"] for b in shown) == text       # nothing lost or repeated
+    assert all(len(b["text/plain"]) < 500 + 2 * len(block) for b in shown)
+    if mode == "markdown":   # cut between blocks: each output renders as its own markdown
+        assert all(b["text/html"] == render_markdown(b["text/plain"]) for b in shown)
+        assert all(b["text/plain"].count("```") % 2 == 0 for b in shown)
+    else:
+        assert all(b["text/plain"].endswith("\n") for b in shown[:-1])
+
+
+def test_a_long_answer_ending_at_an_output_end_adds_no_empty_output():
+    clock, disp = FakeClock(), OutputsDisplay()
+    r = StreamRenderer("text", update_hz=10, display=disp, clock=clock, segment_chars=10)
+    r.feed("0123456789abc\n")
+    r.finish()
+    assert [o.text for o in disp.outputs] == ["0123456789abc\n"]
