@@ -34,6 +34,12 @@ def test_bad_directive_values(bad: str) -> None:
         parse_directives(bad)
 
 
+def test_size_allows_the_10_mb_benchmark_answer_but_stays_capped() -> None:
+    assert parse_directives("[[size=10000000]]")[0].size == 10_000_000
+    with pytest.raises(DirectiveError):
+        parse_directives("[[size=64000001]]")
+
+
 def test_answer_is_markdown_with_heading_list_table_and_code() -> None:
     text = compose("Why did Q3 sales fall?")
     lines = text.splitlines()
