@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -27,8 +28,9 @@ DEFAULT_NOTEBOOKS = "notebooks"   # `make demo` runs from the repository root
 class NotebookRun:
     name: str
     cells: int
-    answers: int
-    tokens: int
+    answers: int          # %%junis answers shown in the notebook
+    calls: int            # API calls the notebook made (from the usage ledger: magic, panel, batch)
+    tokens: int           # tokens of those calls
     seconds: float
     errors: list[str]
     ipynb: Path
@@ -39,22 +41,30 @@ class NotebookRun:
         return not self.errors
 
 
-def _count(nb: Any) -> tuple[int, int, list[str]]:
-    """(answers, tokens, error lines) read from the executed notebook's outputs."""
-    answers = tokens = 0
+def _count(nb: Any) -> tuple[int, list[str]]:
+    """(answers, error lines) read from the executed notebook's outputs."""
+    answers = 0
     problems = []
     for index, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []):
-            meta = out.get("metadata", {}).get("junis")
-            if meta:
+            if out.get("metadata", {}).get("junis"):
                 answers += 1
-                tokens += int(meta.get("total_tokens") or 0)
             if out.get("output_type") == "error":
                 problems.append(f"cell {index}: {out.get('ename')}: {out.get('evalue')}")
             elif out.get("output_type") == "stream" and out.get("name") == "stderr" \
                     and "Junis:" in out.get("text", ""):
                 problems.append(f"cell {index}: {out['text'].strip().splitlines()[0]}")
-    return answers, tokens, problems
+    return answers, problems
+
+
+def _ledger_totals(env: dict[str, str], since: datetime) -> tuple[int, int]:
+    """(calls, tokens) the kernel wrote to the usage ledger in the demo's JUNIS_HOME since `since`."""
+    home = env.get("JUNIS_HOME")
+    if not home:
+        return 0, 0
+    from .ledger import Ledger
+    rows = Ledger(Path(home) / "usage.sqlite3").rows(since=since)
+    return len(rows), sum(int(r["total_tokens"] or 0) for r in rows)
 
 
 def run_notebook(path: Path, out_dir: Path, env: dict[str, str], *, key: str,
@@ -70,13 +80,15 @@ def run_notebook(path: Path, out_dir: Path, env: dict[str, str], *, key: str,
                             extra_arguments=["--IPKernelApp.log_level=ERROR"],
                             resources={"metadata": {"path": str(path.parent)}})
     started = time.monotonic()
+    started_at = datetime.now(timezone.utc)
     errors: list[str] = []
     try:
         client.execute(env=env)
     except Exception as exc:  # noqa: BLE001 - a dead kernel or a timeout fails this notebook only
         errors.append(f"execution stopped: {type(exc).__name__}: {exc}")
     seconds = time.monotonic() - started
-    answers, tokens, problems = _count(nb)
+    answers, problems = _count(nb)
+    calls, tokens = _ledger_totals(env, started_at)
     errors += problems
     text = nbformat.writes(nb)
     if key in text:      # a leak is a bug to report; the file written is masked all the same
@@ -89,7 +101,8 @@ def run_notebook(path: Path, out_dir: Path, env: dict[str, str], *, key: str,
     body, _ = HTMLExporter().from_notebook_node(nb)
     html.write_text(body.replace(key, mask_key(key)), encoding="utf-8")
     code_cells = sum(1 for c in nb.cells if c.cell_type == "code")
-    return NotebookRun(path.stem, code_cells, answers, tokens, seconds, errors, ipynb, html)
+    return NotebookRun(path.stem, code_cells, answers, calls, tokens, seconds, errors, ipynb,
+                       html)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,8 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             run = run_notebook(path, out_dir, env, key=emulator.key, timeout=args.timeout)
             runs.append(run)
             status = "ok" if run.ok else f"FAILED ({len(run.errors)})"
-            print(f"  {run.name:<28} {run.cells:>3} cells {run.answers:>3} answers "
-                  f"{run.tokens:>6} tokens {run.seconds:>6.1f} s  {status}", flush=True)
+            print(f"  {run.name:<20} {run.cells:>3} cells {run.answers:>3} answers "
+                  f"{run.calls:>4} API calls {run.tokens:>6} tokens {run.seconds:>6.1f} s  {status}",
+                  flush=True)
             for line in run.errors:
                 print(f"      {line}", flush=True)
     failed = [r for r in runs if not r.ok]

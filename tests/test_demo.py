@@ -33,6 +33,10 @@ def test_demo_runs_the_quickstart_and_writes_readable_html(tmp_path, started, ca
     assert demo.main(["--out", str(out), "--notebooks", str(QUICKSTART)]) == 0
     printed = capsys.readouterr().out
     assert "quickstart" in printed and "1 of 1 notebooks ran cleanly" in printed
+    line = next(l for l in printed.splitlines() if l.strip().startswith("quickstart"))
+    words = line.split()      # name, N cells, N answers, N API calls, N tokens, s, ok
+    answers, calls, tokens = int(words[3]), int(words[5]), int(words[8])
+    assert answers == 5 and calls >= answers and tokens > 0   # calls counted by the ledger
     assert str((out / "quickstart.html").resolve()) in printed or str(out / "quickstart.html") in printed
     key = started[0].key
     assert started[0].process.poll() is not None          # the emulator was stopped
