@@ -7,10 +7,11 @@ from typing import Any, AsyncIterator, Iterable, TypeVar
 import httpx
 
 from ..errors import ConfigurationError, JunisError
+from ._base import ClientBase
 from ._core import DEFAULT_MAX_RESPONSE_BYTES, Core, Observer, Op, Sleep
 from ._retry import RetryPolicy
 from ._stream import READ_ERRORS, StreamAssembler, StreamView
-from .types import Agent, ChatChunk, ChatResult, Message, RateLimitInfo, Session, SessionStatus
+from .types import Agent, ChatChunk, ChatResult, Message, Session, SessionStatus
 
 __all__ = ["AsyncJunisClient", "AsyncChatStream"]
 
@@ -19,7 +20,7 @@ T = TypeVar("T")
 _sleep = asyncio.sleep  # a module attribute, so tests can watch the waits without waiting
 
 
-class AsyncJunisClient:
+class AsyncJunisClient(ClientBase):
     """The asyncio client: same calls as JunisClient, awaited; `async with` or `await aclose()`."""
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
@@ -71,23 +72,6 @@ class AsyncJunisClient:
         except StopIteration as stop:
             return stop.value
 
-    @property
-    def base_url(self) -> str:
-        return self._core.base_url
-
-    @property
-    def rate_limit(self) -> RateLimitInfo | None:
-        """The rate-limit headers of the last response this client received."""
-        return self._core.rate_limit
-
-    def add_observer(self, fn: Observer) -> None:
-        """Call `fn(CallRecord)` after every call this client makes."""
-        self._core.observers.append(fn)
-
-    def remove_observer(self, fn: Observer) -> None:
-        if fn in self._core.observers:
-            self._core.observers.remove(fn)
-
     async def aclose(self) -> None:
         if self._owns_http:
             await self._http.aclose()
@@ -99,9 +83,6 @@ class AsyncJunisClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-    def __repr__(self) -> str:
-        return self._core.describe(type(self).__name__)
 
     # --- the API ------------------------------------------------------------------------------
 

@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING, Any, Iterator, TypeVar
 
 import httpx
 
+from ._base import ClientBase
 from ._core import DEFAULT_MAX_RESPONSE_BYTES, Core, Observer, Op, Sleep
 from ._retry import RetryPolicy
 from ._stream import READ_ERRORS, StreamAssembler, StreamView
-from .types import Agent, ChatChunk, ChatResult, Message, RateLimitInfo, Session, SessionStatus
+from .types import Agent, ChatChunk, ChatResult, Message, Session, SessionStatus
 
 if TYPE_CHECKING:
     from .aio import AsyncJunisClient
@@ -21,7 +22,7 @@ T = TypeVar("T")
 _sleep = time.sleep     # a module attribute, so tests can watch the waits without waiting
 
 
-class JunisClient:
+class JunisClient(ClientBase):
     """Blocking client for the Junis External API. Use as a context manager, or `close()` it."""
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
@@ -65,23 +66,6 @@ class JunisClient:
         except StopIteration as stop:
             return stop.value
 
-    @property
-    def base_url(self) -> str:
-        return self._core.base_url
-
-    @property
-    def rate_limit(self) -> RateLimitInfo | None:
-        """The rate-limit headers of the last response this client received."""
-        return self._core.rate_limit
-
-    def add_observer(self, fn: Observer) -> None:
-        """Call `fn(CallRecord)` after every call this client makes."""
-        self._core.observers.append(fn)
-
-    def remove_observer(self, fn: Observer) -> None:
-        if fn in self._core.observers:
-            self._core.observers.remove(fn)
-
     def to_async(self) -> "AsyncJunisClient":
         """An AsyncJunisClient with this client's key, URL, timeouts, retries and observers (for
         the chat panel, which streams on the kernel's event loop)."""
@@ -97,9 +81,6 @@ class JunisClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        return self._core.describe(type(self).__name__)
 
     # --- the API ------------------------------------------------------------------------------
 
