@@ -1,7 +1,6 @@
 """Fixtures and a helper shared by the blocking client's suites (test_client_sync, test_client_stream).
 
-A test module takes the fixtures by importing them (`from client_support import client, ...`):
-pytest finds fixtures in a module's namespace.
+conftest.py loads this module as a plugin, so every test module can use its fixtures.
 """
 from __future__ import annotations
 

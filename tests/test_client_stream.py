@@ -16,7 +16,7 @@ import pytest
 from junis_jupyter.client import AsyncJunisClient, CallRecord, ChatChunk, JunisClient
 from junis_jupyter.errors import APIError, StreamError
 
-from client_support import client, records, sleeps, wait_until  # noqa: F401 (fixtures)
+from client_support import wait_until
 
 
 def pieces_of(client: JunisClient, prompt: str) -> list[str]:

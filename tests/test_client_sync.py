@@ -13,7 +13,7 @@ from junis_jupyter.errors import (AgentNotFoundError, APIConnectionError, APIErr
                                   ConfigurationError, InsufficientCreditsError, NotFoundError,
                                   PermissionDeniedError, RateLimitError, ServerError)
 
-from client_support import client, records, sleeps, wait_until  # noqa: F401 (fixtures)
+from client_support import wait_until
 
 
 # --- endpoints -------------------------------------------------------------------------------
