@@ -114,12 +114,15 @@ class Ledger:
         return conn
 
     def _write(self, rows: list[tuple[Any, ...]]) -> None:
+        """Write `rows` over one connection, one short transaction each (writers never wait
+        long), popping each row only once committed: a failure half-way leaves the rest."""
         conn = self._connect()
         try:
-            for row in rows:      # one short transaction per row: writers never wait long
+            while rows:
                 conn.execute("BEGIN IMMEDIATE")
-                conn.execute(_INSERT, row)
+                conn.execute(_INSERT, rows[0])
                 conn.execute("COMMIT")
+                rows.pop(0)
         finally:
             conn.close()
 
@@ -137,7 +140,7 @@ class Ledger:
         # the ledger is known broken, one try per call, so calls are not slowed down.
         for attempt in range(1 if self._warned else _WRITE_ATTEMPTS):
             try:
-                self._write_remaining(rows)
+                self._write(rows)
                 return
             except (sqlite3.Error, OSError) as exc:
                 error = exc
@@ -146,12 +149,6 @@ class Ledger:
             self._pending = rows + self._pending
         self._warn_once(f"junis usage ledger: cannot write to {self.path} ({error}); "
                         "rows are kept in memory and written when it works again.")
-
-    def _write_remaining(self, rows: list[tuple[Any, ...]]) -> None:
-        # Pop each row only once committed, so a failure half-way leaves the rest to retry.
-        while rows:
-            self._write(rows[:1])
-            rows.pop(0)
 
     def _warn_once(self, message: str) -> None:
         with self._lock:
