@@ -20,7 +20,8 @@ import asyncio
 import inspect
 import math
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -439,12 +440,9 @@ class ChatPanel(w.VBox):
             options = [(ORCHESTRATOR, "")] + [
                 (valid_unicode(a.name), a.id) for a in agents if a.invocable and a.is_active is not False]
             current = self.agent_picker.value
-            self._quiet = True
-            try:
+            with self._quietly():
                 self.agent_picker.options = options
                 self.agent_picker.value = current if current in {v for _, v in options} else ""
-            finally:
-                self._quiet = False
             if self._wanted_agent is not None:
                 self._select_agent(self._wanted_agent, agents)
                 self._wanted_agent = None          # once: a later refresh keeps the user's pick
@@ -598,12 +596,18 @@ class ChatPanel(w.VBox):
                 return
         self._show(f"No agent named {wanted!r}; using the Orchestrator.", "error")
 
-    def _set_picker(self, picker: w.Dropdown, value: Any) -> None:
+    @contextmanager
+    def _quietly(self) -> Iterator[None]:
+        """The panel itself moves a picker: its observers do not react."""
         self._quiet = True
         try:
-            picker.value = value
+            yield
         finally:
             self._quiet = False
+
+    def _set_picker(self, picker: w.Dropdown, value: Any) -> None:
+        with self._quietly():
+            picker.value = value
 
     def _set_session_options(self, sessions: list[Any]) -> None:
         options = [(NEW_CHAT, "")]
@@ -614,12 +618,9 @@ class ChatPanel(w.VBox):
             options.append((valid_unicode(f"{stamp}{count} · {s.session_id[:8]}"), s.session_id))
         if self.session_id is not None and self.session_id not in {v for _, v in options}:
             options.insert(1, (f"current · {self.session_id[:8]}", self.session_id))
-        self._quiet = True
-        try:
+        with self._quietly():
             self.session_picker.options = options
             self.session_picker.value = self.session_id or ""
-        finally:
-            self._quiet = False
 
     def _adopt_session(self, session_id: str, turns: list[Turn]) -> None:
         """The server opened (or confirmed) a session: remember it and show it in the picker."""
@@ -627,13 +628,10 @@ class ChatPanel(w.VBox):
         for turn in turns:
             turn.session_id = session_id
         if session_id not in {v for _, v in self.session_picker.options}:
-            self._quiet = True
-            try:
-                options = list(self.session_picker.options)
-                self.session_picker.options = [options[0], (f"current · {session_id[:8]}", session_id)] \
-                    + options[1:]
-            finally:
-                self._quiet = False
+            first, *rest = self.session_picker.options
+            with self._quietly():
+                self.session_picker.options = [first, (f"current · {session_id[:8]}", session_id),
+                                               *rest]
         self._set_picker(self.session_picker, session_id)
 
     def _failed(self, exc: BaseException, question: Turn, answer: Turn) -> None:
