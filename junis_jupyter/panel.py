@@ -135,41 +135,42 @@ class _Throttle:
             self.timer = None
 
 
+# What to tell the user, by error class and (optionally) the error's code: the first match wins, so
+# subclasses and code-specific lines come before the general ones. {msg} is the error's message.
+_ADVICE: tuple[tuple[type[BaseException], str | None, str], ...] = (
+    (errors.ConfigurationError, None, "{msg}"),
+    (errors.AuthenticationError, None, "The API key was refused (401). Run `%junis login` or set "
+                                       "JUNIS_API_KEY to a valid key, then try again."),
+    (errors.PermissionDeniedError, "subscription_required",
+     "{msg} The organisation needs an active Basic or Pro plan."),
+    (errors.PermissionDeniedError, None, "Not allowed: {msg} Use a key that has this scope (Junis "
+                                         "dashboard → API Keys), or pick another agent."),
+    (errors.InsufficientCreditsError, None,
+     "Out of credits: {msg} Top up the organisation's credits, then try again."),
+    (errors.RateLimitError, None, "Rate limit reached: {msg} Try again{wait}."),
+    (errors.NotFoundError, "session_not_found",
+     "{msg} The session is gone: press New chat to start another."),
+    (errors.NotFoundError, None, "{msg} Pick another agent or session."),
+    (errors.BadRequestError, None, "The request was refused: {msg}"),
+    (errors.ServerError, None, "The Junis service failed: {msg} Try again shortly."),
+    (errors.APITimeoutError, None, "No answer in time: {msg} Check the connection and try again."),
+    (errors.APIConnectionError, None,
+     "Could not reach the Junis API: {msg} Check JUNIS_BASE_URL and the network."),
+    (errors.StreamError, None,
+     "The answer broke off: {msg} What arrived is kept; ask again to continue."),
+    (errors.APIError, None, "The Junis API answered with an error: {msg}"),
+)
+
+
 def explain(exc: BaseException) -> str:
     """One line for the user: what happened and what to do. Never a traceback."""
     msg = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     code = getattr(exc, "code", None)
-    if isinstance(exc, errors.ConfigurationError):
-        return msg
-    if isinstance(exc, errors.AuthenticationError):
-        return ("The API key was refused (401). Run `%junis login` or set JUNIS_API_KEY to a valid "
-                "key, then try again.")
-    if isinstance(exc, errors.PermissionDeniedError):
-        if code == "subscription_required":
-            return f"{msg} The organisation needs an active Basic or Pro plan."
-        return (f"Not allowed: {msg} Use a key that has this scope (Junis dashboard → API Keys), "
-                "or pick another agent.")
-    if isinstance(exc, errors.InsufficientCreditsError):
-        return f"Out of credits: {msg} Top up the organisation's credits, then try again."
-    if isinstance(exc, errors.RateLimitError):
-        wait = f" in {exc.retry_after:g} s" if exc.retry_after else " in a moment"
-        return f"Rate limit reached: {msg} Try again{wait}."
-    if isinstance(exc, errors.NotFoundError):
-        if code == "session_not_found":
-            return f"{msg} The session is gone: press New chat to start another."
-        return f"{msg} Pick another agent or session."
-    if isinstance(exc, errors.BadRequestError):
-        return f"The request was refused: {msg}"
-    if isinstance(exc, errors.ServerError):
-        return f"The Junis service failed: {msg} Try again shortly."
-    if isinstance(exc, errors.APITimeoutError):
-        return f"No answer in time: {msg} Check the connection and try again."
-    if isinstance(exc, errors.APIConnectionError):
-        return f"Could not reach the Junis API: {msg} Check JUNIS_BASE_URL and the network."
-    if isinstance(exc, errors.StreamError):
-        return f"The answer broke off: {msg} What arrived is kept; ask again to continue."
-    if isinstance(exc, errors.APIError):
-        return f"The Junis API answered with an error: {msg}"
+    retry_after = exc.retry_after if isinstance(exc, errors.RateLimitError) else None
+    wait = f" in {retry_after:g} s" if retry_after else " in a moment"
+    for cls, wanted_code, advice in _ADVICE:
+        if isinstance(exc, cls) and wanted_code in (None, code):
+            return advice.format(msg=msg, wait=wait)
     return f"Unexpected error ({type(exc).__name__}): {msg}"
 
 
