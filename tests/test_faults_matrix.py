@@ -25,7 +25,7 @@ from typing import Any, Callable
 import pytest
 
 from junis_jupyter import ledger as ledger_module
-from junis_jupyter.client import DEFAULT_OBSERVERS, aio, sync
+from junis_jupyter.client import DEFAULT_OBSERVERS, aio
 from junis_jupyter.client.aio import AsyncJunisClient
 from junis_jupyter.client.sync import JunisClient
 from junis_jupyter.emulator.responder import answer_text, split_pieces
@@ -61,6 +61,10 @@ class Fault:
 
     def queued(self, count: int) -> dict[str, Any]:
         return {**self.spec, "path": CHAT_PATH, "count": count}
+
+    @property
+    def scenarios(self) -> tuple[str, ...]:
+        return ("once", "every attempt") if self.retryable else ("mid-stream",)
 
 
 FAULTS = [
@@ -100,8 +104,7 @@ KNOWN_BUGS: dict[tuple[str, str, str], str] = {}
 def _cells() -> list[Any]:
     cells = []
     for fault in FAULTS:
-        scenarios = ("once", "every attempt") if fault.retryable else ("mid-stream",)
-        for scenario in scenarios:
+        for scenario in fault.scenarios:
             for path in PATHS:
                 if not fault.retryable and path not in STREAMING_PATHS:
                     continue     # the emulator applies stream faults to streams only
@@ -126,7 +129,7 @@ class Matrix:
     def write(self, path: Path) -> None:
         rows = []
         for fault in FAULTS:
-            for scenario in (("once", "every attempt") if fault.retryable else ("mid-stream",)):
+            for scenario in fault.scenarios:
                 cells = []
                 for p in PATHS:
                     key = (fault.name, scenario, p)
@@ -199,16 +202,14 @@ def proxy(emulator: Any) -> Any:
 
 
 @pytest.fixture
-def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Retry waits the clients asked for, recorded instead of slept."""
-    seen: list[float] = []
-
+def waits(sleeps: list[float], monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Retry waits both clients asked for, recorded instead of slept (the sync client's by the
+    shared `sleeps` fixture, tests/client_support.py)."""
     async def no_async_sleep(seconds: float) -> None:
-        seen.append(seconds)
+        sleeps.append(seconds)
 
-    monkeypatch.setattr(sync, "_sleep", seen.append)
     monkeypatch.setattr(aio, "_sleep", no_async_sleep)
-    return seen
+    return sleeps
 
 
 @pytest.fixture
@@ -330,8 +331,7 @@ RUNNERS = {"sync chat": run_sync_chat, "sync stream": run_sync_stream,
 # --- the matrix ----------------------------------------------------------------------------------
 
 
-def _expected(fault: Fault, scenario: str) -> str:
-    return {"once": "answer", "every attempt": "error", "mid-stream": "partial + error"}[scenario]
+EXPECTED = {"once": "answer", "every attempt": "error", "mid-stream": "partial + error"}
 
 
 @pytest.mark.parametrize("fault, scenario, path", CELLS)
@@ -339,7 +339,7 @@ def test_fault_cell(fault: Fault, scenario: str, path: str, emulator: Any, proxy
                     shell: Any, usage: ledger_module.Ledger, waits: list[float],
                     matrix: Matrix) -> None:
     key = (fault.name, scenario, path)
-    matrix.expected[key] = _expected(fault, scenario)
+    matrix.expected[key] = EXPECTED[scenario]
     url = proxy.url if fault.strip_retry_after else emulator.url
     count = 1 if scenario != "every attempt" else MAX_RETRIES + 1
     rows_before: list[int] = []
