@@ -30,9 +30,14 @@ def _failed(df: pd.DataFrame) -> pd.Series:
         (df["status"] >= 400).fillna(False).astype(bool)
 
 
+def _successful(df: pd.DataFrame, failed: pd.Series) -> pd.DataFrame:
+    """The calls that neither failed nor were stopped (the ones latencies are measured on)."""
+    return df[~failed & df["error_code"].isna()]
+
+
 def _metrics(df: pd.DataFrame) -> list[Any]:
     failed = _failed(df)
-    ok = df[~failed & df["error_code"].isna()]
+    ok = _successful(df, failed)
     ttft = ok["first_token_s"].dropna()
 
     def pct(s: pd.Series, q: float) -> Any:
@@ -112,7 +117,7 @@ def plot(df: pd.DataFrame) -> Any:
     tokens.set_title("Tokens used (cumulative)")
     tokens.set_ylabel("tokens")
     tokens.tick_params(axis="x", labelrotation=30)
-    ok = df[~_failed(df) & df["error_code"].isna()]
+    ok = _successful(df, _failed(df))
     labels = agent_labels(ok)
     names = sorted(labels.unique())
     for i, name in enumerate(names):      # one row of dots per agent, its median marked
