@@ -146,30 +146,16 @@ def run(items: Sequence[Any], prompts: Sequence[str], *, index: Any, agent: str 
         raise ConfigurationError("concurrency must be at least 1.")
     if rate_limit_retries < 0:
         raise ConfigurationError("rate_limit_retries must be 0 or more.")
-    own = client is None
-    if own:
-        from .client.sync import JunisClient
-        client = JunisClient()
-    elif not hasattr(client, "resolve_agent") or _is_async(client):
-        raise TypeError("ask_many needs a JunisClient (sync); an AsyncJunisClient was given.")
-    try:
+    with frames.sync_client(client, "ask_many") as c:
         if isinstance(agent, str):
-            agent = client.resolve_agent(agent)     # once, and an unknown name fails here
-        rows = _run_rows(client, prompts, agent, concurrency, rate_limit_retries, progress,
+            agent = c.resolve_agent(agent)     # once, and an unknown name fails here
+        rows = _run_rows(c, prompts, agent, concurrency, rate_limit_retries, progress,
                          chat_kwargs)
-    finally:
-        if own:
-            client.close()
     return frames.build("batch", {
         "input": list(prompts), "answer": [r.answer for r in rows],
         "session_id": [r.session_id for r in rows], "tokens": [r.tokens for r in rows],
         "latency": [r.latency for r in rows], "error": [r.error for r in rows],
     }, index=index)
-
-
-def _is_async(client: Any) -> bool:
-    import inspect
-    return inspect.iscoroutinefunction(getattr(client, "chat", None))
 
 
 def _run_rows(client: JunisClient, prompts: Sequence[str], agent: Agent | None,

@@ -126,15 +126,17 @@ def empty(kind: str) -> pd.DataFrame:
 
 
 @contextmanager
-def _sync_client(client: Any) -> Iterator[JunisClient]:
-    """The client given, or one made from the environment and closed afterwards."""
+def sync_client(client: Any, user: str = "frames") -> Iterator[JunisClient]:
+    """The client given, or one made from the environment and closed afterwards (shared with
+    `ask_many`). An AsyncJunisClient, or anything else that is not a JunisClient, is refused."""
     if client is None:
         from .client.sync import JunisClient
         with JunisClient() as own:
             yield own
         return
-    if inspect.iscoroutinefunction(getattr(client, "sessions", None)):
-        raise TypeError("frames needs a JunisClient (sync); an AsyncJunisClient was given.")
+    if not hasattr(client, "resolve_agent") or \
+            inspect.iscoroutinefunction(getattr(client, "chat", None)):
+        raise TypeError(f"{user} needs a JunisClient (sync); an AsyncJunisClient was given.")
     yield client
 
 
@@ -146,14 +148,14 @@ def _columns(objects: Sequence[Any], fields: Iterable[str]) -> dict[str, list[An
 
 def agents(client: JunisClient | None = None) -> pd.DataFrame:
     """The organisation's agents (GET /agents)."""
-    with _sync_client(client) as c:
+    with sync_client(client) as c:
         found = c.agents()
     return build("agents", _columns(found, SCHEMAS["agents"]))
 
 
 def sessions(client: JunisClient | None = None) -> pd.DataFrame:
     """Every session of the key, all pages, newest activity first."""
-    with _sync_client(client) as c:
+    with sync_client(client) as c:
         found = c.sessions(page_size=100)
     return build("sessions", _columns(found, SCHEMAS["sessions"]))
 
@@ -168,7 +170,7 @@ def messages(client: JunisClient | None = None, session_ids: Iterable[str] | str
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1.")
-    with _sync_client(client) as c:
+    with sync_client(client) as c:
         if session_ids is None:
             ids = [s.session_id for s in c.sessions(page_size=100)]
         elif isinstance(session_ids, str):
