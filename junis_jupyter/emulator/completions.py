@@ -6,6 +6,7 @@ import math
 import time
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from starlette.requests import Request
@@ -13,7 +14,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .faults import STREAM_KINDS, Fault
-from .responder import DirectiveError, answer_text, split_pieces
+from .responder import DirectiveError, answer_text, fit, split_pieces
 from .runtime import Emulator
 from .store import KeyRecord, Session
 from .tokens import count_tokens, truncate_tokens
@@ -44,20 +45,31 @@ class Turn:
     session: Session
     agent_name: str
     model: str
-    pieces: list[str]
+    text: str
+    chunks: int | None                  # the [[chunks=N]] directive, if any
     finish_reason: str
     delay: float
     prompt_tokens: int
     include_usage: bool
+
+    @cached_property
+    def pieces(self) -> list[str]:
+        """The streamed pieces (a whole answer needs them only to know how long to wait)."""
+        return split_pieces(self.text, self.chunks) or [""]
+
+    def delivered(self, count: int) -> str:
+        """The text of the first `count` pieces."""
+        return self.text if count >= len(self.pieces) else "".join(self.pieces[:count])
 
     def usage(self, text: str) -> dict[str, int]:
         completion = count_tokens(text)
         return {"prompt_tokens": self.prompt_tokens, "completion_tokens": completion,
                 "total_tokens": self.prompt_tokens + completion}
 
-    def finish(self, text: str) -> dict[str, int]:
-        """Record the assistant turn (what was actually delivered), charge for it, mark idle."""
-        usage = self.usage(text)
+    def finish(self, text: str, usage: dict[str, int] | None = None) -> dict[str, int]:
+        """Record the assistant turn (what was actually delivered), charge for it, mark idle;
+        `usage` is the one already computed for `text`, if any."""
+        usage = usage or self.usage(text)
         store = self.emulator.store
         store.add_message(self.session, "assistant", text, agent_name=self.agent_name, usage=usage)
         self.record.credits = max(0, self.record.credits - cost(usage["total_tokens"]))
@@ -94,6 +106,8 @@ async def completion(emulator: Emulator, request: Request, record: KeyRecord,
     if body.max_tokens is not None:
         text, cut = truncate_tokens(text, body.max_tokens)
         finish_reason = "length" if cut else "stop"
+        if directives.chunks is not None and len(text) < directives.chunks:
+            text = fit(text, directives.chunks)     # what split_pieces streams: the whole answer too
     if session is None:
         session = store.new_session()
     agent_name = agent["name"] if agent else "Orchestrator"
@@ -103,7 +117,7 @@ async def completion(emulator: Emulator, request: Request, record: KeyRecord,
     store.save()
     turn = Turn(emulator, record, session, agent_name,
                 body.model or (agent["model"] if agent else ORCHESTRATOR_MODEL),
-                split_pieces(text, directives.chunks) or [""], finish_reason,
+                text, directives.chunks, finish_reason,
                 emulator.options.token_delay if directives.delay is None else directives.delay,
                 prompt_tokens, body.include_usage)
     if body.stream:
@@ -113,7 +127,7 @@ async def completion(emulator: Emulator, request: Request, record: KeyRecord,
 
 async def whole(turn: Turn) -> Response:
     """A non-streamed answer takes as long as its stream would have."""
-    text = "".join(turn.pieces)
+    text = turn.text
     try:
         if turn.delay:
             await asyncio.sleep(turn.delay * len(turn.pieces))
@@ -137,14 +151,15 @@ class StreamingCompletion:
                                     turn.session.session_id)
         self.raw_headers = [(b"content-type", b"text/event-stream; charset=utf-8"),
                             (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+        self.sent = 0                                   # pieces handed to the connection
+        self.usage: dict[str, int] | None = None        # computed once for the usage event
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gone = asyncio.Event()
         watcher = asyncio.ensure_future(_watch_disconnect(receive, gone))
-        sent: list[str] = []
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            ending = await self._body(send, gone, sent)
+            ending = await self._body(send, gone)
             if ending == ABORT:
                 transport = self.turn.emulator.transports.get(tuple(scope.get("client") or ()))
                 if transport is not None:
@@ -155,9 +170,9 @@ class StreamingCompletion:
                 await send({"type": "http.response.body", "body": ending.encode(), "more_body": False})
         finally:
             watcher.cancel()
-            self.turn.finish("".join(sent))
+            self.turn.finish(self.turn.delivered(self.sent), self.usage)
 
-    async def _body(self, send: Send, gone: asyncio.Event, sent: list[str]) -> str:
+    async def _body(self, send: Send, gone: asyncio.Event) -> str:
         """Send the content chunks; return the last bytes of the stream (sent with the end of the
         response, so the turn is recorded before the client can act on `[DONE]`), or ABORT."""
         turn, encoder, fault = self.turn, self.encoder, self.fault
@@ -178,7 +193,7 @@ class StreamingCompletion:
                 break
             event = encoder.content(pieces[index], first=index == 0)
             batch.append(event)
-            sent.append(pieces[index])
+            self.sent = index + 1
             if turn.delay:
                 await _send(send, batch)
                 batch = []
@@ -193,7 +208,8 @@ class StreamingCompletion:
                         return ""
         batch.append(encoder.finish(turn.finish_reason))
         if turn.include_usage:
-            batch.append(encoder.usage(turn.usage("".join(sent))))
+            self.usage = turn.usage(turn.delivered(self.sent))
+            batch.append(encoder.usage(self.usage))
         batch.append(encoder.done)
         return "".join(batch)
 
