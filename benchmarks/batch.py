@@ -11,7 +11,7 @@ import asyncio
 import statistics
 import tempfile
 import time
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from junis_jupyter import AsyncJunisClient
 
@@ -61,27 +61,29 @@ def with_ask_many(batch: list[str]) -> Callable[[], None]:
     return run
 
 
-def with_sdk(ctx: Context, batch: list[str]) -> Callable[[], None]:
+def bounded(open_client: Callable[[], Any], ask: Callable[[Any, str], Awaitable[Any]],
+            batch: list[str]) -> Callable[[], None]:
+    """`ask(client, prompt)` for every prompt, at most CONCURRENCY at once behind a semaphore."""
     async def go() -> None:
         limit = asyncio.Semaphore(CONCURRENCY)
-        async with _baselines.sdk_async_client(ctx.url, ctx.key) as sdk:
+        async with open_client() as client:
             async def one(prompt: str) -> None:
                 async with limit:
-                    await sdk.chat.completions.create(model=_baselines.MODEL,
-                                                      messages=_baselines.messages(prompt))
+                    await ask(client, prompt)
             await asyncio.gather(*(one(p) for p in batch))
     return lambda: asyncio.run(go())
+
+
+def with_sdk(ctx: Context, batch: list[str]) -> Callable[[], None]:
+    return bounded(lambda: _baselines.sdk_async_client(ctx.url, ctx.key),
+                   lambda sdk, prompt: sdk.chat.completions.create(
+                       model=_baselines.MODEL, messages=_baselines.messages(prompt)),
+                   batch)
 
 
 def with_httpx(ctx: Context, batch: list[str]) -> Callable[[], None]:
-    async def go() -> None:
-        limit = asyncio.Semaphore(CONCURRENCY)
-        async with _baselines.httpx_async_client(ctx.url, ctx.key) as client:
-            async def one(prompt: str) -> None:
-                async with limit:
-                    await _baselines.httpx_chat(client, prompt)
-            await asyncio.gather(*(one(p) for p in batch))
-    return lambda: asyncio.run(go())
+    return bounded(lambda: _baselines.httpx_async_client(ctx.url, ctx.key),
+                   _baselines.httpx_chat, batch)
 
 
 def run(ctx: Context) -> list[Figure]:
