@@ -1,10 +1,13 @@
 """What every benchmark is given: the emulator to talk to and how hard to try."""
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator
 
 
 @dataclass(frozen=True)
@@ -35,3 +38,13 @@ class Context:
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
+
+
+def child_json(args: list[str], env: dict[str, str], what: str, timeout: float) -> dict[str, Any]:
+    """Run `python <args>` and return the JSON object on the last line it printed."""
+    done = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1:] or ["(no output)"]
+        raise RuntimeError(f"the {what} child failed: {tail[0]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])

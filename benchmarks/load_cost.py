@@ -5,15 +5,12 @@ extension's own imports are timed. `import openai` in the same situation is the 
 """
 from __future__ import annotations
 
-import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 from typing import Callable
 
-from ._context import Context
+from ._context import Context, child_json
 from ._report import Figure
 from ._stats import interleave, ratios
 
@@ -40,12 +37,7 @@ print(json.dumps({"seconds": seconds, "heavy": [m for m in %r if m in sys.module
 def in_child(what: str, heavy: dict[str, set[str]], home: str) -> Callable[[], float]:
     def measure() -> float:
         env = {**os.environ, "IPYTHONDIR": os.path.join(home, "ipython"), "JUNIS_HOME": home}
-        done = subprocess.run([sys.executable, "-c", CHILD, what], env=env, capture_output=True,
-                              text=True, timeout=120)
-        if done.returncode != 0:
-            tail = done.stderr.strip().splitlines()[-1:] or ["(no output)"]
-            raise RuntimeError(f"the {what} child failed: {tail[0]}")
-        found = json.loads(done.stdout.strip().splitlines()[-1])
+        found = child_json(["-c", CHILD, what], env, what, timeout=120)
         heavy[what].update(found["heavy"])
         return found["seconds"]
     return measure

@@ -17,12 +17,11 @@ import io
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from typing import Callable
 
-from ._context import Context
+from ._context import Context, child_json
 from ._report import Figure
 from ._stats import Spread, interleave
 
@@ -87,12 +86,8 @@ def in_child(ctx: Context, mode: str, size: int, home: str,
     def measure() -> float:
         env = {**ctx.child_env(), "JUNIS_HOME": home,
                "IPYTHONDIR": os.path.join(home, "ipython")}
-        done = subprocess.run([sys.executable, "-m", "benchmarks.long_answer", mode, str(size)],
-                              env=env, capture_output=True, text=True, timeout=600)
-        if done.returncode != 0:
-            tail = done.stderr.strip().splitlines()[-1:] or ["(no output)"]
-            raise RuntimeError(f"the {mode} child failed: {tail[0]}")
-        found = json.loads(done.stdout.strip().splitlines()[-1])
+        found = child_json(["-m", "benchmarks.long_answer", mode, str(size)], env, mode,
+                           timeout=600)
         if found["chars"] != size:
             raise RuntimeError(f"the {mode} child read {found['chars']} of {size} characters")
         text_bytes.append(found["text_bytes"])
