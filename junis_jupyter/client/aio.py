@@ -8,8 +8,7 @@ import httpx
 
 from ..errors import ConfigurationError, JunisError
 from ._base import ClientBase
-from ._core import DEFAULT_MAX_RESPONSE_BYTES, Core, Observer, Op, Sleep
-from ._retry import RetryPolicy
+from ._core import Op, Sleep
 from ._stream import READ_ERRORS, StreamAssembler, StreamView
 from .types import Agent, ChatChunk, ChatResult, Message, Session, SessionStatus
 
@@ -20,29 +19,10 @@ T = TypeVar("T")
 _sleep = asyncio.sleep  # a module attribute, so tests can watch the waits without waiting
 
 
-class AsyncJunisClient(ClientBase):
+class AsyncJunisClient(ClientBase[httpx.AsyncClient]):
     """The asyncio client: same calls as JunisClient, awaited; `async with` or `await aclose()`."""
 
-    def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
-                 timeout: float = 60.0, connect_timeout: float = 10.0, max_retries: int = 2,
-                 allow_insecure: bool = False, observers: list[Observer] | None = None,
-                 http_client: httpx.AsyncClient | None = None,
-                 retry_policy: RetryPolicy | None = None,
-                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
-        self._core = Core(api_key, base_url, timeout=timeout, connect_timeout=connect_timeout,
-                          max_retries=max_retries, allow_insecure=allow_insecure,
-                          observers=observers, retry_policy=retry_policy,
-                          max_response_bytes=max_response_bytes)
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient()
-
-    @classmethod
-    def _from_core(cls, core: Core) -> "AsyncJunisClient":
-        client = cls.__new__(cls)
-        client._core = core
-        client._owns_http = True
-        client._http = httpx.AsyncClient()
-        return client
+    _http_class = httpx.AsyncClient
 
     # --- plumbing -----------------------------------------------------------------------------
 

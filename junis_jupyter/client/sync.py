@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Any, Iterator, TypeVar
 import httpx
 
 from ._base import ClientBase
-from ._core import DEFAULT_MAX_RESPONSE_BYTES, Core, Observer, Op, Sleep
-from ._retry import RetryPolicy
+from ._core import Op, Sleep
 from ._stream import READ_ERRORS, StreamAssembler, StreamView
 from .types import Agent, ChatChunk, ChatResult, Message, Session, SessionStatus
 
@@ -22,21 +21,10 @@ T = TypeVar("T")
 _sleep = time.sleep     # a module attribute, so tests can watch the waits without waiting
 
 
-class JunisClient(ClientBase):
+class JunisClient(ClientBase[httpx.Client]):
     """Blocking client for the Junis External API. Use as a context manager, or `close()` it."""
 
-    def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
-                 timeout: float = 60.0, connect_timeout: float = 10.0, max_retries: int = 2,
-                 allow_insecure: bool = False, observers: list[Observer] | None = None,
-                 http_client: httpx.Client | None = None,
-                 retry_policy: RetryPolicy | None = None,
-                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
-        self._core = Core(api_key, base_url, timeout=timeout, connect_timeout=connect_timeout,
-                          max_retries=max_retries, allow_insecure=allow_insecure,
-                          observers=observers, retry_policy=retry_policy,
-                          max_response_bytes=max_response_bytes)
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.Client()
+    _http_class = httpx.Client
 
     # --- plumbing -----------------------------------------------------------------------------
 
