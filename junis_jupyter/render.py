@@ -175,7 +175,10 @@ class StreamRenderer:
 
     def finish(self, note: str | None = None) -> str:
         """Final update; `note` (e.g. 'interrupted') is appended to what is shown, not to the text."""
-        return self._flush(note=note)
+        text = self._flush(note=note)
+        if self.mode != "terminal" and self._handle is None and self._shown:
+            text = self._flush()         # that update cut its output: the rest goes in a new one
+        return text
 
     def _take_new(self) -> str:
         """The text not shown yet, now counted as shown."""

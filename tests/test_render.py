@@ -296,3 +296,16 @@ def test_a_long_answer_ending_at_an_output_end_adds_no_empty_output():
     r.feed("0123456789abc\n")
     r.finish()
     assert [o.text for o in disp.outputs] == ["0123456789abc\n"]
+
+
+@pytest.mark.parametrize("mode", ["markdown", "text"])
+def test_a_last_update_that_cuts_its_output_still_shows_the_rest(mode):
+    # the final batch takes the output past its size and gets cut at a block: the rest must still
+    # appear (it went to a new output that was never shown)
+    clock, disp = FakeClock(), OutputsDisplay()
+    r = StreamRenderer(mode, update_hz=10, display=disp, clock=clock, segment_chars=10)
+    r.feed("x")
+    r.feed("0123456789\n\nabc\n\nde")   # no update due yet: it arrives with finish()
+    r.finish()
+    assert "".join(o.text for o in disp.outputs) == "x0123456789\n\nabc\n\nde"
+    assert len(disp.outputs) == r.outputs == 2
