@@ -42,6 +42,20 @@ async def make_panel(emulator: Any, **kwargs: Any) -> tuple[ChatPanel, AsyncJuni
     return panel, client
 
 
+def run_with_panel(emulator: Any,
+                   scenario: Callable[[ChatPanel, AsyncJunisClient], Awaitable[None]],
+                   **kwargs: Any) -> None:
+    """`scenario(panel, client)` on its own loop against a panel made by `make_panel`; the client
+    is closed afterwards, also when the scenario fails."""
+    async def main() -> None:
+        panel, client = await make_panel(emulator, **kwargs)
+        try:
+            await scenario(panel, client)
+        finally:
+            await client.aclose()
+    run(main)
+
+
 def visible_text(html: str) -> str:
     return re.sub(r"<[^>]+>", "", html)
 
@@ -56,21 +70,18 @@ def option_labels(dropdown: Any) -> list[str]:
 
 
 def test_pickers_offer_orchestrator_and_invocable_agents(emulator: Any) -> None:
-    async def scenario() -> None:
-        panel, client = await make_panel(emulator)
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
         labels = option_labels(panel.agent_picker)
         assert labels[0] == "Orchestrator" and panel.agent is None
         assert {"Research", "Writer", "Analyst"} <= set(labels)
         assert not {"Pipeline", "Fanout", "Retired"} & set(labels)    # not invocable / inactive
         assert option_labels(panel.session_picker)[0] == "New chat"
         assert panel.session_picker.value == ""
-        await client.aclose()
-    run(scenario)
+    run_with_panel(emulator, scenario)
 
 
 def test_send_button_streams_the_answer_into_the_conversation(emulator: Any) -> None:
-    async def scenario() -> None:
-        panel, client = await make_panel(emulator)
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
         panel.input.value = "How do tides work? [[chunks=8]]"
         panel.send_button.click()
         assert panel.busy and panel.stop_button.disabled is False
@@ -90,13 +101,11 @@ def test_send_button_streams_the_answer_into_the_conversation(emulator: Any) -> 
         assert answer.usage is not None and answer.usage.total_tokens > 0
         assert f"Tokens used in this panel: {answer.usage.total_tokens:,}" in panel.footer.value
         assert "requests left" in panel.footer.value
-        await client.aclose()
-    run(scenario)
+    run_with_panel(emulator, scenario)
 
 
 def test_enter_submits_and_shift_enter_only_adds_a_line(emulator: Any) -> None:
-    async def scenario() -> None:
-        panel, client = await make_panel(emulator)
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
         panel.input.value = "first line\nsecond line"              # Shift+Enter: just a newline
         await asyncio.sleep(0)
         assert not panel.busy and panel.turns == []
@@ -107,13 +116,11 @@ def test_enter_submits_and_shift_enter_only_adds_a_line(emulator: Any) -> None:
         assert SUBMIT_MARK not in panel.transcript_html()
         panel.input.value = "   " + SUBMIT_MARK                     # Enter on blank input: nothing
         assert not panel.busy and len(panel.turns) == 2 and panel.input.value == "   "
-        await client.aclose()
-    run(scenario)
+    run_with_panel(emulator, scenario)
 
 
 def test_answer_appears_while_it_streams(emulator: Any) -> None:
-    async def scenario() -> None:
-        panel, client = await make_panel(emulator)
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
         seen: list[str] = []
         panel.live.observe(lambda ch: seen.append(ch["new"]), names="value")
         panel.send("Count slowly [[chunks=6]] [[delay=0.05]]")
@@ -122,8 +129,7 @@ def test_answer_appears_while_it_streams(emulator: Any) -> None:
         partial = [answer_text(v) for v in seen if 'data-state="streaming"' in v]
         # Some update showed part of the answer before the end (not the empty turn, not all of it).
         assert any(0 < len(p) < len(final) and final.startswith(p[:3]) for p in partial), partial
-        await client.aclose()
-    run(scenario)
+    run_with_panel(emulator, scenario)
 
 
 def test_updates_are_rate_bounded_not_one_per_chunk(emulator: Any) -> None:
@@ -155,8 +161,7 @@ def requests_seen(emulator: Any) -> int:
 
 
 def test_an_enormous_question_is_refused_before_any_request_and_kept(emulator: Any) -> None:
-    async def scenario() -> None:
-        panel, client = await make_panel(emulator, max_prompt_chars=50)
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
         before = requests_seen(emulator)
         too_long = "x" * 51
         panel.input.value = too_long
@@ -172,8 +177,7 @@ def test_an_enormous_question_is_refused_before_any_request_and_kept(emulator: A
         panel.send_button.click()
         await panel.wait()
         assert panel.turns[-1].state == "done" and panel.notice.value == ""
-        await client.aclose()
-    run(scenario)
+    run_with_panel(emulator, scenario, max_prompt_chars=50)
 
 
 def test_the_default_prompt_cap_is_the_magics() -> None:
@@ -188,8 +192,7 @@ def test_the_default_prompt_cap_is_the_magics() -> None:
 
 
 def test_blank_questions_are_never_sent(emulator: Any) -> None:
-    async def scenario() -> None:
-        panel, client = await make_panel(emulator)
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
         before = requests_seen(emulator)
         for blank in ("", "   ", "\n\t\n", SUBMIT_MARK):
             panel.input.value = blank
@@ -199,13 +202,11 @@ def test_blank_questions_are_never_sent(emulator: Any) -> None:
         await panel.wait()
         assert requests_seen(emulator) == before and panel.turns == [] and not panel.busy
         assert "Nothing to ask" in panel.notice.value
-        await client.aclose()
-    run(scenario)
+    run_with_panel(emulator, scenario)
 
 
 def test_stop_cancels_at_once_keeps_the_partial_answer_and_the_panel_usable(emulator: Any) -> None:
-    async def scenario() -> None:
-        panel, client = await make_panel(emulator)
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
         panel.send("A long story [[chunks=400]] [[delay=0.05]]")
         await until(lambda: len(panel.turns) == 2 and len(panel.turns[-1].text()) > 0, "first chunk")
         answer = panel.turns[-1]
@@ -229,13 +230,11 @@ def test_stop_cancels_at_once_keeps_the_partial_answer_and_the_panel_usable(emul
         await panel.wait()
         assert panel.turns[-1].state == "done" and panel.session_id == session
         assert len(panel.turns) == 4
-        await client.aclose()
-    run(scenario)
+    run_with_panel(emulator, scenario)
 
 
 def test_other_work_runs_while_an_answer_streams(emulator: Any) -> None:
-    async def scenario() -> None:
-        panel, client = await make_panel(emulator)
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
         panel.send("Slow [[chunks=10]] [[delay=0.05]]")
         ticks = 0
 
@@ -247,26 +246,22 @@ def test_other_work_runs_while_an_answer_streams(emulator: Any) -> None:
 
         await asyncio.gather(other_cell(), panel.wait())
         assert ticks > 1
-        await client.aclose()
-    run(scenario)
+    run_with_panel(emulator, scenario)
 
 
 def test_a_second_question_while_streaming_is_kept_not_lost(emulator: Any) -> None:
-    async def scenario() -> None:
-        panel, client = await make_panel(emulator)
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
         panel.send("Slow [[chunks=20]] [[delay=0.05]]")
         panel.input.value = "next question" + SUBMIT_MARK
         assert panel.input.value == "next question"           # kept in the box
         assert "still streaming" in panel.notice.value
         panel.stop()
         await panel.wait()
-        await client.aclose()
-    run(scenario)
+    run_with_panel(emulator, scenario)
 
 
 def test_switching_agent_sends_to_that_agent(emulator: Any) -> None:
-    async def scenario() -> None:
-        panel, client = await make_panel(emulator)
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
         research = dict(panel.agent_picker.options)["Research"]
         panel.agent_picker.value = research
         assert "Research" in panel.notice.value
@@ -275,19 +270,16 @@ def test_switching_agent_sends_to_that_agent(emulator: Any) -> None:
         assert panel.turns[-1].agent_name == "Research" and panel.turns[-1].state == "done"
         stored = await client.messages(panel.session_id)
         assert stored[-1].agent_name == "Research"
-        await client.aclose()
-    run(scenario)
+    run_with_panel(emulator, scenario)
 
 
 def test_agent_argument_preselects_by_name(emulator: Any) -> None:
-    async def scenario() -> None:
-        panel, client = await make_panel(emulator, agent="writer")
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
         assert panel.agent == dict(panel.agent_picker.options)["Writer"]
         panel2 = ChatPanel(client=client, agent="Pipeline")
         await panel2.wait()
         assert panel2.agent is None and "cannot be chatted with" in panel2.notice.value
-        await client.aclose()
-    run(scenario)
+    run_with_panel(emulator, scenario, agent="writer")
 
 
 def test_agent_argument_takes_an_agent_object(emulator: Any) -> None:
@@ -397,8 +389,7 @@ def test_undecodable_text_reaches_the_page_as_valid_utf8(make_emulator: Any, tmp
 
 
 def test_new_chat_starts_a_fresh_session(emulator: Any) -> None:
-    async def scenario() -> None:
-        panel, client = await make_panel(emulator)
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
         panel.send("One [[chunks=2]]")
         await panel.wait()
         old = panel.session_id
@@ -409,8 +400,7 @@ def test_new_chat_starts_a_fresh_session(emulator: Any) -> None:
         await panel.wait()
         assert panel.session_id not in (None, old)
         assert len(await client.messages(panel.session_id)) == 2
-        await client.aclose()
-    run(scenario)
+    run_with_panel(emulator, scenario)
 
 
 def test_bad_key_is_a_message_in_the_panel_and_the_question_is_given_back(emulator: Any) -> None:
@@ -446,8 +436,7 @@ def test_missing_scope_says_which_and_what_to_do(emulator: Any) -> None:
 
 
 def test_rate_limit_is_shown_and_the_next_question_works(emulator: Any) -> None:
-    async def scenario() -> None:
-        panel, client = await make_panel(emulator, client_options={"max_retries": 0})
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
         emulator.faults({"kind": "status", "status": 429, "code": "rate_limit_exceeded",
                          "message": "Too many requests", "retry_after": 7,
                          "path": "/v1/chat/completions"})
@@ -457,21 +446,18 @@ def test_rate_limit_is_shown_and_the_next_question_works(emulator: Any) -> None:
         panel.send("Hi again [[chunks=2]]")
         await panel.wait()
         assert panel.notice.value == "" and panel.turns[-1].state == "done"
-        await client.aclose()
-    run(scenario)
+    run_with_panel(emulator, scenario, client_options={"max_retries": 0})
 
 
 def test_a_stream_cut_midway_keeps_what_arrived(emulator: Any) -> None:
-    async def scenario() -> None:
-        panel, client = await make_panel(emulator)
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
         emulator.faults({"kind": "cut", "after": 3, "path": "/v1/chat/completions"})
         panel.send("Go [[chunks=10]]")
         await panel.wait()
         answer = panel.turns[-1]
         assert answer.state == "failed" and answer.content
         assert "broke off" in panel.notice.value and "interrupted" in panel.transcript_html()
-        await client.aclose()
-    run(scenario)
+    run_with_panel(emulator, scenario)
 
 
 @pytest.mark.parametrize("fault", [{"kind": "cut", "after": 4}, {"kind": "malformed", "after": 4},
@@ -497,21 +483,18 @@ def test_a_broken_stream_keeps_what_arrived_exactly_once(emulator: Any, fault: d
 
 
 def test_error_text_from_the_server_is_escaped(emulator: Any) -> None:
-    async def scenario() -> None:
-        panel, client = await make_panel(emulator, client_options={"max_retries": 0})
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
         emulator.faults({"kind": "status", "status": 400, "code": "invalid_request",
                          "message": "<img src=x onerror=alert(1)>", "path": "/v1/chat/completions"})
         panel.send("Hi")
         await panel.wait()
         assert "&lt;img src=x onerror=alert(1)&gt;" in panel.notice.value
         assert "<img" not in panel.notice.value
-        await client.aclose()
-    run(scenario)
+    run_with_panel(emulator, scenario, client_options={"max_retries": 0})
 
 
 def test_hostile_answer_renders_as_safe_html(emulator: Any) -> None:
-    async def scenario() -> None:
-        panel, client = await make_panel(emulator)
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
         payload = "\n\n".join(HOSTILE)
         panel.send("[[echo]] " + payload)
         await panel.wait()
@@ -519,13 +502,11 @@ def test_hostile_answer_renders_as_safe_html(emulator: Any) -> None:
         html = panel.transcript_html()
         assert_safe_html(html)
         assert "window.__xss" in visible_text(html)                  # shown as text, not dropped
-        await client.aclose()
-    run(scenario)
+    run_with_panel(emulator, scenario)
 
 
 def test_to_frame_has_the_messages_schema_and_matches_the_server(emulator: Any) -> None:
-    async def scenario() -> None:
-        panel, client = await make_panel(emulator)
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
         empty = panel.to_frame()
         assert list(empty.columns) == list(frames.SCHEMAS["messages"]) and len(empty) == 0
         for q in ("One [[chunks=2]]", "Two [[chunks=3]]"):
@@ -545,8 +526,7 @@ def test_to_frame_has_the_messages_schema_and_matches_the_server(emulator: Any) 
         assert df["content"].tolist() == server["content"].tolist()
         assert df["agent_name"].iloc[1] == server["agent_name"].iloc[1]
         assert isinstance(df["created_at"].dtype, pd.DatetimeTZDtype)
-        await client.aclose()
-    run(scenario)
+    run_with_panel(emulator, scenario)
 
 
 def test_default_client_comes_from_the_environment(junis_env: Any) -> None:
@@ -643,8 +623,7 @@ def test_a_key_that_cannot_list_still_chats_with_the_orchestrator(emulator: Any)
 
 
 def test_streaming_updates_carry_the_live_answer_not_the_whole_conversation(emulator: Any) -> None:
-    async def scenario() -> None:
-        panel, client = await make_panel(emulator)
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
         panel.send("First question about apples [[chunks=3]]")
         await panel.wait()
         live: list[str] = []
@@ -655,8 +634,7 @@ def test_streaming_updates_carry_the_live_answer_not_the_whole_conversation(emul
         await panel.wait()
         assert len(live) >= 3 and not any("apples" in v for v in live)
         assert len(history) == 1 and "apples" in history[0] and "pears" in history[0]
-        await client.aclose()
-    run(scenario)
+    run_with_panel(emulator, scenario)
 
 
 def test_something_that_is_not_a_client_is_a_notice() -> None:
@@ -686,8 +664,7 @@ def test_an_unexpected_failure_while_loading_is_a_notice_not_lost() -> None:
 
 
 def test_stop_before_the_request_even_started_leaves_the_panel_ready(emulator: Any) -> None:
-    async def scenario() -> None:
-        panel, client = await make_panel(emulator)
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
         panel.input.value = "Never mind"
         panel.send_button.click()
         panel.stop_button.click()                   # same tick: the task has not run yet
@@ -697,5 +674,4 @@ def test_stop_before_the_request_even_started_leaves_the_panel_ready(emulator: A
         panel.send()
         await panel.wait()
         assert panel.turns[-1].state == "done"
-        await client.aclose()
-    run(scenario)
+    run_with_panel(emulator, scenario)
