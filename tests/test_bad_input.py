@@ -9,6 +9,7 @@ servers from reliability_support, since the emulator only ever speaks the contra
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any, Iterator
 
 import pytest
@@ -176,11 +177,18 @@ def test_magic_undecodable_text_gets_a_clear_line(shell: MagicShell) -> None:
 # --- the panel ---------------------------------------------------------------------------------
 
 
-async def _panel(emulator: Any) -> tuple[ChatPanel, AsyncJunisClient]:
-    client = AsyncJunisClient(emulator.key, emulator.url)
-    panel = ChatPanel(client=client)
-    await panel.wait()
-    return panel, client
+def _with_panel(emulator: Any, check: Callable[[ChatPanel], Awaitable[None]],
+                **options: Any) -> None:
+    """Run `check` on a panel (pickers loaded) with a client of its own, closed after."""
+    async def go() -> None:
+        client = AsyncJunisClient(emulator.key, emulator.url)
+        try:
+            panel = ChatPanel(client=client, **options)
+            await panel.wait()
+            await check(panel)
+        finally:
+            await client.aclose()
+    asyncio.run(go())
 
 
 async def _ask(panel: ChatPanel, text: str) -> None:
@@ -203,35 +211,27 @@ def _notice_line(panel: ChatPanel) -> str:
 
 
 def test_panel_blank_input_sends_nothing(emulator: Any) -> None:
-    async def go() -> None:
-        panel, client = await _panel(emulator)
+    async def check(panel: ChatPanel) -> None:
         before = requests(emulator)
         for blank in ("", "   ", "\n\t\n"):
             await _ask(panel, blank)
         assert panel.turns == [] and requests(emulator) == before
         await _panel_still_healthy(panel)
-        await client.aclose()
-    asyncio.run(go())
+    _with_panel(emulator, check)
 
 
 def test_panel_unknown_agent_is_one_notice_and_the_orchestrator_stays(emulator: Any) -> None:
-    async def go() -> None:
-        client = AsyncJunisClient(emulator.key, emulator.url)
-        panel = ChatPanel(client=client, agent="NoSuchAgent")
-        await panel.wait()
+    async def check(panel: ChatPanel) -> None:
         assert "NoSuchAgent" in _notice_line(panel) and panel.agent in (None, "")
         await _panel_still_healthy(panel)
-        await client.aclose()
-    asyncio.run(go())
+    _with_panel(emulator, check, agent="NoSuchAgent")
 
 
 def test_panel_prompt_full_of_braces_is_sent_as_written(emulator: Any) -> None:
-    async def go() -> None:
-        panel, client = await _panel(emulator)
+    async def check(panel: ChatPanel) -> None:
         await _ask(panel, "[[echo]] " + BRACES)
         assert panel.turns[-1].text() == BRACES and panel.turns[-1].state == "done"
-        await client.aclose()
-    asyncio.run(go())
+    _with_panel(emulator, check)
 
 
 @pytest.mark.parametrize("update_hz", [0, -5])
@@ -242,27 +242,23 @@ def test_panel_bad_update_rate_is_a_clear_error(emulator: Any, update_hz: float)
 
 
 def test_panel_enormous_input_is_refused_before_any_request(emulator: Any) -> None:
-    async def go() -> None:
-        panel, client = await _panel(emulator)
+    async def check(panel: ChatPanel) -> None:
         before = requests(emulator)
         await _ask(panel, "z" * 1_000_001)
         assert requests(emulator) == before, "the enormous prompt was sent"
         assert "characters" in _notice_line(panel)
-        await client.aclose()
-    asyncio.run(go())
+    _with_panel(emulator, check)
 
 
 def test_panel_undecodable_text_gets_a_clear_notice(emulator: Any) -> None:
-    async def go() -> None:
-        panel, client = await _panel(emulator)
+    async def check(panel: ChatPanel) -> None:
         await _ask(panel, "[[echo]] " + UNDECODABLE)
         if panel.notice.value:
             assert "UnicodeEncodeError" not in _notice_line(panel)
         else:
             assert panel.turns[-1].text().startswith("caf")
         await _panel_still_healthy(panel)
-        await client.aclose()
-    asyncio.run(go())
+    _with_panel(emulator, check)
 
 
 # --- the client against broken servers ---------------------------------------------------------
