@@ -175,10 +175,10 @@ class StreamRenderer:
 
     def finish(self, note: str | None = None) -> str:
         """Final update; `note` (e.g. 'interrupted') is appended to what is shown, not to the text."""
-        text = self._flush(note=note)
+        self._flush(note=note)
         if self.mode != "terminal" and self._handle is None and self._shown:
-            text = self._flush()         # that update cut its output: the rest goes in a new one
-        return text
+            self._flush()                # that update cut its output: the rest goes in a new one
+        return self.text
 
     def _take_new(self) -> str:
         """The text not shown yet, now counted as shown."""
@@ -189,7 +189,7 @@ class StreamRenderer:
             self._shown.append(new)
         return new
 
-    def _flush(self, note: str | None = None) -> str:
+    def _flush(self, note: str | None = None) -> None:
         new = self._take_new()
         if self.mode == "terminal":
             if note:
@@ -199,12 +199,12 @@ class StreamRenderer:
                 out.write(new)
                 out.flush()
                 self.updates += 1
-            return self.text
+            return
         if self._handle is not None and note is None and not new:
-            return self.text             # nothing new since the last update
+            return                       # nothing new since the last update
         text = self.text
         if self._handle is None and not text and self.outputs and not note:
-            return text                  # a long answer ended right at an output's end
+            return                       # a long answer ended right at an output's end
         self._shown = [text] if text else []   # one copy, shared with what is shown
         shown = text
         if note and self.mode == "markdown":
@@ -215,7 +215,6 @@ class StreamRenderer:
         self._show(shown)
         if note is None and len(text) >= self.segment_chars:
             self._next_output(text)
-        return text
 
     def _show(self, shown: str) -> None:
         answer = _Answer(shown, self._markdown)
