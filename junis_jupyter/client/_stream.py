@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from json import loads
 from time import perf_counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -22,6 +22,7 @@ from .sse import EventTooLarge, SSEDecoder
 from .types import ChatChunk, ChatResult, RateLimitInfo, Usage
 
 if TYPE_CHECKING:
+    from ._base import ClientBase
     from ._core import Call
 
 # What reading a stream's body can raise when the connection or its bytes go bad.
@@ -204,10 +205,16 @@ class StreamAssembler:
 
 
 class StreamView:
-    """The read-only face shared by ChatStream and AsyncChatStream."""
+    """What ChatStream and AsyncChatStream share: their state and its read-only face. The
+    request is sent when the subclass first opens the stream."""
 
-    _asm: StreamAssembler | None
-    _kwargs: dict
+    def __init__(self, client: "ClientBase", prompt: str | None, kwargs: dict[str, Any]) -> None:
+        self._client = client
+        self._prompt = prompt
+        self._kwargs = kwargs
+        self._asm: StreamAssembler | None = None
+        self._gen: Any = None           # the chunk generator, made by the first iteration
+        self._started = False
 
     @property
     def text(self) -> str:

@@ -147,14 +147,8 @@ class AsyncChatStream(StreamView):
     cancelling the task) closes the connection at once and leaves `.result` with
     `interrupted=True` and the text that arrived. A broken stream raises `StreamError`."""
 
-    def __init__(self, client: AsyncJunisClient, prompt: str | None,
-                 kwargs: dict[str, Any]) -> None:
-        self._client = client
-        self._prompt = prompt
-        self._kwargs = kwargs
-        self._asm: StreamAssembler | None = None
-        self._gen: AsyncIterator[ChatChunk] | None = None
-        self._started = False
+    _client: AsyncJunisClient
+    _gen: AsyncIterator[ChatChunk] | None
 
     async def _open(self) -> StreamAssembler | None:
         if not self._started:

@@ -115,13 +115,8 @@ class ChatStream(StreamView):
     closes the connection at once and leaves `.result` with `interrupted=True` and the text
     that arrived. A stream that breaks raises `StreamError` with the partial text."""
 
-    def __init__(self, client: JunisClient, prompt: str | None, kwargs: dict[str, Any]) -> None:
-        self._client = client
-        self._prompt = prompt
-        self._kwargs = kwargs
-        self._asm: StreamAssembler | None = None
-        self._gen: Iterator[ChatChunk] | None = None
-        self._started = False
+    _client: JunisClient
+    _gen: Iterator[ChatChunk] | None
 
     def _open(self) -> StreamAssembler | None:
         if not self._started:
