@@ -118,7 +118,6 @@ class LabServer:
                  env: dict[str, str], timeout: float = 60.0) -> None:
         import socket
         import subprocess
-        import sys
 
         scratch = Path(scratch)
         for name in ("config", "data", "runtime", "settings", "workspaces", "ipython"):
@@ -238,10 +237,15 @@ def write_notebook(path: Path, cells: list[str]) -> None:
 
 
 @contextlib.contextmanager
-def lab_with_emulator(root: Path, scratch: Path) -> Iterator[LabServer]:
-    """JupyterLab serving `root`, its kernels pointed at an emulator process; both stopped after."""
+def lab_with_emulator(scratch: Path, notebooks: dict[str, list[str]]) -> Iterator[LabServer]:
+    """JupyterLab serving `scratch / "root"` with these notebooks (name -> code cells) written
+    there, its kernels pointed at an emulator process; both stopped after."""
     from junis_jupyter.emulator.process import start_emulator_process
 
+    root = scratch / "root"
+    root.mkdir()
+    for name, cells in notebooks.items():
+        write_notebook(root / name, cells)
     emulator = start_emulator_process()
     server = None
     try:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from browser_support import (HOSTILE, LabServer, chromium, lab_with_emulator, open_notebook,
-                             skip_without_browser, trapped_page, write_notebook, xss_trap)
+                             skip_without_browser, trapped_page, xss_trap)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -34,12 +34,8 @@ _NOTEBOOKS = {
 def lab() -> Iterator[LabServer]:
     skip_without_browser()
     scratch = Path(tempfile.mkdtemp(prefix="junis-browser-"))
-    root = scratch / "root"
-    root.mkdir()
-    for name, cells in _NOTEBOOKS.items():
-        write_notebook(root / name, cells)
     try:
-        with lab_with_emulator(root, scratch) as server:
+        with lab_with_emulator(scratch, _NOTEBOOKS) as server:
             yield server
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

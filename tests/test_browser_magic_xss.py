@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from browser_support import (HOSTILE, LabServer, chromium, lab_with_emulator, open_notebook,
-                             skip_without_browser, trapped_page, write_notebook, xss_trap)
+                             skip_without_browser, trapped_page, xss_trap)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
 
@@ -61,10 +61,8 @@ def scratch() -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def lab(scratch: Path) -> Iterator[LabServer]:
-    root = scratch / "root"
-    root.mkdir()
-    write_notebook(root / NOTEBOOK, ["%load_ext junis_jupyter"] + [_cell_source(p) for p in HOSTILE])
-    with lab_with_emulator(root, scratch) as server:
+    cells = ["%load_ext junis_jupyter"] + [_cell_source(p) for p in HOSTILE]
+    with lab_with_emulator(scratch, {NOTEBOOK: cells}) as server:
         yield server
 
 
