@@ -10,6 +10,10 @@ from typing import Any
 
 import httpx
 
+# What the thread and process runners start with unless told otherwise: a free port, the admin
+# routes on, no delay between streamed chunks.
+RUNNER_DEFAULTS: dict[str, Any] = {"port": 0, "admin": True, "token_delay": 0.0}
+
 
 class EmulatorHandle(ABC):
     url: str

@@ -9,7 +9,7 @@ import sys
 import threading
 from typing import IO, Any
 
-from .handle import EmulatorHandle
+from .handle import RUNNER_DEFAULTS, EmulatorHandle
 
 _URL_PREFIX = "Junis emulator listening on "
 _KEY_PREFIX = "API key: "
@@ -37,8 +37,7 @@ class EmulatorProcess(EmulatorHandle):
 
 def _command(options: dict[str, Any]) -> list[str]:
     command = [sys.executable, "-m", "junis_jupyter.emulator"]
-    options = {"port": 0, "admin": True, "token_delay": 0.0, **options}
-    for name, value in options.items():
+    for name, value in {**RUNNER_DEFAULTS, **options}.items():
         flag = "--" + name.replace("_", "-")
         if value is True:
             command.append(flag)

@@ -5,7 +5,7 @@ import threading
 import time
 from typing import Any
 
-from .handle import EmulatorHandle
+from .handle import RUNNER_DEFAULTS, EmulatorHandle
 from .options import EmulatorOptions
 from .runtime import Emulator
 from .server import base_url, bind, build_server
@@ -46,6 +46,4 @@ class EmulatorThread(EmulatorHandle):
 
 def start_emulator_thread(**options: Any) -> EmulatorThread:
     """Start an emulator on a free loopback port in this process (admin routes on, no delay by default)."""
-    options.setdefault("admin", True)
-    options.setdefault("token_delay", 0.0)
-    return EmulatorThread(EmulatorOptions(**options)).start()
+    return EmulatorThread(EmulatorOptions(**{**RUNNER_DEFAULTS, **options})).start()
