@@ -11,8 +11,7 @@ from .app import create_app
 from .options import EmulatorOptions
 from .runtime import Emulator
 
-try:        # uvicorn's faster parser when present; the standard h11 one otherwise
-    import httptools  # noqa: F401
+try:        # uvicorn's faster parser when httptools is installed (its module imports it); h11 otherwise
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _BaseProtocol
 except ImportError:
     from uvicorn.protocols.http.h11_impl import H11Protocol as _BaseProtocol
