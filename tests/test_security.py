@@ -205,10 +205,8 @@ def _failures(emulator: Any, canary_emulator: Any, echo_url: str,
 
 def test_failing_calls_never_put_the_key_in_errors_or_logs(emulator: Any, canary_emulator: Any,
                                                            debug_logs: Any,
-                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           sleeps: list[float],
                                                            tmp_path: Path) -> None:
-    from junis_jupyter.client import sync
-    monkeypatch.setattr(sync, "_sleep", lambda s: None)
     import socket
     with socket.socket() as s:          # a port that was free a moment ago: connection refused
         s.bind(("127.0.0.1", 0))
@@ -317,12 +315,8 @@ def test_allow_insecure_is_an_explicit_opt_in_and_redirects_are_not_followed() -
 
 def test_keys_are_sent_only_in_the_header(canary_emulator: Any) -> None:
     seen: list[httpx.Request] = []
-
-    def spy(request: httpx.Request) -> None:
-        seen.append(request)
-
     with JunisClient(CANARY, canary_emulator.url,
-                     http_client=httpx.Client(event_hooks={"request": [spy]})) as client:
+                     http_client=httpx.Client(event_hooks={"request": [seen.append]})) as client:
         client.chat("Hello")
         client.sessions()
     assert seen and all(CANARY not in str(r.url) and CANARY.encode() not in r.content
