@@ -20,7 +20,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, observe, validate
 
-from . import errors, settings
+from . import errors, ledger, settings
 from . import interpolate as interp
 from .render import Footer, StreamRenderer, Table, pick_mode
 
@@ -425,17 +425,11 @@ class JunisMagics(Magics):
         self._show(Table(("", ""), rows))
 
     def _cmd_usage(self, args: list[str]) -> None:
-        try:
-            from .usage_report import show
-        except ImportError:
-            raise errors.ConfigurationError("`%junis usage` is not available yet in this version.") from None
+        from .usage_report import show
         show(self.shell, args)
 
     def _cmd_chat(self, args: list[str]) -> None:
-        try:
-            from .panel import ChatPanel
-        except ImportError:
-            raise errors.ConfigurationError("`%junis chat` is not available yet in this version.") from None
+        from .panel import ChatPanel
         self._show(ChatPanel(client=self.client))
 
 
@@ -469,10 +463,6 @@ def load(ipython: Any) -> None:
     global _instance
     _instance = JunisMagics(shell=ipython)
     ipython.register_magics(_instance)
-    try:
-        from . import ledger
-    except ImportError:
-        return
     ledger.install()
 
 
@@ -486,8 +476,4 @@ def unload(ipython: Any) -> None:
         if _instance in ipython.configurables:
             ipython.configurables.remove(_instance)
         _instance = None
-    try:
-        from . import ledger
-    except ImportError:
-        return
     ledger.uninstall()
