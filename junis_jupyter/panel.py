@@ -9,7 +9,8 @@ may deliver widget messages on a subshell thread with a loop of its own; the pan
 callback over to the home loop (`call_soon_threadsafe`), so the HTTP client and the streaming task
 only ever live on one loop.
 
-Model output reaches the page only through `safe_markdown.render_markdown`; everything else the
+Model output reaches the page only through `safe_markdown.render_markdown` (while an answer streams,
+through `render.IncrementalMarkdown`, which re-renders only its unfinished block); everything else the
 panel writes into HTML (the user's words, error messages, names) goes through `escape_html`. Both,
 and every other string the panel puts into a widget, are made valid Unicode first: Jupyter sends
 widget values as UTF-8, which a lone surrogate (from undecodable bytes) cannot be.
@@ -30,6 +31,7 @@ import ipywidgets as w
 
 from . import errors
 from .client.types import Agent, ChatResult, Message, RateLimitInfo, Usage
+from .render import IncrementalMarkdown
 from .safe_markdown import escape_html, render_markdown, valid_unicode
 
 if TYPE_CHECKING:
@@ -97,6 +99,8 @@ class Turn:
     usage: Usage | None = None
     state: str = "done"              # "streaming", "done", "stopped", "failed"
     parts: list[str] = field(default_factory=list)
+    # While it streams: renders only the block still being written on each redraw.
+    markdown: IncrementalMarkdown | None = field(default=None, repr=False, compare=False)
 
     def text(self) -> str:
         if self.parts:
@@ -384,7 +388,8 @@ class ChatPanel(w.VBox):
             await asyncio.wait([loading])      # pickers (or a picked session) first, then the question
         agent_name = self._agent_label()
         question = Turn("user", text, _now(), self.session_id)
-        answer = Turn("assistant", "", _now(), self.session_id, agent_name, state="streaming")
+        answer = Turn("assistant", "", _now(), self.session_id, agent_name, state="streaming",
+                      markdown=IncrementalMarkdown())
         self.turns += [question, answer]
         self._live = [question, answer]
         self._stop_requested = False
@@ -640,6 +645,7 @@ class ChatPanel(w.VBox):
         # parts not yet rendered included: keeping those would show them twice.
         partial = getattr(exc, "partial_text", "") or answer.text()
         answer.parts.clear()
+        answer.markdown = None                   # the text may be replaced: render it whole
         if partial:
             answer.content, answer.state = partial, "failed"
         else:                                    # nothing arrived: give the question back
@@ -660,6 +666,7 @@ class ChatPanel(w.VBox):
     def _after_call(self, stream: Any, answer: Turn) -> None:
         self._throttle.cancel()
         self._live = []
+        answer.markdown = None       # rendered whole once more as it settles; its pieces go
         if answer.usage is not None and answer.state == "done":
             self.tokens = Usage(self.tokens.prompt_tokens + answer.usage.prompt_tokens,
                                 self.tokens.completion_tokens + answer.usage.completion_tokens,
@@ -712,7 +719,7 @@ class ChatPanel(w.VBox):
             who, body = "You", escape_html(text)
         else:
             who = turn.agent_name or turn.role.capitalize()
-            body = render_markdown(text)
+            body = turn.markdown.render(text) if turn.markdown else render_markdown(text)
         mark = {"streaming": "", "done": "", "stopped": "■ stopped",
                 "failed": "■ interrupted by an error"}[turn.state]
         html = (f'<div class="junis-turn junis-{escape_html(turn.role)}" data-state="{turn.state}">'
