@@ -363,7 +363,7 @@ class JunisMagics(Magics):
         rows.append(("api key", settings.mask_key(key), source))
         url_source = settings.URL_ENV if os.environ.get(settings.URL_ENV) else "default"
         rows.append(("base url", self._base_url() or os.environ.get(settings.URL_ENV), url_source))
-        configured = self.config.get("JunisMagics", {}) if "JunisMagics" in self.config else {}
+        configured = self.config.get("JunisMagics", {})
         for name in self.trait_names(config=True):
             value = getattr(self, name)
             source = "%config" if name in configured else "default"
@@ -416,7 +416,7 @@ class JunisMagics(Magics):
             u = self.last_result.usage
             rows.append(("last answer", f"{u.total_tokens} tokens ({u.prompt_tokens} prompt + "
                                         f"{u.completion_tokens} completion)"))
-        rl = getattr(self._client, "rate_limit", None) if self._client is not None else None
+        rl = getattr(self._client, "rate_limit", None)      # None before the first call
         if rl is not None and rl.limit is not None:
             reset = f", window resets in {max(0, rl.reset - time.time()):.0f} s" if rl.reset else ""
             rows.append(("rate limit", f"{rl.remaining} of {rl.limit} requests left{reset}"))
