@@ -215,9 +215,8 @@ class JunisMagics(Magics):
                 f"bad option: {exc}. See `%junis help` for the options.") from None
         if args.new and args.session:
             raise errors.ConfigurationError("bad option: --new and --session cannot go together.")
-        for name in ("agent", "new", "session", "format", "out", "stream", "system",
-                     "temperature", "max_tokens", "interpolate"):
-            if getattr(args, name) is None:
+        for name, value in vars(args).items():   # every option has a trait of its name
+            if value is None:
                 setattr(args, name, getattr(self, name))
         if args.out is not None and not args.out.isidentifier():
             raise errors.ConfigurationError(f"bad option: --out {args.out!r} is not a variable name.")
