@@ -35,7 +35,6 @@ from ..settings import mask_key, resolve_base_url, resolve_key, scrub
 from . import _parse
 from ._retry import RetryPolicy
 from ._stream import StreamAssembler
-from .sse import DEFAULT_MAX_EVENT_BYTES
 from .types import (Agent, CallRecord, ChatResult, Message, RateLimitInfo, Session,
                     SessionStatus, Usage)
 
@@ -161,14 +160,12 @@ class Core:
     def __init__(self, api_key: str | None, base_url: str | None, *, timeout: float,
                  connect_timeout: float, max_retries: int, allow_insecure: bool,
                  observers: Iterable[Observer] | None, retry_policy: RetryPolicy | None,
-                 max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
                  max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
         self.key = resolve_key(api_key)
         self.base_url = resolve_base_url(base_url, allow_insecure=allow_insecure)
         self.policy = retry_policy or RetryPolicy(max_retries=max_retries)   # a policy given wins
         self.observers: list[Observer] = list(DEFAULT_OBSERVERS) + list(observers or ())
         self.rate_limit: RateLimitInfo | None = None
-        self.max_event_bytes = max_event_bytes
         self.max_response_bytes = max_response_bytes
         self._timeout = httpx.Timeout(timeout, connect=connect_timeout).as_dict()
         self._headers = {"X-API-Key": self.key, "Accept": "application/json",
@@ -356,7 +353,7 @@ class Core:
         """Arguments as `chat_call` without `stream`. Retried only until the answer's headers."""
         call, request = yield from self.chat_call(True, prompt, **kwargs)
         response = yield from self.exchange(call, request, stream=True)
-        return StreamAssembler(response, call, self.key, self.max_event_bytes)
+        return StreamAssembler(response, call, self.key)
 
     # --- agents -------------------------------------------------------------------------------
 

@@ -35,8 +35,7 @@ class StreamAssembler:
                  "id", "model", "done", "error", "result", "rate_limit", "_complete", "_decoder",
                  "_key", "_over")
 
-    def __init__(self, response: httpx.Response, call: "Call", key: str,
-                 max_event_bytes: int) -> None:
+    def __init__(self, response: httpx.Response, call: "Call", key: str) -> None:
         self.response = response
         self.call = call
         self.parts: list[str] = []      # the latest chunks' text, fewer than FOLD
@@ -51,7 +50,7 @@ class StreamAssembler:
         self._complete = False          # [DONE] arrived
         self.result: ChatResult | None = None
         self.rate_limit: RateLimitInfo = call.rate_limit
-        self._decoder = SSEDecoder(max_event_bytes)
+        self._decoder = SSEDecoder()        # with its per-event bound (4 MiB)
         self._key = key
         self._over = False              # finished, failed or interrupted: nothing more to record
 
