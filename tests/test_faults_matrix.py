@@ -423,7 +423,7 @@ def _check_error(outcome: Outcome, path: str, fault: Fault, partial: str) -> Non
 ])
 def test_magic_commands_under_a_persistent_fault_are_one_line(
         command: str, path: str, emulator: Any, shell: Any, usage: ledger_module.Ledger,
-        waits: list[float], monkeypatch: pytest.MonkeyPatch) -> None:
+        waits: list[float]) -> None:
     magic = shell.magic
     magic.reset_client()
     magic._client = JunisClient(**_client_kwargs(emulator.url, emulator.key))
