@@ -622,6 +622,34 @@ def test_a_key_that_cannot_list_still_chats_with_the_orchestrator(emulator: Any)
     run(scenario)
 
 
+def test_streaming_redraws_render_only_the_block_being_written(emulator: Any,
+                                                               monkeypatch: Any) -> None:
+    # Each redraw renders the unfinished markdown block again (render.IncrementalMarkdown), not
+    # the whole answer from the top; the settled answer is rendered whole once.
+    from junis_jupyter import panel as panel_module
+    from junis_jupyter import safe_markdown
+    rendered: list[int] = []
+    real = safe_markdown.render_markdown
+
+    def counting(text: str) -> str:
+        rendered.append(len(text))
+        return real(text)
+    monkeypatch.setattr(safe_markdown, "render_markdown", counting)
+    monkeypatch.setattr(panel_module, "render_markdown", counting)
+
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        redraws: list[str] = []
+        panel.live.observe(lambda ch: redraws.append(ch["new"]), names="value")
+        panel.send("Tides [[size=60000]] [[chunks=60]] [[delay=0.01]]")
+        await panel.wait()
+        answer = panel.turns[-1]
+        assert answer.state == "done" and len(answer.content) == 60000
+        assert len(redraws) > 2                                   # it was drawn while streaming
+        assert rendered.count(60000) == 1 and sum(rendered) < 4 * 60000
+        assert panel.history.value.count(real(answer.content)) == 1
+    run_with_panel(emulator, scenario, update_hz=50)
+
+
 def test_streaming_updates_carry_the_live_answer_not_the_whole_conversation(emulator: Any) -> None:
     async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
         panel.send("First question about apples [[chunks=3]]")
