@@ -153,3 +153,11 @@ def test_cli_without_a_command_is_a_usage_error(capsys) -> None:
     with pytest.raises(SystemExit) as exited:
         cli.main([])
     assert exited.value.code == 2 and "COMMAND" in capsys.readouterr().err
+
+
+def test_starting_the_process_runner_imports_no_server_code() -> None:
+    """A notebook that runs the emulator as a subprocess does not load starlette or uvicorn."""
+    code = ("import sys\nfrom junis_jupyter.emulator import start_emulator_process\n"
+            "print(sorted(m for m in ('starlette', 'uvicorn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -3,13 +3,30 @@
 Independent of `junis_jupyter.client` on purpose: the two implementations test each other.
 Run it with `python -m junis_jupyter.emulator`; embed it with `start_emulator_thread()` or
 `start_emulator_process()`; see docs/emulator.md.
+
+Names are imported lazily, as in the top-level package: a notebook that only starts the emulator
+as a subprocess does not import starlette and uvicorn, and the server process does not import httpx.
 """
 from __future__ import annotations
 
-from .app import create_app
-from .options import EmulatorOptions
-from .process import EmulatorProcess, start_emulator_process
-from .thread import EmulatorThread, start_emulator_thread
+from importlib import import_module
+from typing import Any
 
-__all__ = ["EmulatorOptions", "EmulatorProcess", "EmulatorThread", "create_app",
-           "start_emulator_process", "start_emulator_thread"]
+_LAZY = {
+    "EmulatorOptions": ".options",
+    "EmulatorProcess": ".process",
+    "start_emulator_process": ".process",
+    "EmulatorThread": ".thread",
+    "start_emulator_thread": ".thread",
+    "create_app": ".app",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
