@@ -82,6 +82,14 @@ def wait_state(page: Any, state: str, count: int) -> None:
            }""", arg=[state, count], timeout=_SLOW)
 
 
+def wait_streaming(page: Any) -> None:
+    """Until the newest answer is streaming and some of its text is shown."""
+    page.wait_for_function(
+        """() => { const t = [...document.querySelectorAll('.junis-chat-conversation .junis-assistant')].pop();
+                   return t && t.dataset.state === 'streaming' && t.querySelector('.junis-body').innerText.trim().length > 0; }""",
+        timeout=_SLOW)
+
+
 def body_text(page: Any) -> str:
     return last_answer(page).locator(".junis-body").inner_text()
 
@@ -101,10 +109,7 @@ def test_question_streams_in_stop_stops_it_and_the_panel_stays_usable(page: Any,
     page.keyboard.press("Enter")
 
     # The answer streams in: seen part-way (streaming, some text), then complete and longer.
-    page.wait_for_function(
-        """() => { const t = [...document.querySelectorAll('.junis-chat-conversation .junis-assistant')].pop();
-                   return t && t.dataset.state === 'streaming' && t.querySelector('.junis-body').innerText.trim().length > 0; }""",
-        timeout=_SLOW)
+    wait_streaming(page)
     partial = body_text(page)
     wait_state(page, "done", 1)
     final = body_text(page)
@@ -117,10 +122,7 @@ def test_question_streams_in_stop_stops_it_and_the_panel_stays_usable(page: Any,
     box.click()
     page.keyboard.type("Tell me a long story [[chunks=400]] [[delay=0.05]]")
     page.keyboard.press("Enter")
-    page.wait_for_function(
-        """() => { const t = [...document.querySelectorAll('.junis-chat-conversation .junis-assistant')].pop();
-                   return t && t.dataset.state === 'streaming' && t.querySelector('.junis-body').innerText.trim().length > 0; }""",
-        timeout=_SLOW)
+    wait_streaming(page)
     run_cell(page, 1)
     page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".jp-OutputArea-output",
                                                           has_text="other cell ran 42").wait_for(timeout=_SLOW)
