@@ -19,23 +19,17 @@ from traitlets.config import Config
 from junis_jupyter import magics as magics_module
 from junis_jupyter import settings
 
-from reliability_support import RecordingPublisher
+from reliability_support import CellRun, RecordingPublisher
 
 
-class Cell:
-    """What one cell produced: displays, stdout, stderr."""
-
-    def __init__(self, events, out: str, err: str) -> None:
-        self.events, self.out, self.err = events, out, err
-
-    def answer_events(self) -> list[dict[str, Any]]:
-        ids = [e["display_id"] for e in self.events if e["display_id"]]
-        return [e for e in self.events if ids and e["display_id"] == ids[0]]
+class Cell(CellRun):
+    """What one cell produced (displays, stdout, stderr), and its footer."""
 
     @property
     def shown(self) -> str:
         """The answer's last displayed text (what the notebook finally shows)."""
-        return self.answer_events()[-1]["data"]["text/plain"]
+        assert self.answer_events(), "no answer was displayed"
+        return super().shown
 
     @property
     def footer(self) -> dict[str, Any]:
@@ -74,7 +68,7 @@ def run(ipshell, junis_env, capsys, monkeypatch):
         result = ipshell.run_cell(source, store_history=True)
         assert result.error_in_exec is None, result.error_in_exec
         captured = capsys.readouterr()
-        return Cell(pub.events[start:], captured.out, captured.err)
+        return Cell(pub.events[start:], captured.out, captured.err, result.error_in_exec)
 
     run_cell.publisher = pub
     run_cell.magic = magic
