@@ -135,9 +135,10 @@ class JunisMagics(Magics):
     max_retries = Integer(2, min=0, help="Tries again after a 429, a 5xx or a connection error, "
                           "before the error is shown.").tag(config=True)
 
+    _client: Any = None     # a class default: config given at load sets timeout, which resets it
+
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
-        self._client: Any = None
         self.session_id: str | None = None
         self.last_result: Any = None
 

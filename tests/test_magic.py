@@ -386,6 +386,15 @@ def test_config_timeout_applies_to_the_next_call(run, emulator):
     assert "in time" in line and "raise the timeout" in line
 
 
+def test_timeout_and_retries_configured_before_loading_are_taken():
+    # ipython_config.py, or %config before %load_ext: the values arrive while the magic is made
+    config = Config()
+    config.JunisMagics.timeout = 5.0
+    config.JunisMagics.max_retries = 1
+    magic = magics_module.JunisMagics(config=config)
+    assert (magic.timeout, magic.max_retries) == (5.0, 1)
+
+
 def test_timeout_and_retries_refuse_nonsense(run):
     from traitlets import TraitError
     for name, value in (("timeout", 0.0), ("timeout", -1.0), ("timeout", float("nan")),
