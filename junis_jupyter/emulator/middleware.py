@@ -8,11 +8,12 @@ import logging
 import uuid
 
 from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .faults import ARRIVAL_KINDS, Fault
 from .runtime import Emulator
-from .wire import dumps, error_body
+from .wire import error_body, json_response
 
 _ADMIN_PREFIX = "/_emulator/"
 _NO_RESPONSE = "disconnected"     # the stats label of a request whose client left before an answer
@@ -56,7 +57,7 @@ class EmulatorMiddleware:
                 await self._reset(scope, receive)
                 status[0] = "reset"
             elif fault.kind == "status":
-                await _status_response(fault, tagged_send)
+                await _status_response(fault)(scope, receive, tagged_send)
             else:
                 replay = await _delay(fault.seconds, receive)
                 if replay is not None:
@@ -76,11 +77,8 @@ class EmulatorMiddleware:
             if status[0] != _NO_RESPONSE:
                 raise
             logger.exception("emulator error on %s %s", scope["method"], scope["path"])
-            body = dumps(error_body(500, "server_error", "The emulator failed unexpectedly.")).encode()
-            await send({"type": "http.response.start", "status": 500,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body, "more_body": False})
+            await json_response(error_body(500, "server_error", "The emulator failed unexpectedly."),
+                                500)(scope, receive, send)
 
     async def _reset(self, scope: Scope, receive: Receive) -> None:
         """Drop the TCP connection without a byte of response."""
@@ -92,15 +90,10 @@ class EmulatorMiddleware:
             pass
 
 
-async def _status_response(fault: Fault, send: Send) -> None:
-    headers = [(b"content-type", b"application/json")]
+def _status_response(fault: Fault) -> Response:
     retry_after = fault.retry_after if fault.retry_after is not None else (1 if fault.status == 429 else None)
-    if retry_after is not None:
-        headers.append((b"retry-after", f"{retry_after:g}".encode()))
-    body = dumps(error_body(fault.status, fault.code, fault.message)).encode()
-    headers.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": fault.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
+    headers = [] if retry_after is None else [(b"retry-after", f"{retry_after:g}".encode())]
+    return json_response(error_body(fault.status, fault.code, fault.message), fault.status, headers)
 
 
 async def _delay(seconds: float, receive: Receive) -> Receive | None:

@@ -50,10 +50,6 @@ def error_response(error: ApiError) -> Response:
                          error.headers)
 
 
-def dumps(data: Any) -> str:
-    return _dumps(data)
-
-
 class ChunkEncoder:
     """SSE events of one stream: the constant part of every chunk is encoded once."""
 
