@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import fields
 
 from .options import PLANS, EmulatorOptions
 
@@ -25,9 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from(args: argparse.Namespace) -> EmulatorOptions:
-    return EmulatorOptions(host=args.host, port=args.port, plan=args.plan, key=args.key,
-                           credits=args.credits, token_delay=args.token_delay, state=args.state,
-                           rpm=args.rpm, concurrency=args.concurrency, admin=args.admin)
+    """Each option's flag is its field's name (`--token-delay` is `token_delay`)."""
+    return EmulatorOptions(**{f.name: getattr(args, f.name) for f in fields(EmulatorOptions)})
 
 
 def serve(options: EmulatorOptions) -> int:
