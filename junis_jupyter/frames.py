@@ -209,16 +209,11 @@ def _progress(total: int, desc: str, show: bool) -> Any:
 
 def messages_from_objects(found: Sequence[Message]) -> pd.DataFrame:
     """The messages frame from the client's `Message` objects."""
-    usages = [m.usage for m in found]
     return build("messages", {
-        "session_id": [m.session_id for m in found],
-        "position": [m.position for m in found],
-        "message_id": [m.id for m in found],
-        "role": [m.role for m in found],
-        "content": [m.content for m in found],
-        "created_at": [m.created_at for m in found],
-        "agent_name": [m.agent_name for m in found],
-        **_usage_columns(usages, attrgetter),
+        **_columns(found, ("session_id", "position", "role", "content", "created_at",
+                           "agent_name")),
+        "message_id": list(map(attrgetter("id"), found)),
+        **_usage_columns(list(map(attrgetter("usage"), found)), attrgetter),
     })
 
 
