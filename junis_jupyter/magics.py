@@ -109,7 +109,7 @@ def describe_error(exc: BaseException, *, base_url: str | None = None) -> str:
         where = str(exc) if base_url and base_url in str(exc) else f"{base_url}: {exc}"
         return f"could not connect ({where}): is the service running, and JUNIS_BASE_URL right?"
     if isinstance(exc, errors.APIError):
-        return f"{exc.message} ({exc.status} {exc.code or ''})".rstrip()
+        return str(exc)      # message (status, code, request id)
     return f"{type(exc).__name__}: {exc}"
 
 

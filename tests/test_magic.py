@@ -386,6 +386,14 @@ def test_config_timeout_applies_to_the_next_call(run, emulator):
     assert "in time" in line and "raise the timeout" in line
 
 
+def test_an_unmapped_status_says_status_and_code_without_an_empty_slot():
+    from junis_jupyter import errors
+    line = magics_module.describe_error(errors.APIError("Method not allowed", status=405))
+    assert "405" in line and "405 )" not in line
+    line = magics_module.describe_error(errors.APIError("Conflict", status=409, code="conflict"))
+    assert "409" in line and "conflict" in line
+
+
 def test_timeout_and_retries_configured_before_loading_are_taken():
     # ipython_config.py, or %config before %load_ext: the values arrive while the magic is made
     config = Config()
