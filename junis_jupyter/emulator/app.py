@@ -13,7 +13,7 @@ from .middleware import EmulatorMiddleware
 from .options import EmulatorOptions
 from .routes import ROUTES, Endpoint
 from .runtime import Emulator
-from .wire import error_body, json_response
+from .wire import ApiError, error_body, error_response, json_response
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -24,6 +24,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return json_response(error_body(404, "not_found", f"No such endpoint: {request.url.path}."), 404)
 
 
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc)
+
+
 def create_app(options: EmulatorOptions | None = None,
                emulator: Emulator | None = None) -> Starlette:
     """The ASGI app; `app.state.emulator` is its runtime (keys, sessions, faults, stats)."""
@@ -32,7 +37,7 @@ def create_app(options: EmulatorOptions | None = None,
               for path, method, handler in ROUTES]
     if emulator.options.admin:
         routes += admin_routes(emulator)
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error},
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, ApiError: _api_error},
                     middleware=[Middleware(EmulatorMiddleware, emulator=emulator)])
     app.state.emulator = emulator
     return app

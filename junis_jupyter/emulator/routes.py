@@ -10,7 +10,7 @@ from .completions import completion, require
 from .runtime import Emulator
 from .store import KeyRecord
 from .validate import bool_param, page_params
-from .wire import ApiError, error_response, json_response
+from .wire import ApiError, json_response
 
 Handler = Callable[[Emulator, Request, KeyRecord], Awaitable[ASGIApp]]
 
@@ -23,18 +23,11 @@ class Endpoint:
         self.handler = handler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
+        # an ApiError (here or in the handler) becomes its error response in the app's handler
+        record = self.emulator.authenticate(scope["headers"])
+        self.emulator.admit(record)
         try:
-            record = self.emulator.authenticate(scope["headers"])
-            self.emulator.admit(record)
-        except ApiError as error:
-            await error_response(error)(scope, receive, send)
-            return
-        try:
-            try:
-                response = await self.handler(self.emulator, request, record)
-            except ApiError as error:
-                response = error_response(error)
+            response = await self.handler(self.emulator, Request(scope, receive), record)
             await response(scope, receive, send)
         finally:
             self.emulator.release(record)

@@ -18,7 +18,7 @@ _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class ApiError(Exception):
-    """Raised inside handlers; turned into the contract's error body by the endpoint wrapper."""
+    """Raised inside handlers; turned into the contract's error body by the app's exception handler."""
 
     def __init__(self, status: int, code: str, message: str, *,
                  headers: list[tuple[bytes, bytes]] | None = None) -> None:
