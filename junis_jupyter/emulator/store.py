@@ -11,7 +11,7 @@ import secrets
 import string
 import tempfile
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -156,14 +156,16 @@ class Store:
         """Write the whole state atomically (temp file + rename): a crash never leaves half a file."""
         if not self.path:
             return
-        data = {"version": 1, "primary_key": self.primary_key,
-                "keys": [asdict(record) for record in self.keys.values()],
-                "sessions": [asdict(session) for session in self.sessions_newest_first()[::-1]]}
+        # the records go to JSON as their __dict__ (no asdict copy), in one C-encoded json.dumps
+        # (json.dump to a file encodes in pure Python): the whole state is written twice a turn
+        text = json.dumps({"version": 1, "primary_key": self.primary_key,
+                           "keys": list(self.keys.values()),
+                           "sessions": self.sessions_newest_first()[::-1]}, default=vars)
         directory = os.path.dirname(os.path.abspath(self.path))
         fd, tmp = tempfile.mkstemp(prefix=".emulator-state-", dir=directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle)
+                handle.write(text)
             os.replace(tmp, self.path)
         except BaseException:
             os.unlink(tmp)
