@@ -184,6 +184,17 @@ def test_a_wait_longer_than_max_wait_gives_up() -> None:
     assert policy.delay_after_status(1, 429, httpx.Headers({"Retry-After": "3600"}), NOW) is None
 
 
+def test_a_full_window_just_begun_is_still_waited_for() -> None:
+    """A 60 s window that began 0.3 s ago, announced in whole seconds, ends 60.7 s away: the
+    default max_wait of 60 must not give up on it (it did, now and then, in the fault matrix)."""
+    began = 1_764_000_000.3
+    reset = httpx.Headers({"X-RateLimit-Reset": str(int(began + 60) + 1)})
+    now = began + 0.3
+    assert RetryPolicy().delay_after_status(1, 429, reset, now) == pytest.approx(60.4)
+    later = httpx.Headers({"X-RateLimit-Reset": str(int(now) + 62)})
+    assert RetryPolicy().delay_after_status(1, 429, later, now) is None
+
+
 def test_transport_errors_retried_but_not_a_bad_url() -> None:
     policy = RetryPolicy()
     assert policy.delay_after_error(1, httpx.ReadTimeout("slow")) is not None

@@ -17,6 +17,9 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _NOT_RETRIED = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
 
 
+_HEADER_RESOLUTION_S = 1.0
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Exponential backoff with jitter, bounded by `max_retries` (attempts = max_retries + 1).
@@ -43,7 +46,9 @@ class RetryPolicy:
         wait = server_wait(status, headers, time.time() if now is None else now)
         if wait is None:
             return self.backoff(attempt)
-        return wait if wait <= self.max_wait else None
+        # Headers carry whole seconds: a window of exactly max_wait seconds that began a moment
+        # ago ends up to one second more than max_wait away, and is still worth waiting for.
+        return wait if wait <= self.max_wait + _HEADER_RESOLUTION_S else None
 
     def delay_after_error(self, attempt: int, exc: httpx.TransportError) -> float | None:
         if isinstance(exc, _NOT_RETRIED) or attempt > self.max_retries:
