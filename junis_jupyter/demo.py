@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from .settings import mask_key
+from .settings import scrub
 
 __all__ = ["main", "run_notebook", "NotebookRun"]
 
@@ -93,13 +93,13 @@ def run_notebook(path: Path, out_dir: Path, env: dict[str, str], *, key: str,
     text = nbformat.writes(nb)
     if key in text:      # a leak is a bug to report; the file written is masked all the same
         errors.append("the API key appeared in the outputs (masked in the files written)")
-        nb = nbformat.reads(text.replace(key, mask_key(key)), as_version=4)
+        nb = nbformat.reads(scrub(text, key), as_version=4)
         text = nbformat.writes(nb)
     ipynb = out_dir / path.name
     html = out_dir / (path.stem + ".html")
     ipynb.write_text(text, encoding="utf-8")
     body, _ = HTMLExporter().from_notebook_node(nb)
-    html.write_text(body.replace(key, mask_key(key)), encoding="utf-8")
+    html.write_text(scrub(body, key), encoding="utf-8")
     code_cells = sum(1 for c in nb.cells if c.cell_type == "code")
     return NotebookRun(path.stem, code_cells, answers, calls, tokens, seconds, errors, ipynb,
                        html)
