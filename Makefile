@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: setup test test-fast demo bench soak browser clean
+.PHONY: setup test test-fast demo bench soak browser tests-readme clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ bench: setup
 # Load tests (thousands of calls, several processes); .ci/run runs them after `make test`.
 soak: setup
 	JUNIS_SOAK=1 $(PYTEST) tests -m soak
+
+# The committed tests/README.md, from the fault matrix's own run (which writes build/fault-matrix.md).
+tests-readme: setup
+	$(PYTEST) tests/reliability/test_faults_matrix.py -q
+	cp build/fault-matrix.md tests/README.md
 
 clean:
 	rm -rf build .pytest_cache

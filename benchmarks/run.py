@@ -13,7 +13,7 @@ import time
 import traceback
 from pathlib import Path
 
-from junis_jupyter.settings import scrub
+from junis_jupyter.config import scrub
 
 from ._context import Context
 from ._emulator import emulator

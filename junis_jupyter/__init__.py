@@ -16,9 +16,9 @@ _LAZY = {
     "ChatResult": "junis_jupyter.client.types",
     "ChatChunk": "junis_jupyter.client.types",
     "Usage": "junis_jupyter.client.types",
-    "ChatPanel": "junis_jupyter.panel",
-    "ask_many": "junis_jupyter.batch",
-    "frames": "junis_jupyter.frames",
+    "ChatPanel": "junis_jupyter.notebook.panel",
+    "ask_many": "junis_jupyter.data.batch",
+    "frames": "junis_jupyter.data.frames",
     "errors": "junis_jupyter.errors",
 }
 
@@ -35,10 +35,10 @@ def __getattr__(name: str) -> Any:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    from .magics import load
+    from .notebook.magics import load
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from .magics import unload
+    from .notebook.magics import unload
     unload(ipython)

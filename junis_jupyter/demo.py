@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-from .settings import scrub
+from .config import scrub
 
 __all__ = ["main", "run_notebook", "NotebookRun"]
 
@@ -62,7 +62,7 @@ def _ledger_totals(env: dict[str, str], since: datetime) -> tuple[int, int]:
     home = env.get("JUNIS_HOME")
     if not home:
         return 0, 0
-    from .ledger import Ledger
+    from .data.ledger import Ledger
     rows = Ledger(Path(home) / "usage.sqlite3").rows(since=since)
     return len(rows), sum(int(r["total_tokens"] or 0) for r in rows)
 

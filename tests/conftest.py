@@ -6,10 +6,10 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from junis_jupyter.emulator import EmulatorThread, start_emulator_thread
-from key_watch import LeakWatch, make_canary_key
+from support.key_watch import LeakWatch, make_canary_key
 
 # The client suites' fixtures (client, records, sleeps) live beside their helpers.
-pytest_plugins = ("client_support",)
+pytest_plugins = ("support.clients",)
 
 CANARY_KEY = make_canary_key()
 _watch = LeakWatch(CANARY_KEY)

@@ -31,7 +31,7 @@ import httpx
 from .. import __version__
 from ..errors import (AgentNotFoundError, APIConnectionError, APIError, APITimeoutError,
                       ConfigurationError, PermissionDeniedError)
-from ..settings import mask_key, resolve_base_url, resolve_key, scrub
+from ..config import mask_key, resolve_base_url, resolve_key, scrub
 from . import _parse
 from ._retry import RetryPolicy
 from ._stream import StreamAssembler

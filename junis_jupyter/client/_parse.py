@@ -17,7 +17,7 @@ import httpx
 from ..errors import (APIConnectionError, APIError, APITimeoutError, AuthenticationError,
                       InsufficientCreditsError, PermissionDeniedError, RateLimitError,
                       error_for_status)
-from ..settings import scrub
+from ..config import scrub
 from .types import Agent, ChatResult, Message, RateLimitInfo, Session, SessionStatus, Usage
 
 # A code in the body decides the class when it is more specific than the status (e.g. a 403

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from ..errors import StreamError
-from ..settings import scrub
+from ..config import scrub
 from ._parse import _str, parse_usage
 from .sse import EventTooLarge, SSEDecoder
 from .types import ChatChunk, ChatResult, RateLimitInfo, Usage

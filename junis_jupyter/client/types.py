@@ -12,6 +12,16 @@ class Usage:
     completion_tokens: int = 0
     total_tokens: int = 0
 
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(self.prompt_tokens + other.prompt_tokens,
+                     self.completion_tokens + other.completion_tokens,
+                     self.total_tokens + other.total_tokens)
+
+    def describe(self) -> str:
+        """The one wording of token usage, for every surface (footer, status, panel, report)."""
+        return (f"{self.total_tokens:,} tokens ({self.prompt_tokens:,} prompt + "
+                f"{self.completion_tokens:,} completion)")
+
 
 @dataclass(frozen=True, slots=True)
 class RateLimitInfo:
@@ -24,6 +34,16 @@ class RateLimitInfo:
     hour_limit: int | None = None
     hour_remaining: int | None = None
     hour_reset: float | None = None
+
+    def describe(self, now: float | None = None) -> str | None:
+        """The one wording of the rate-limit state; None when no response said it yet."""
+        if self.remaining is None:
+            return None
+        total = f" of {self.limit:,}" if self.limit is not None else ""
+        reset = ""
+        if self.reset is not None and now is not None:
+            reset = f", window resets in {max(0.0, self.reset - now):.0f} s"
+        return f"{self.remaining:,}{total} requests left{reset}"
 
 
 @dataclass(slots=True)

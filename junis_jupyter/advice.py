@@ -1,0 +1,149 @@
+"""One table from an error to one line for the user: what happened, then what to do.
+
+What happened is worded once per error kind; the remedy is worded per surface, since a cell, the
+chat panel and a batch row are fixed in different ways ("run the cell again", "press New chat",
+"run the batch again for the failed rows"). It sits beside `errors.py`, not in `notebook/`,
+because batches (in `data/`) word their failed rows with it too.
+"""
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from . import errors
+
+__all__ = ["Surface", "advise", "what_happened"]
+
+
+class Surface(enum.Enum):
+    """Where the line is shown: the remedy depends on it."""
+    CELL = "cell"
+    PANEL = "panel"
+    BATCH = "batch"
+
+
+_SCOPE = re.compile(r"\b(?:orchestrator|agents|sessions):[a-z_]+\b")
+_AGAIN = {Surface.CELL: "run the cell again", Surface.PANEL: "send it again",
+          Surface.BATCH: "run the batch again for the failed rows"}
+
+
+@dataclass(frozen=True)
+class _Entry:
+    cls: type[BaseException]
+    matches: Callable[[BaseException], bool]
+    what: Callable[[BaseException, str | None], str]
+    remedy: Callable[[BaseException, Surface], str]
+
+
+def _code(exc: BaseException, default: str) -> str:
+    return getattr(exc, "code", None) or default
+
+
+def _scope(exc: BaseException) -> str | None:
+    found = _SCOPE.search(getattr(exc, "message", None) or "")
+    return found.group(0) if found else None
+
+
+def _wait(exc: BaseException) -> str:
+    wait = getattr(exc, "retry_after", None)
+    return f"wait {wait:.0f} s" if wait is not None else "wait a moment"
+
+
+def _always(exc: BaseException) -> bool:
+    return True
+
+
+def _remedy(text: str) -> Callable[[BaseException, Surface], str]:
+    return lambda exc, surface: text
+
+
+def _connection_where(exc: BaseException, base_url: str | None) -> str:
+    if base_url and base_url not in str(exc):
+        return f"{base_url}: {exc}"
+    return str(exc)
+
+
+_SESSION_GONE = {
+    Surface.CELL: "use `--new`, or pick one from `%junis sessions`.",
+    Surface.PANEL: "press New chat to start another.",
+    Surface.BATCH: "leave session_id out, or pick one from `frames.sessions()`.",
+}
+
+# First match wins: subclasses and code-specific entries come before the general ones.
+_TABLE: tuple[_Entry, ...] = (
+    _Entry(errors.ConfigurationError, _always, lambda e, u: str(e), _remedy("")),
+    _Entry(errors.StreamError, _always,
+           lambda e, u: f"the answer broke off mid-stream ({e.message})",
+           lambda e, s: {Surface.CELL: "the text that arrived is kept above; run the cell again "
+                                       "to retry.",
+                         Surface.PANEL: "the text that arrived is kept; send it again to retry.",
+                         Surface.BATCH: "the text that arrived is kept; run the batch again for "
+                                        "the failed rows."}[s]),
+    _Entry(errors.AuthenticationError, _always,
+           lambda e, u: f"the API key was refused (401 {_code(e, 'invalid_api_key')})",
+           _remedy("check it, then run `%junis login` or set JUNIS_API_KEY.")),
+    _Entry(errors.InsufficientCreditsError, _always,
+           lambda e, u: f"no credits left for this call (402 {_code(e, 'insufficient_credits')})",
+           _remedy("top up the organisation's credits in the Junis dashboard.")),
+    _Entry(errors.PermissionDeniedError, lambda e: e.code == "subscription_required",
+           lambda e, u: "the organisation has no active subscription (403 subscription_required)",
+           _remedy("the External API needs a Basic or Pro plan.")),
+    _Entry(errors.PermissionDeniedError, lambda e: _scope(e) is not None,
+           lambda e, u: f"this API key lacks the scope `{_scope(e)}` "
+                        f"(403 {_code(e, 'scope_not_allowed')})",
+           _remedy("create a key with it in the Junis dashboard (API Keys), then `%junis login`.")),
+    _Entry(errors.PermissionDeniedError, _always,
+           lambda e, u: f"permission denied (403 {_code(e, 'permission_denied')}): {e.message}",
+           _remedy("check the key's scopes in the Junis dashboard (API Keys).")),
+    _Entry(errors.RateLimitError, _always,
+           lambda e, u: f"rate limited (429 {_code(e, 'rate_limit_exceeded')}: "
+                        f"{e.message.rstrip('.')})",
+           lambda e, s: f"{_wait(e)} and {_AGAIN[s]}."),
+    _Entry(errors.NotFoundError, lambda e: e.code == "session_not_found",
+           lambda e, u: "that session does not exist (404 session_not_found)",
+           lambda e, s: _SESSION_GONE[s]),
+    _Entry(errors.NotFoundError, _always,
+           lambda e, u: f"not found: {e.message.rstrip('.')} (404 {_code(e, 'not_found')})",
+           _remedy("check the agent in `%junis agents` and the session in `%junis sessions`.")),
+    _Entry(errors.BadRequestError, _always,
+           lambda e, u: f"the request was refused ({e.status} {_code(e, 'invalid_request')}): "
+                        f"{e.message}",
+           _remedy("")),
+    _Entry(errors.ServerError, _always,
+           lambda e, u: f"the Junis service failed ({e.status} {_code(e, 'server_error')}) even "
+                        "after retries",
+           _remedy("try again in a moment.")),
+    _Entry(errors.APITimeoutError, _always,
+           lambda e, u: f"no answer from {u or 'the Junis API'} in time",
+           _remedy("try again, or raise the timeout.")),
+    _Entry(errors.APIConnectionError, _always,
+           lambda e, u: f"could not connect ({_connection_where(e, u)})",
+           _remedy("is the service running, and JUNIS_BASE_URL right?")),
+    _Entry(errors.APIError, _always, lambda e, u: str(e), _remedy("")),
+)
+
+
+def _entry(exc: BaseException) -> _Entry | None:
+    for entry in _TABLE:
+        if isinstance(exc, entry.cls) and entry.matches(exc):
+            return entry
+    return None
+
+
+def what_happened(exc: BaseException, *, base_url: str | None = None) -> str:
+    """The surface-independent half of the line."""
+    entry = _entry(exc)
+    if entry is None:
+        return f"{type(exc).__name__}: {exc}"
+    return entry.what(exc, base_url)
+
+
+def advise(exc: BaseException, surface: Surface = Surface.CELL, *,
+           base_url: str | None = None) -> str:
+    """One line, never a traceback: what happened, then (where there is one) what to do here."""
+    entry = _entry(exc)
+    what = what_happened(exc, base_url=base_url)
+    remedy = entry.remedy(exc, surface) if entry is not None else ""
+    return f"{what}: {remedy}" if remedy else what

@@ -1,0 +1,222 @@
+"""The local usage ledger: one SQLite row per client call, kept across kernel restarts.
+
+Several kernels (processes) may write to the same file at once, so the file is in WAL mode, every
+connection waits on a busy timeout, and each row is its own short transaction. The ledger is an
+observer of the client: it must never raise into a call, so a write that still fails after a few
+retries is kept in memory (written with the next row that gets through) and reported once.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+import threading
+import time
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..client.types import CallRecord
+
+__all__ = ["Ledger", "default_path", "default_ledger", "record", "install", "uninstall", "COLUMNS"]
+
+HOME_ENV = "JUNIS_HOME"
+FILENAME = "usage.sqlite3"
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"   # fixed width, so text order is time order
+_BUSY_TIMEOUT_MS = 10_000
+_WRITE_ATTEMPTS = 5
+
+# Column order of `Ledger.rows()`, the table and the usage frame.
+COLUMNS = ("started_at", "endpoint", "agent", "session_id", "stream", "status", "error_code",
+           "prompt_tokens", "completion_tokens", "total_tokens", "latency_s", "first_token_s",
+           "request_id", "attempts")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at        TEXT    NOT NULL,
+    endpoint          TEXT    NOT NULL,
+    agent             TEXT,
+    session_id        TEXT,
+    stream            INTEGER NOT NULL,
+    status            INTEGER,
+    error_code        TEXT,
+    prompt_tokens     INTEGER,
+    completion_tokens INTEGER,
+    total_tokens      INTEGER,
+    latency_s         REAL    NOT NULL,
+    first_token_s     REAL,
+    request_id        TEXT,
+    attempts          INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS calls_started_at ON calls (started_at);
+"""
+_INSERT = f"INSERT INTO calls ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+
+
+def default_path() -> Path:
+    """`$JUNIS_HOME/usage.sqlite3`, else the platform's per-user data directory."""
+    home = os.environ.get(HOME_ENV)
+    if home:
+        return Path(home).expanduser() / FILENAME
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "junis-jupyter" / FILENAME
+
+
+def format_time(t: datetime) -> str:
+    """UTC text in the ledger's fixed-width format (naive datetimes are taken as UTC)."""
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(timezone.utc).strftime(_TIME_FORMAT)
+
+
+def _row(call: CallRecord) -> tuple[Any, ...]:
+    u = call.usage
+    return (format_time(call.started_at), call.endpoint, call.agent, call.session_id,
+            int(bool(call.stream)), call.status, call.error_code,
+            u.prompt_tokens if u else None, u.completion_tokens if u else None,
+            u.total_tokens if u else None, float(call.latency_s),
+            None if call.first_token_s is None else float(call.first_token_s),
+            call.request_id, int(call.attempts))
+
+
+class Ledger:
+    """One SQLite file of call records. Cheap to create: the file is opened on first use."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path).expanduser() if path is not None else default_path()
+        self._ready = False
+        self._lock = threading.Lock()       # guards _ready, _pending and _warned
+        self._pending: list[tuple[Any, ...]] = []
+        self._warned = False
+
+    def __repr__(self) -> str:
+        return f"Ledger({str(self.path)!r})"
+
+    def _connect(self) -> sqlite3.Connection:
+        # A connection per operation: observers run on whatever thread (or forked process) made
+        # the call, and sqlite3 connections must not cross either.
+        if not self._ready:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA synchronous = FULL")
+        if not self._ready:
+            conn.execute("PRAGMA journal_mode = WAL")   # persistent: stored in the file
+            conn.executescript(_SCHEMA)
+            self._ready = True
+        return conn
+
+    def _write(self, rows: list[tuple[Any, ...]]) -> None:
+        """Write `rows` over one connection, one short transaction each (writers never wait
+        long), popping each row only once committed: a failure half-way leaves the rest."""
+        conn = self._connect()
+        try:
+            while rows:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(_INSERT, rows[0])
+                conn.execute("COMMIT")
+                rows.pop(0)
+        finally:
+            conn.close()
+
+    def record(self, call: CallRecord) -> None:
+        """Observer: store one call. Never raises; a failed write is retried, then kept for later."""
+        try:
+            row = _row(call)
+        except Exception as exc:   # a malformed record must not break the user's call
+            self._warn_once(f"junis usage ledger: could not read a call record ({exc!r}).")
+            return
+        with self._lock:
+            rows = self._pending + [row]
+            self._pending = []
+        # Locks are waited for by the busy timeout; these retries are for passing errors. Once
+        # the ledger is known broken, one try per call, so calls are not slowed down.
+        for attempt in range(1 if self._warned else _WRITE_ATTEMPTS):
+            try:
+                self._write(rows)
+                return
+            except (sqlite3.Error, OSError) as exc:
+                error = exc
+                time.sleep(0.02 * 2 ** attempt)
+        with self._lock:
+            self._pending = rows + self._pending
+        self._warn_once(f"junis usage ledger: cannot write to {self.path} ({error}); "
+                        "rows are kept in memory and written when it works again.")
+
+    def _warn_once(self, message: str) -> None:
+        with self._lock:
+            if self._warned:
+                return
+            self._warned = True
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+    def rows(self, since: datetime | str | None = None,
+             until: datetime | str | None = None) -> list[dict[str, Any]]:
+        """Calls with since <= started_at < until, oldest first (an absent file holds none)."""
+        if not self.path.exists():
+            return []
+        clauses, params = [], []
+        if since is not None:
+            clauses.append("started_at >= ?")
+            params.append(_bound(since))
+        if until is not None:
+            clauses.append("started_at < ?")
+            params.append(_bound(until))
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        conn = self._connect()
+        try:
+            cur = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM calls{where} "
+                               "ORDER BY started_at, id", params)
+            return [dict(zip(COLUMNS, r)) for r in cur.fetchall()]
+        finally:
+            conn.close()
+
+    @property
+    def pending(self) -> int:
+        """Rows not yet written (only non-zero after write failures)."""
+        return len(self._pending)
+
+
+def _bound(value: datetime | str) -> str:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return format_time(value)
+
+
+_ledgers: dict[Path, Ledger] = {}
+_ledgers_lock = threading.Lock()
+
+
+def default_ledger() -> Ledger:
+    """The ledger at `default_path()`, resolved now (so a changed JUNIS_HOME is followed)."""
+    path = default_path()
+    with _ledgers_lock:
+        if path not in _ledgers:
+            _ledgers[path] = Ledger(path)
+        return _ledgers[path]
+
+
+def record(call: CallRecord) -> None:
+    """The observer `install()` registers: writes to the default ledger."""
+    default_ledger().record(call)
+
+
+def install() -> None:
+    """Make every client created from now on write to the default ledger (idempotent)."""
+    from .. import client
+    if record not in client.DEFAULT_OBSERVERS:
+        client.DEFAULT_OBSERVERS.append(record)
+
+
+def uninstall() -> None:
+    """Undo `install()`; clients already created keep their observers."""
+    from .. import client
+    while record in client.DEFAULT_OBSERVERS:
+        client.DEFAULT_OBSERVERS.remove(record)

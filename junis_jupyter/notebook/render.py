@@ -1,0 +1,304 @@
+"""Streaming an answer into a cell without flooding the frontend.
+
+A notebook gets one display handle per answer, updated at most `update_hz` times a second plus
+once at the end; an answer longer than `segment_chars` goes on in a new output (cut between
+markdown blocks), since every update resends its whole output. Chunks are kept in a `TextBuffer`;
+the shown text is one str shared with the display; only the markdown block still being written is
+rendered again (`IncrementalMarkdown`), so a long answer is not re-rendered from the top for every update. When one update still takes
+long, the next waits four times as long, so rendering stays under a quarter of the time. A
+terminal IPython has no display handles: there the new text is written to stdout as it arrives
+(at the same bounded rate).
+
+Answers are model output, hence untrusted: in a notebook they are shown as HTML made by
+`safe_markdown` (raw HTML escaped, unsafe links dropped, images as links), never as raw
+`text/markdown`, which a notebook renders with the page's full trust (scripts included).
+"""
+from __future__ import annotations
+
+import html
+import re
+import sys
+import time
+from typing import Any, Callable, Iterable, Iterator, Sequence, TextIO
+
+from ..client.textbuffer import TextBuffer
+
+__all__ = ["StreamRenderer", "IncrementalMarkdown", "Footer", "Table", "pick_mode", "MODES"]
+
+MODES = ("markdown", "text", "terminal")
+
+
+def pick_mode(shell: Any, fmt: str = "markdown") -> str:
+    """'terminal' in a terminal IPython (no rich display); else the cell's format."""
+    if shell is not None and "Terminal" in type(shell).__name__:
+        return "terminal"
+    return "text" if fmt == "text" else "markdown"
+
+
+_FENCE_LINE = re.compile(r"[ \t]*(`{3,}|~{3,})")
+_LIST_OR_INDENT = re.compile(r"[ \t]|[-*+][ \t]|\d{1,9}[.)][ \t]")
+_LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:", re.M)
+PIECE = 8192    # finished text rendered at most about this many characters at a time
+
+
+class IncrementalMarkdown:
+    """Safe HTML of a growing markdown text that re-renders only the block still being written.
+
+    The text is cut at a blank line (outside a code fence) followed by a line that starts a new
+    top-level block: not indented, not a list item (list items stay together, so a loose list
+    renders as one list). Such blocks render the same apart as together, so the finished part is
+    rendered once and kept. A link reference definition can change links anywhere before it: once
+    one appears, the whole text is rendered every time.
+    """
+
+    def __init__(self) -> None:
+        self._html: list[str] = []  # the rendered finished part, a piece per render
+        self._upto = 0              # text[:_upto] is what _html renders
+
+    @property
+    def finished(self) -> int:
+        """How much of the text is finished blocks (rendered once, kept)."""
+        return self._upto
+
+    def render(self, text: str) -> str:
+        from .markdown import render_markdown
+        if _LINK_DEFINITION.search(text):
+            return render_markdown(text)
+        start = self._upto
+        for cut in self._boundaries(text):
+            # Finished text is rendered at most ~PIECE characters at a time: markdown-it's tokens
+            # take ~80 bytes a character, so one parse of a long stretch would dwarf the answer.
+            if cut - start >= PIECE:
+                self._html.append(render_markdown(text[start:cut]))
+                start = cut
+        last = self._upto
+        if start < last:
+            self._html.append(render_markdown(text[start:last]))
+        return "".join([*self._html, render_markdown(text[last:])])
+
+    def _boundaries(self, text: str) -> Iterator[int]:
+        """The cuts after `_upto`, in order; `_upto` ends at the last one."""
+        fence: str | None = None
+        blank = False
+        pos = self._upto
+        end = len(text)
+        while pos < end:
+            nl = text.find("\n", pos)
+            if nl < 0:
+                break                       # an unfinished line decides nothing yet
+            line = text[pos:nl]
+            if fence is None and blank and line and not _LIST_OR_INDENT.match(line):
+                self._upto = pos
+                yield pos
+            opener = _FENCE_LINE.match(line)
+            if fence is None:
+                if opener:
+                    fence = opener.group(1)
+                blank = not line.strip()
+            elif opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence) \
+                    and not line[opener.end():].strip():
+                fence = None
+                blank = False
+            pos = nl + 1
+
+
+class _Answer:
+    """The answer so far: safe HTML from its markdown (if `markdown`), and the text as text/plain."""
+
+    def __init__(self, text: str, markdown: IncrementalMarkdown | None) -> None:
+        self.text = text
+        self.markdown = markdown
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        # The text itself, not a pretty-printed copy: a long answer is not held twice more.
+        bundle = {"text/plain": self.text}
+        if self.markdown is not None:
+            bundle["text/html"] = self.markdown.render(self.text)
+        return bundle
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(self.text)       # verbatim (a plain __repr__ would lose a trailing newline)
+
+
+def _default_display(obj: Any, **kwargs: Any) -> Any:
+    from IPython.display import display
+    return display(obj, **kwargs)
+
+
+SEGMENT = 200_000   # characters in one output; a longer answer goes on in a new output
+
+
+class StreamRenderer:
+    """Shows one answer as it streams: `feed` each delta, then `finish` once."""
+
+    def __init__(self, mode: str = "markdown", *, update_hz: float = 15.0,
+                 display: Callable[..., Any] | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 stdout: TextIO | None = None, segment_chars: int = SEGMENT) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.mode = mode
+        self.interval = 1.0 / update_hz if update_hz > 0 else 0.0
+        self._display = display or _default_display
+        self._clock = clock
+        self._stdout = stdout
+        self._shown = TextBuffer()   # the text already shown
+        self._pending = TextBuffer() # not shown yet
+        self._handle: Any = None
+        self._last = float("-inf")
+        self._gap = self.interval    # grows when an update takes long
+        self._markdown = IncrementalMarkdown() if mode == "markdown" else None
+        self.segment_chars = segment_chars
+        self.updates = 0             # display updates / stdout writes done, for tests and demos
+        self.outputs = 0             # display outputs used: a long answer takes several
+
+    @property
+    def text(self) -> str:
+        """The current output's text: the whole answer unless it took several outputs."""
+        if not self._pending:
+            return self._shown.text
+        return self._shown.text + self._pending.text
+
+    def feed(self, delta: str) -> None:
+        if not delta:
+            return
+        self._pending.append(delta)
+        now = self._clock()
+        if now - self._last >= self._gap:
+            self._last = now
+            self._flush()
+
+    def finish(self, note: str | None = None) -> str:
+        """Final update; `note` (e.g. 'interrupted') is appended to what is shown, not to the text."""
+        self._flush(note=note)
+        if self.mode != "terminal" and self._handle is None and self._shown:
+            self._flush()                # that update cut its output: the rest goes in a new one
+        return self.text
+
+    def _take_new(self) -> str:
+        """The text not shown yet, now counted as shown."""
+        new = self._pending.take()
+        if new:
+            self._shown.append(new)
+        return new
+
+    def _flush(self, note: str | None = None) -> None:
+        new = self._take_new()
+        if self.mode == "terminal":
+            if note:
+                new += f"\n[{note}]"
+            if new:
+                out = self._stdout or sys.stdout
+                out.write(new)
+                out.flush()
+                self.updates += 1
+            return
+        if self._handle is not None and note is None and not new:
+            return                       # nothing new since the last update
+        text = self.text
+        if self._handle is None and not text and self.outputs and not note:
+            return                       # a long answer ended right at an output's end
+        shown = text
+        if note and self.mode == "markdown":
+            fence = "\n```" if text.count("```") % 2 else ""   # cut inside a code block: close it
+            shown = f"{text}{fence}\n\n*[{note}]*"
+        elif note:
+            shown = f"{text}\n[{note}]"
+        self._show(shown)
+        if note is None and len(text) >= self.segment_chars:
+            self._next_output(text)
+
+    def _show(self, shown: str) -> None:
+        answer = _Answer(shown, self._markdown)
+        began = self._clock()
+        if self._handle is None:
+            self._handle = self._display(answer, display_id=True)
+            self.outputs += 1
+        else:
+            self._handle.update(answer)
+        self._gap = max(self.interval, 4 * (self._clock() - began))
+        self.updates += 1
+
+    def _next_output(self, text: str) -> None:
+        """End this output at its last finished block; the rest goes on in a new one.
+
+        Every update resends the whole output, so one output for a 10 MB answer would send the
+        browser megabytes many times a second and keep all of it (and its HTML) in the kernel.
+        """
+        if self._markdown is not None:
+            self._markdown.render(text)  # usually done by the display already: then cheap
+            cut = self._markdown.finished
+        else:
+            cut = text.rfind("\n") + 1
+        if cut <= 0:
+            return                       # no place to cut yet: this output grows on
+        self._show(text[:cut])
+        rest = text[cut:]
+        self._shown = TextBuffer(rest)
+        self._handle = None
+        if self._markdown is not None:
+            self._markdown = IncrementalMarkdown()
+
+
+class Footer:
+    """The small line under an answer: session id and token usage."""
+
+    def __init__(self, session_id: str | None, usage: Any = None, *, agent: str | None = None,
+                 note: str | None = None) -> None:
+        self.session_id = session_id
+        self.usage = usage
+        self.agent = agent
+        self.note = note
+
+    def parts(self) -> list[str]:
+        parts = []
+        if self.agent:
+            parts.append(f"agent {self.agent}")
+        if self.session_id:
+            parts.append(f"session {self.session_id}")
+        u = self.usage
+        if u is not None and u.total_tokens:
+            parts.append(u.describe())
+        if self.note:
+            parts.append(self.note)
+        return parts
+
+    def metadata(self) -> dict[str, Any]:
+        """Machine-readable copy in the output's metadata (the demo's summary reads it)."""
+        u = self.usage
+        return {"junis": {"session_id": self.session_id, "agent": self.agent,
+                          "total_tokens": getattr(u, "total_tokens", 0) if u else 0,
+                          "note": self.note}}
+
+    def _repr_html_(self) -> str:
+        return f"<sub>{html.escape(' · '.join(self.parts()))}</sub>"
+
+    def __repr__(self) -> str:
+        return "[" + " · ".join(self.parts()) + "]"
+
+
+class Table:
+    """A small table with HTML and plain-text forms, so listing agents needs no pandas."""
+
+    def __init__(self, columns: Sequence[str], rows: Iterable[Sequence[Any]],
+                 *, caption: str | None = None) -> None:
+        self.columns = list(columns)
+        self.rows = [["" if v is None else str(v) for v in row] for row in rows]
+        self.caption = caption
+
+    def _repr_html_(self) -> str:
+        left = ' style="text-align:left"'    # notebooks right-align table cells by default
+        head = "".join(f"<th{left}>{html.escape(c)}</th>" for c in self.columns)
+        body = "".join("<tr>" + "".join(f"<td{left}>{html.escape(v)}</td>" for v in row) + "</tr>"
+                       for row in self.rows)
+        cap = f"<caption>{html.escape(self.caption)}</caption>" if self.caption else ""
+        return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    def __repr__(self) -> str:
+        flat = [[v.replace("\n", " ") for v in row] for row in self.rows]
+        widths = [max([len(c)] + [len(r[i]) for r in flat]) for i, c in enumerate(self.columns)]
+        line = lambda cells: "  ".join(v.ljust(w) for v, w in zip(cells, widths)).rstrip()  # noqa: E731
+        lines = [line(self.columns), line(["-" * w for w in widths])] + [line(r) for r in flat]
+        if self.caption:
+            lines.insert(0, self.caption)
+        return "\n".join(lines)

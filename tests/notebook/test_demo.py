@@ -1,0 +1,74 @@
+"""`make demo`'s main: executes notebooks against its own emulator process, writes ipynb + HTML."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from junis_jupyter import demo
+from junis_jupyter.emulator import process
+
+QUICKSTART = Path(__file__).resolve().parents[2] / "notebooks" / "quickstart.ipynb"
+
+
+@pytest.fixture
+def started(monkeypatch):
+    """Remembers the emulators the demo starts, so the test knows the key to look for."""
+    handles = []
+    real = process.start_emulator_process
+
+    def spy(*args, **kwargs):
+        handle = real(*args, **kwargs)
+        handles.append(handle)
+        return handle
+
+    monkeypatch.setattr(process, "start_emulator_process", spy)
+    return handles
+
+
+def test_demo_runs_the_quickstart_and_writes_readable_html(tmp_path, started, capsys):
+    out = tmp_path / "demo"
+    assert demo.main(["--out", str(out), "--notebooks", str(QUICKSTART)]) == 0
+    printed = capsys.readouterr().out
+    assert "quickstart" in printed and "1 of 1 notebooks ran cleanly" in printed
+    line = next(l for l in printed.splitlines() if l.strip().startswith("quickstart"))
+    words = line.split()      # name, N cells, N answers, N API calls, N tokens, s, ok
+    answers, calls, tokens = int(words[3]), int(words[5]), int(words[8])
+    assert answers == 5 and calls >= answers and tokens > 0   # calls counted by the ledger
+    assert str((out / "quickstart.html").resolve()) in printed or str(out / "quickstart.html") in printed
+    key = started[0].key
+    assert started[0].process.poll() is not None          # the emulator was stopped
+    nb = nbformat.read(out / "quickstart.ipynb", as_version=4)
+    footers = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+               if o.get("metadata", {}).get("junis")]
+    assert len(footers) == 5 and all(f.metadata["junis"]["total_tokens"] > 0 for f in footers)
+    assert not any(o.output_type == "error" for c in nb.cells if c.cell_type == "code"
+                   for o in c.outputs)
+    html = (out / "quickstart.html").read_text(encoding="utf-8")
+    assert "<html" in html and "You asked:" in html
+    for path in out.iterdir():
+        assert key not in path.read_text(encoding="utf-8"), path
+
+
+def test_a_failing_notebook_and_a_leaked_key_fail_the_demo(tmp_path, started, capsys):
+    nb = new_notebook(cells=[
+        new_code_cell("import os\nprint(os.environ['JUNIS_API_KEY'])"),
+        new_code_cell("1 / 0"),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    source = tmp_path / "leaky.ipynb"
+    nbformat.write(nb, source)
+    out = tmp_path / "out"
+    assert demo.main(["--out", str(out), "--notebooks", str(source)]) == 1
+    printed = capsys.readouterr().out
+    assert "FAILED" in printed and "ZeroDivisionError" in printed and "API key appeared" in printed
+    key = started[0].key
+    written = (out / "leaky.ipynb").read_text(encoding="utf-8")
+    assert key not in written and key not in (out / "leaky.html").read_text(encoding="utf-8")
+    assert nbformat.reads(written, as_version=4).cells[0].outputs[0].text.startswith("jns_live_…")
+
+
+def test_no_notebooks_is_an_error(tmp_path, capsys):
+    assert demo.main(["--out", str(tmp_path / "o"), "--notebooks", str(tmp_path)]) == 2
+    assert "no notebooks" in capsys.readouterr().err

@@ -1,0 +1,705 @@
+"""ChatPanel driven without a frontend: widgets clicked and typed into from the test, against the
+emulator over loopback. Each test runs its own event loop (as the kernel's would be) so the panel's
+tasks run exactly as they do in a notebook."""
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from support.hostile import HOSTILE, assert_safe_html
+from junis_jupyter import frames
+from junis_jupyter.client.aio import AsyncJunisClient
+from junis_jupyter.client.sync import JunisClient
+from junis_jupyter.notebook.panel.widget import SUBMIT_MARK, ChatPanel
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def run(scenario: Callable[[], Awaitable[Any]]) -> Any:
+    return asyncio.run(scenario())
+
+
+async def until(predicate: Callable[[], bool], what: str, limit: float = 10.0) -> None:
+    """Yield to the loop until `predicate` holds (a bound against hangs, not a timing assertion)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        await asyncio.sleep(0.01)
+
+
+async def make_panel(emulator: Any, **kwargs: Any) -> tuple[ChatPanel, AsyncJunisClient]:
+    client = AsyncJunisClient(api_key=kwargs.pop("key", emulator.key), base_url=emulator.url,
+                              **kwargs.pop("client_options", {}))
+    panel = ChatPanel(client=client, **kwargs)
+    await panel.wait()
+    return panel, client
+
+
+def run_with_panel(emulator: Any,
+                   scenario: Callable[[ChatPanel, AsyncJunisClient], Awaitable[None]],
+                   **kwargs: Any) -> None:
+    """`scenario(panel, client)` on its own loop against a panel made by `make_panel`; the client
+    is closed afterwards, also when the scenario fails."""
+    async def main() -> None:
+        panel, client = await make_panel(emulator, **kwargs)
+        try:
+            await scenario(panel, client)
+        finally:
+            await client.aclose()
+    run(main)
+
+
+def visible_text(html: str) -> str:
+    return re.sub(r"<[^>]+>", "", html)
+
+
+def answer_text(html: str) -> str:
+    """The visible text of the last assistant turn in the conversation HTML."""
+    return visible_text(html.rsplit('class="junis-turn junis-assistant"', 1)[-1]).strip()
+
+
+def option_labels(dropdown: Any) -> list[str]:
+    return [label for label, _ in dropdown.options]
+
+
+def test_pickers_offer_orchestrator_and_invocable_agents(emulator: Any) -> None:
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        labels = option_labels(panel.agent_picker)
+        assert labels[0] == "Orchestrator" and panel.agent is None
+        assert {"Research", "Writer", "Analyst"} <= set(labels)
+        assert not {"Pipeline", "Fanout", "Retired"} & set(labels)    # not invocable / inactive
+        assert option_labels(panel.session_picker)[0] == "New chat"
+        assert panel.session_picker.value == ""
+    run_with_panel(emulator, scenario)
+
+
+def test_send_button_streams_the_answer_into_the_conversation(emulator: Any) -> None:
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        panel.input.value = "How do tides work? [[chunks=8]]"
+        panel.send_button.click()
+        assert panel.busy and panel.stop_button.disabled is False
+        assert panel.input.value == ""                        # box emptied for the next question
+        await panel.wait()
+        assert not panel.busy and panel.stop_button.disabled and not panel.send_button.disabled
+        user, answer = panel.turns
+        assert user.role == "user" and user.content.startswith("How do tides work?")
+        assert answer.role == "assistant" and answer.state == "done" and answer.content
+        # What the panel shows is what the server stored for this session.
+        stored = await client.messages(panel.session_id)
+        assert [m.role for m in stored] == ["user", "assistant"]
+        assert stored[1].content == answer.content
+        assert panel.session_picker.value == panel.session_id
+        html = panel.transcript_html()
+        assert 'class="junis-turn junis-user"' in html and 'class="junis-turn junis-assistant"' in html
+        assert answer.usage is not None and answer.usage.total_tokens > 0
+        assert f"Tokens used in this panel: {answer.usage.total_tokens:,}" in panel.footer.value
+        assert "requests left" in panel.footer.value
+    run_with_panel(emulator, scenario)
+
+
+def test_enter_submits_and_shift_enter_only_adds_a_line(emulator: Any) -> None:
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        panel.input.value = "first line\nsecond line"              # Shift+Enter: just a newline
+        await asyncio.sleep(0)
+        assert not panel.busy and panel.turns == []
+        panel.input.value += SUBMIT_MARK                           # what the key hook does on Enter
+        assert panel.busy and panel.input.value == ""
+        await panel.wait()
+        assert panel.turns[0].content == "first line\nsecond line"
+        assert SUBMIT_MARK not in panel.transcript_html()
+        panel.input.value = "   " + SUBMIT_MARK                     # Enter on blank input: nothing
+        assert not panel.busy and len(panel.turns) == 2 and panel.input.value == "   "
+    run_with_panel(emulator, scenario)
+
+
+def test_answer_appears_while_it_streams(emulator: Any) -> None:
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        seen: list[str] = []
+        panel.live.observe(lambda ch: seen.append(ch["new"]), names="value")
+        panel.send("Count slowly [[chunks=6]] [[delay=0.05]]")
+        await panel.wait()
+        final = answer_text(panel.transcript_html())
+        partial = [answer_text(v) for v in seen if 'data-state="streaming"' in v]
+        # Some update showed part of the answer before the end (not the empty turn, not all of it).
+        assert any(0 < len(p) < len(final) and final.startswith(p[:3]) for p in partial), partial
+    run_with_panel(emulator, scenario)
+
+
+def test_updates_are_rate_bounded_not_one_per_chunk(emulator: Any) -> None:
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator, update_hz=1e-6)   # at most one update per "ever"
+        updates: list[str] = []
+        panel.live.observe(lambda ch: updates.append(ch["new"]), names="value")
+        panel.send("Many pieces [[chunks=60]]")
+        await panel.wait()
+        assert panel.turns[-1].state == "done"
+        # question shown, first chunk, moved to the history at the end: a handful, not sixty.
+        assert len(updates) <= 4, len(updates)
+        assert panel.live.value == "" and panel.history.value.count("junis-turn ") == 2
+        await client.aclose()
+    run(scenario)
+
+
+@pytest.mark.parametrize("update_hz", [0, -5, float("nan"), float("inf")])
+def test_a_bad_update_rate_is_a_clear_error_before_any_widget(update_hz: float) -> None:
+    from ipywidgets.widgets.widget import _instances          # every open widget (no public view)
+    before = len(_instances)
+    with pytest.raises(ValueError, match=r"update_hz must be > 0"):
+        ChatPanel(client=object(), update_hz=update_hz)
+    assert len(_instances) == before                          # nothing half-built left open
+
+
+def requests_seen(emulator: Any) -> int:
+    return emulator.stats()["requests"]
+
+
+def test_an_enormous_question_is_refused_before_any_request_and_kept(emulator: Any) -> None:
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        before = requests_seen(emulator)
+        too_long = "x" * 51
+        panel.input.value = too_long
+        panel.send_button.click()
+        assert panel.send() is None                              # Enter path too
+        assert await panel.send_async(too_long) is None          # and from code
+        await panel.wait()
+        assert requests_seen(emulator) == before and panel.turns == []
+        assert panel.input.value == too_long and not panel.busy  # kept, ready to shorten
+        notice = panel.notice.value
+        assert "junis-error" in notice and "51 characters" in notice and "50" in notice
+        panel.input.value = "y" * 50                              # at the limit: sent
+        panel.send_button.click()
+        await panel.wait()
+        assert panel.turns[-1].state == "done" and panel.notice.value == ""
+    run_with_panel(emulator, scenario, max_prompt_chars=50)
+
+
+def test_the_default_prompt_cap_is_the_magics() -> None:
+    """`%junis chat` makes its panel with `client=` only, so the two defaults must agree."""
+    import inspect
+
+    from junis_jupyter.notebook.magics import JunisMagics
+    default = inspect.signature(ChatPanel).parameters["max_prompt_chars"].default
+    assert default == JunisMagics.class_traits()["max_prompt_chars"].default_value == 100_000
+    with pytest.raises(ValueError, match="max_prompt_chars"):
+        ChatPanel(client=object(), max_prompt_chars=0)
+
+
+def test_blank_questions_are_never_sent(emulator: Any) -> None:
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        before = requests_seen(emulator)
+        for blank in ("", "   ", "\n\t\n", SUBMIT_MARK):
+            panel.input.value = blank
+            panel.send_button.click()
+            assert panel.send(blank) is None
+            assert await panel.send_async(blank) is None
+        await panel.wait()
+        assert requests_seen(emulator) == before and panel.turns == [] and not panel.busy
+        assert "Nothing to ask" in panel.notice.value
+    run_with_panel(emulator, scenario)
+
+
+def test_stop_cancels_at_once_keeps_the_partial_answer_and_the_panel_usable(emulator: Any) -> None:
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        panel.send("A long story [[chunks=400]] [[delay=0.05]]")
+        await until(lambda: len(panel.turns) == 2 and len(panel.turns[-1].text()) > 0, "first chunk")
+        answer = panel.turns[-1]
+        in_flight_before = emulator.stats()["in_flight"]
+        assert in_flight_before >= 1
+        panel.stop_button.click()
+        await panel.wait()
+        assert answer.state == "stopped"
+        partial = answer.text()
+        assert 0 < len(partial)
+        assert "stopped" in panel.transcript_html()
+        assert not panel.busy and panel.stop_button.disabled and not panel.send_button.disabled
+        # The connection was closed: the emulator sees the request end long before 400 chunks.
+        await until(lambda: emulator.stats()["in_flight"] < in_flight_before, "server saw the close")
+        await asyncio.sleep(0.2)
+        assert answer.text() == partial                    # nothing more arrives after Stop
+        # The panel goes on: the next question continues the same session.
+        session = panel.session_id
+        panel.input.value = "And now a short one [[chunks=2]]"
+        panel.send_button.click()
+        await panel.wait()
+        assert panel.turns[-1].state == "done" and panel.session_id == session
+        assert len(panel.turns) == 4
+    run_with_panel(emulator, scenario)
+
+
+def test_other_work_runs_while_an_answer_streams(emulator: Any) -> None:
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        panel.send("Slow [[chunks=10]] [[delay=0.05]]")
+        ticks = 0
+
+        async def other_cell() -> None:
+            nonlocal ticks
+            while panel.busy:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        await asyncio.gather(other_cell(), panel.wait())
+        assert ticks > 1
+    run_with_panel(emulator, scenario)
+
+
+def test_a_second_question_while_streaming_is_kept_not_lost(emulator: Any) -> None:
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        panel.send("Slow [[chunks=20]] [[delay=0.05]]")
+        panel.input.value = "next question" + SUBMIT_MARK
+        assert panel.input.value == "next question"           # kept in the box
+        assert "still streaming" in panel.notice.value
+        panel.stop()
+        await panel.wait()
+    run_with_panel(emulator, scenario)
+
+
+def test_switching_agent_sends_to_that_agent(emulator: Any) -> None:
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        research = dict(panel.agent_picker.options)["Research"]
+        panel.agent_picker.value = research
+        assert "Research" in panel.notice.value
+        panel.send("Find sources [[chunks=3]]")
+        await panel.wait()
+        assert panel.turns[-1].agent_name == "Research" and panel.turns[-1].state == "done"
+        stored = await client.messages(panel.session_id)
+        assert stored[-1].agent_name == "Research"
+    run_with_panel(emulator, scenario)
+
+
+def test_agent_argument_preselects_by_name(emulator: Any) -> None:
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        assert panel.agent == dict(panel.agent_picker.options)["Writer"]
+        panel2 = ChatPanel(client=client, agent="Pipeline")
+        await panel2.wait()
+        assert panel2.agent is None and "cannot be chatted with" in panel2.notice.value
+    run_with_panel(emulator, scenario, agent="writer")
+
+
+def test_agent_argument_takes_an_agent_object(emulator: Any) -> None:
+    async def scenario() -> None:
+        client = AsyncJunisClient(api_key=emulator.key, base_url=emulator.url)
+        writer = next(a for a in await client.agents() if a.name == "Writer")
+        panel = ChatPanel(client=client, agent=writer)
+        await panel.wait()
+        assert panel.agent == writer.id and panel.notice.value == ""
+        assert option_labels(panel.session_picker)[0] == "New chat"     # loading went on
+        with pytest.raises(TypeError, match="agent must be"):
+            ChatPanel(client=client, agent=42)
+        with pytest.raises(ValueError, match="recent_sessions"):
+            ChatPanel(client=client, recent_sessions=-1)
+        await client.aclose()
+    run(scenario)
+
+
+def test_picking_a_session_loads_its_history_and_continues_it(emulator: Any) -> None:
+    async def scenario() -> None:
+        client = AsyncJunisClient(api_key=emulator.key, base_url=emulator.url)
+        first = await client.chat("Remember the number 42 [[chunks=3]]")
+        panel = ChatPanel(client=client)
+        await panel.wait()
+        assert first.session_id in dict(panel.session_picker.options).values()
+        panel.session_picker.value = first.session_id
+        await panel.wait()
+        assert [t.role for t in panel.turns] == ["user", "assistant"]
+        assert panel.turns[0].content.startswith("Remember the number 42")
+        assert panel.turns[1].content == first.text
+        assert "Remember the number 42" in panel.transcript_html()
+        panel.send("What was it? [[chunks=2]]")
+        await panel.wait()
+        assert panel.session_id == first.session_id and len(panel.turns) == 4
+        assert len(await client.messages(first.session_id)) == 4
+        await client.aclose()
+    run(scenario)
+
+
+def stored_session(n: int, question: str, answer: str) -> dict[str, Any]:
+    """A session as the emulator's state file holds it (activity n + 1: later n is newer)."""
+    from datetime import datetime, timedelta, timezone
+    stamp = (datetime(2026, 1, 1, tzinfo=timezone.utc) + timedelta(hours=n)).strftime(
+        "%Y-%m-%dT%H:%M:%S.000Z")
+    return {"session_id": f"{n:08d}-0000-4000-8000-000000000000", "created_at": stamp,
+            "last_update_time": stamp, "is_active": True, "activity": n + 1, "messages": [
+                {"id": f"msg_{n}q", "role": "user", "content": question, "created_at": stamp},
+                {"id": f"msg_{n}a", "role": "assistant", "content": answer,
+                 "created_at": stamp, "agent_name": "Orchestrator"}]}
+
+
+def emulator_with(make_emulator: Any, tmp_path: Any, sessions: list[dict[str, Any]]) -> Any:
+    """An emulator started on a state file holding `sessions` (oldest first, as it writes them)."""
+    import json
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"version": 1, "keys": [], "sessions": sessions}))
+    return make_emulator(state=str(state))
+
+
+def test_more_than_a_hundred_sessions_open_with_the_newest_offered(make_emulator: Any,
+                                                                     tmp_path: Any) -> None:
+    """The picker lists every page of sessions (the server's pages hold at most 100) and offers
+    the most recent ones; an account with many sessions must still open."""
+    total = 250
+    sessions = [stored_session(n, f"question {n}", f"answer {n}") for n in range(total)]
+    server = emulator_with(make_emulator, tmp_path, sessions)
+
+    async def scenario() -> None:
+        panel, client = await make_panel(server)
+        values = [v for _, v in panel.session_picker.options]
+        newest = [s["session_id"] for s in reversed(sessions)][:20]
+        assert values == [""] + newest and panel.session_picker.value == ""
+        assert "could not be listed" not in panel.notice.value
+        panel.session_picker.value = newest[-1]                   # the oldest one offered
+        await panel.wait()
+        assert [t.content for t in panel.turns] == [f"question {total - 20}", f"answer {total - 20}"]
+        await client.aclose()
+    run(scenario)
+
+
+def test_undecodable_text_reaches_the_page_as_valid_utf8(make_emulator: Any, tmp_path: Any) -> None:
+    """Text from a file read with surrogateescape holds lone surrogates, which Jupyter's UTF-8
+    widget messages cannot carry (U+D800 makes the kernel's send fail): the page gets U+FFFD."""
+    from jupyter_client.session import json_packer
+    bad = "caf\udce9 \ud800"
+    server = emulator_with(make_emulator, tmp_path, [stored_session(0, "read " + bad, "saw " + bad)])
+
+    async def scenario() -> None:
+        panel, client = await make_panel(server)
+        panel.session_picker.value = "00000000-0000-4000-8000-000000000000"
+        await panel.wait()
+        assert [t.content for t in panel.turns] == ["read " + bad, "saw " + bad]   # data kept
+        html = panel.transcript_html()
+        assert "read caf\ufffd \ufffd" in html and "saw caf\ufffd \ufffd" in html
+        # Asked again: shown while it goes out, then answered or (if the client refuses such
+        # text) given back to the box; either way every widget value can be sent to the page.
+        panel.send("ask " + bad)
+        widgets = (panel.history, panel.live, panel.notice, panel.input)
+        for widget in widgets:
+            json_packer({"value": widget.value}).decode("utf-8")     # what the kernel would send
+        await panel.wait()
+        for widget in widgets:
+            json_packer({"value": widget.value}).decode("utf-8")
+        assert "ask caf\ufffd" in panel.transcript_html() + panel.input.value
+        await client.aclose()
+    run(scenario)
+
+
+def test_new_chat_starts_a_fresh_session(emulator: Any) -> None:
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        panel.send("One [[chunks=2]]")
+        await panel.wait()
+        old = panel.session_id
+        panel.new_button.click()
+        assert panel.turns == [] and panel.session_id is None
+        assert panel.session_picker.value == "" and "Ask a question" in panel.transcript_html()
+        panel.send("Two [[chunks=2]]")
+        await panel.wait()
+        assert panel.session_id not in (None, old)
+        assert len(await client.messages(panel.session_id)) == 2
+    run_with_panel(emulator, scenario)
+
+
+def test_bad_key_is_a_message_in_the_panel_and_the_question_is_given_back(emulator: Any) -> None:
+    bad = "jns_live_" + "x" * 32
+
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator, key=bad)
+        assert "API key was refused" in panel.notice.value          # from loading the pickers
+        panel.input.value = "Hello?"
+        panel.send_button.click()
+        await panel.wait()
+        assert "API key was refused" in panel.notice.value and "%junis login" in panel.notice.value
+        assert "Traceback" not in panel.notice.value
+        assert panel.turns == [] and panel.input.value == "Hello?"
+        assert not panel.send_button.disabled and panel.stop_button.disabled
+        for value in (panel.notice.value, panel.transcript_html(), panel.footer.value, repr(panel)):
+            assert bad not in value
+        await client.aclose()
+    run(scenario)
+
+
+def test_missing_scope_says_which_and_what_to_do(emulator: Any) -> None:
+    key = emulator.new_key(scopes=["orchestrator:invoke", "agents:list", "sessions:read"])
+
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator, key=key)
+        panel.send("Stream please")
+        await panel.wait()
+        assert "orchestrator:stream" in panel.notice.value and "scope" in panel.notice.value
+        assert panel.turns == []
+        await client.aclose()
+    run(scenario)
+
+
+def test_rate_limit_is_shown_and_the_next_question_works(emulator: Any) -> None:
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        emulator.faults({"kind": "status", "status": 429, "code": "rate_limit_exceeded",
+                         "message": "Too many requests", "retry_after": 7,
+                         "path": "/v1/chat/completions"})
+        panel.send("Hi [[chunks=2]]")
+        await panel.wait()
+        assert "Rate limit reached" in panel.notice.value and "7 s" in panel.notice.value
+        panel.send("Hi again [[chunks=2]]")
+        await panel.wait()
+        assert panel.notice.value == "" and panel.turns[-1].state == "done"
+    run_with_panel(emulator, scenario, client_options={"max_retries": 0})
+
+
+def test_a_stream_cut_midway_keeps_what_arrived(emulator: Any) -> None:
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        emulator.faults({"kind": "cut", "after": 3, "path": "/v1/chat/completions"})
+        panel.send("Go [[chunks=10]]")
+        await panel.wait()
+        answer = panel.turns[-1]
+        assert answer.state == "failed" and answer.content
+        assert "broke off" in panel.notice.value and "interrupted" in panel.transcript_html()
+    run_with_panel(emulator, scenario)
+
+
+@pytest.mark.parametrize("fault", [{"kind": "cut", "after": 4}, {"kind": "malformed", "after": 4},
+                                   {"kind": "error_event", "after": 4, "code": "agent_failed"}],
+                         ids=lambda f: f["kind"])
+def test_a_broken_stream_keeps_what_arrived_exactly_once(emulator: Any, fault: dict) -> None:
+    """Chunks not yet drawn when the stream breaks (the throttle holds them back) must not be
+    added on top of the error's partial text: the kept answer is a prefix of the real one."""
+    sent = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike"
+
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator, update_hz=1e-6)   # nothing drawn mid-stream
+        emulator.faults({**fault, "path": "/v1/chat/completions"})
+        panel.send("[[echo]] " + sent)
+        await panel.wait()
+        answer = panel.turns[-1]
+        kept = answer.text()
+        assert answer.state == "failed" and answer.parts == []
+        assert 0 < len(kept) < len(sent) and sent.startswith(kept), kept
+        assert answer_text(panel.transcript_html()).count(kept) == 1
+        await client.aclose()
+    run(scenario)
+
+
+def test_error_text_from_the_server_is_escaped(emulator: Any) -> None:
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        emulator.faults({"kind": "status", "status": 400, "code": "invalid_request",
+                         "message": "<img src=x onerror=alert(1)>", "path": "/v1/chat/completions"})
+        panel.send("Hi")
+        await panel.wait()
+        assert "&lt;img src=x onerror=alert(1)&gt;" in panel.notice.value
+        assert "<img" not in panel.notice.value
+    run_with_panel(emulator, scenario, client_options={"max_retries": 0})
+
+
+def test_hostile_answer_renders_as_safe_html(emulator: Any) -> None:
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        payload = "\n\n".join(HOSTILE)
+        panel.send("[[echo]] " + payload)
+        await panel.wait()
+        assert panel.turns[-1].state == "done"
+        html = panel.transcript_html()
+        assert_safe_html(html)
+        assert "window.__xss" in visible_text(html)                  # shown as text, not dropped
+    run_with_panel(emulator, scenario)
+
+
+def test_to_frame_has_the_messages_schema_and_matches_the_server(emulator: Any) -> None:
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        empty = panel.to_frame()
+        assert list(empty.columns) == list(frames.SCHEMAS["messages"]) and len(empty) == 0
+        for q in ("One [[chunks=2]]", "Two [[chunks=3]]"):
+            panel.send(q)
+            await panel.wait()
+        df = panel.to_frame()
+        expected = frames.SCHEMAS["messages"]
+        assert list(df.columns) == list(expected)
+        assert {c: str(t) for c, t in df.dtypes.items()} == {c: str(t) for c, t in expected.items()}
+        assert df["role"].tolist() == ["user", "assistant", "user", "assistant"]
+        assert df["position"].tolist() == [0, 1, 2, 3]
+        assert set(df["session_id"]) == {panel.session_id}
+        assert df["total_tokens"].isna().tolist() == [True, False, True, False]
+        assert int(df["total_tokens"].sum()) == panel.tokens.total_tokens
+        server = frames.messages(JunisClient(api_key=emulator.key, base_url=emulator.url),
+                                 panel.session_id)
+        assert df["content"].tolist() == server["content"].tolist()
+        assert df["agent_name"].iloc[1] == server["agent_name"].iloc[1]
+        assert isinstance(df["created_at"].dtype, pd.DatetimeTZDtype)
+    run_with_panel(emulator, scenario)
+
+
+def test_default_client_comes_from_the_environment(junis_env: Any) -> None:
+    async def scenario() -> None:
+        panel = ChatPanel()
+        await panel.wait()
+        assert "Research" in option_labels(panel.agent_picker)
+        panel.send("Hello [[chunks=2]]")
+        await panel.wait()
+        assert panel.turns[-1].state == "done"
+        await panel.aclose()
+        assert panel.comm is None and panel.input.comm is None and panel.history.comm is None
+    run(scenario)
+
+
+def test_sync_client_from_the_magic_is_accepted(emulator: Any) -> None:
+    async def scenario() -> None:
+        sync = JunisClient(api_key=emulator.key, base_url=emulator.url)
+        panel = ChatPanel(client=sync)
+        await panel.wait()
+        panel.send("Hello [[chunks=2]]")
+        await panel.wait()
+        assert panel.turns[-1].state == "done"
+        assert emulator.key not in repr(panel)
+        await panel.aclose()
+        sync.close()
+    run(scenario)
+
+
+def test_without_a_running_loop_the_panel_says_how_to_use_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JUNIS_API_KEY", raising=False)
+    panel = ChatPanel()
+    panel.input.value = "Hello"
+    assert panel.send() is None
+    assert "send_async" in panel.notice.value and panel.input.value == "Hello"
+
+
+def test_widget_messages_from_another_thread_run_on_the_panels_loop(emulator: Any) -> None:
+    """ipykernel 7 can deliver widget messages on a subshell thread with its own event loop; the
+    panel must still stream on its home loop (the HTTP client's connections belong to it)."""
+    import threading
+
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator)
+        home = asyncio.get_running_loop()
+        seen: list[Any] = []
+
+        def subshell() -> None:
+            async def deliver() -> None:
+                panel.input.value = "From elsewhere [[chunks=3]]" + SUBMIT_MARK
+                seen.append(asyncio.get_running_loop())
+            asyncio.run(deliver())
+
+        thread = threading.Thread(target=subshell)
+        thread.start()
+        await asyncio.to_thread(thread.join)
+        assert seen and seen[0] is not home
+        await until(lambda: panel.busy or len(panel.turns) == 2, "send scheduled")
+        await panel.wait()
+        assert panel.turns[-1].state == "done" and panel.notice.value == ""
+        assert not panel.busy
+        await client.aclose()
+    run(scenario)
+
+
+def test_no_key_says_how_to_give_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JUNIS_API_KEY", raising=False)
+    monkeypatch.setattr("junis_jupyter.config._login_key", None)
+
+    async def scenario() -> None:
+        panel = ChatPanel()
+        await panel.wait()
+        assert "%junis login" in panel.notice.value and "JUNIS_API_KEY" in panel.notice.value
+        panel.send("Hello")
+        await panel.wait()
+        assert "%junis login" in panel.notice.value and panel.input.value == "Hello"   # given back
+        assert panel.turns == [] and not panel.busy
+    run(scenario)
+
+
+def test_a_key_that_cannot_list_still_chats_with_the_orchestrator(emulator: Any) -> None:
+    key = emulator.new_key(scopes=["orchestrator:invoke", "orchestrator:stream"])
+
+    async def scenario() -> None:
+        panel, client = await make_panel(emulator, key=key)
+        assert "Agents could not be listed" in panel.notice.value
+        assert "Sessions could not be listed" in panel.notice.value
+        assert option_labels(panel.agent_picker) == ["Orchestrator"]
+        panel.send("Hello [[chunks=2]]")
+        await panel.wait()
+        assert panel.turns[-1].state == "done" and panel.notice.value == ""
+        await client.aclose()
+    run(scenario)
+
+
+def test_streaming_redraws_render_only_the_block_being_written(emulator: Any,
+                                                               monkeypatch: Any) -> None:
+    # Each redraw renders the unfinished markdown block again (render.IncrementalMarkdown), not
+    # the whole answer from the top; the settled answer is rendered whole once.
+    from junis_jupyter.notebook.panel import widget as panel_module
+    from junis_jupyter.notebook import markdown as safe_markdown
+    rendered: list[int] = []
+    real = safe_markdown.render_markdown
+
+    def counting(text: str) -> str:
+        rendered.append(len(text))
+        return real(text)
+    monkeypatch.setattr(safe_markdown, "render_markdown", counting)
+    monkeypatch.setattr(panel_module, "render_markdown", counting)
+
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        redraws: list[str] = []
+        panel.live.observe(lambda ch: redraws.append(ch["new"]), names="value")
+        panel.send("Tides [[size=60000]] [[chunks=60]] [[delay=0.01]]")
+        await panel.wait()
+        answer = panel.turns[-1]
+        assert answer.state == "done" and len(answer.content) == 60000
+        assert len(redraws) > 2                                   # it was drawn while streaming
+        assert rendered.count(60000) == 1 and sum(rendered) < 4 * 60000
+        assert panel.history.value.count(real(answer.content)) == 1
+    run_with_panel(emulator, scenario, update_hz=50)
+
+
+def test_streaming_updates_carry_the_live_answer_not_the_whole_conversation(emulator: Any) -> None:
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        panel.send("First question about apples [[chunks=3]]")
+        await panel.wait()
+        live: list[str] = []
+        history: list[str] = []
+        panel.live.observe(lambda ch: live.append(ch["new"]), names="value")
+        panel.history.observe(lambda ch: history.append(ch["new"]), names="value")
+        panel.send("Second question about pears [[chunks=8]] [[delay=0.03]]")
+        await panel.wait()
+        assert len(live) >= 3 and not any("apples" in v for v in live)
+        assert len(history) == 1 and "apples" in history[0] and "pears" in history[0]
+    run_with_panel(emulator, scenario)
+
+
+def test_something_that_is_not_a_client_is_a_notice() -> None:
+    async def scenario() -> None:
+        panel = ChatPanel(client=object())
+        await panel.wait()
+        assert "needs a JunisClient or an AsyncJunisClient" in panel.notice.value
+    run(scenario)
+
+
+def test_an_unexpected_failure_while_loading_is_a_notice_not_lost() -> None:
+    """A client answering something the panel cannot use (here, not agents): no frontend would
+    ever show a background task's exception, so the panel must."""
+    class OddClient:                       # stands for any client that misbehaves in a new way
+        async def agents(self) -> list[Any]:
+            return [None]
+
+        async def sessions(self) -> list[Any]:
+            return []
+
+    async def scenario() -> None:
+        panel = ChatPanel(client=OddClient())
+        await panel.wait()
+        assert "Unexpected error (AttributeError)" in panel.notice.value
+        assert "junis-error" in panel.notice.value
+    run(scenario)
+
+
+def test_stop_before_the_request_even_started_leaves_the_panel_ready(emulator: Any) -> None:
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        panel.input.value = "Never mind"
+        panel.send_button.click()
+        panel.stop_button.click()                   # same tick: the task has not run yet
+        await panel.wait()
+        assert not panel.busy and not panel.send_button.disabled and panel.stop_button.disabled
+        assert panel.input.value == "Never mind" and panel.turns == []
+        panel.send()
+        await panel.wait()
+        assert panel.turns[-1].state == "done"
+    run_with_panel(emulator, scenario)

@@ -1,0 +1,201 @@
+"""The real-browser harness: JupyterLab on loopback, driven by Debian's Chromium through Playwright."""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+class LabServer:
+    """A JupyterLab server in its own process group, with throwaway config, data and settings."""
+
+    def __init__(self, root_dir: os.PathLike[str] | str, scratch: os.PathLike[str] | str,
+                 env: dict[str, str], timeout: float = 60.0) -> None:
+        import socket
+        import subprocess
+
+        scratch = Path(scratch)
+        for name in ("config", "data", "runtime", "settings", "workspaces", "ipython"):
+            (scratch / name).mkdir(parents=True, exist_ok=True)
+        # No news toasts, no update checks: a quiet screen and no traffic to unreachable hosts.
+        notes = scratch / "settings" / "@jupyterlab" / "apputils-extension"
+        notes.mkdir(parents=True, exist_ok=True)
+        (notes / "notification.jupyterlab-settings").write_text(
+            '{"fetchNews": "false", "checkForUpdates": false}')
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = scratch / "jupyterlab.log"
+        full_env = {**os.environ, **env,
+                    "JUPYTER_CONFIG_DIR": str(scratch / "config"),
+                    "JUPYTER_DATA_DIR": str(scratch / "data"),
+                    "JUPYTER_RUNTIME_DIR": str(scratch / "runtime"),
+                    "IPYTHONDIR": str(scratch / "ipython"),
+                    "PYTHONUNBUFFERED": "1"}
+        self._log = open(self.log_path, "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={self.port}",
+             "--ServerApp.ip=127.0.0.1", "--ServerApp.token=", "--ServerApp.password=",
+             "--allow-root",
+             f"--ServerApp.root_dir={root_dir}", "--LabApp.news_url=None",
+             f"--LabApp.user_settings_dir={scratch / 'settings'}",
+             f"--LabApp.workspaces_dir={scratch / 'workspaces'}"],
+            stdout=self._log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True)
+        self.pid = self.process.pid
+        self._wait_ready(timeout)
+
+    def _wait_ready(self, timeout: float) -> None:
+        import time
+
+        import httpx
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited early:\n{self.log()[-3000:]}")
+            if f"127.0.0.1:{self.port}/lab" in self.log():
+                try:
+                    if httpx.get(self.url + "/api/status", timeout=2).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"JupyterLab did not start in {timeout:.0f} s:\n{self.log()[-3000:]}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        """Stop the server and its kernels (its process group), by pid."""
+        import signal
+        import subprocess
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.pid, signal.SIGKILL)
+                self.process.wait()
+        else:
+            try:    # the server is gone; its kernels (same group) must not outlive it
+                os.killpg(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self._log.close()
+
+
+def xss_trap(*, record_alerts: bool = False) -> str:
+    """A script to run before any page script: setting window.__xss records a hit in
+    window.__xssHits instead of storing a value (and, if asked, so does each alert())."""
+    alerts = """
+  window.alert = new Proxy(window.alert, {apply(t, self, args) {
+    hits.push('alert:' + args[0]); return Reflect.apply(t, self, args); }});""" if record_alerts else ""
+    return """
+(() => {
+  const hits = [];
+  Object.defineProperty(window, '__xssHits', {value: hits});
+  Object.defineProperty(window, '__xss', {get() { return undefined; },
+                                          set(v) { hits.push(String(v)); }});""" + alerts + """
+})();
+"""
+
+
+def skip_without_browser() -> None:
+    """Skip (loudly, on stderr) when Chromium or Playwright is missing."""
+    import pytest
+    if not Path(CHROMIUM).exists():
+        reason = (f"BROWSER TESTS NOT RUN: {CHROMIUM} is missing. Install Debian's Chromium "
+                  "(`make browser`, or `apt-get install -y chromium` as root) to run them.")
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+            return
+        except ImportError:
+            reason = ("BROWSER TESTS NOT RUN: the playwright package is not installed "
+                      "(pip install playwright).")
+    print(reason, file=sys.stderr)
+    pytest.skip(reason)
+
+
+def write_notebook(path: Path, cells: list[str]) -> None:
+    """A notebook of code cells with the python3 kernel, as JupyterLab opens it."""
+    import nbformat
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+
+
+@contextlib.contextmanager
+def lab_with_emulator(scratch: Path, notebooks: dict[str, list[str]]) -> Iterator[LabServer]:
+    """JupyterLab serving `scratch / "root"` with these notebooks (name -> code cells) written
+    there, its kernels pointed at an emulator process; both stopped after."""
+    from junis_jupyter.emulator.process import start_emulator_process
+
+    root = scratch / "root"
+    root.mkdir()
+    for name, cells in notebooks.items():
+        write_notebook(root / name, cells)
+    emulator = start_emulator_process()
+    server = None
+    try:
+        server = LabServer(root, scratch / "lab", {
+            "JUNIS_BASE_URL": emulator.url, "JUNIS_API_KEY": emulator.key,
+            "JUNIS_HOME": str(scratch / "junis_home")})
+        yield server
+    finally:
+        if server is not None:
+            server.stop()
+        emulator.stop()
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextlib.contextmanager
+def trapped_page(browser: Any, trap: str) -> Iterator[Any]:
+    """A page in a fresh context with `trap` run before any page script; `page.dialogs` keeps
+    the message of every dialog (each dismissed)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    context.add_init_script(trap)
+    page = context.new_page()
+    page.dialogs = []
+
+    def on_dialog(dialog: Any) -> None:
+        page.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def open_notebook(page: Any, lab: LabServer, notebook: str, timeout: float) -> None:
+    """Open a notebook (no tabs restored from a past test) and wait until its kernel is idle."""
+    page.goto(f"{lab.url}/lab/tree/{notebook}?reset")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout)
+    # The execution indicator says "idle" before the kernel exists: the status bar text does not.
+    page.locator(".jp-StatusBar-TextItem", has_text="(ipykernel) | Idle").wait_for(timeout=timeout)

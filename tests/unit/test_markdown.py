@@ -1,0 +1,125 @@
+"""The renderer that stands between model output and the page."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from support.hostile import HOSTILE, UnsafeHTML, assert_safe_html
+from junis_jupyter.notebook.markdown import escape_html, is_safe_url, render_markdown, valid_unicode
+
+
+@pytest.mark.parametrize("payload", HOSTILE)
+def test_hostile_input_renders_to_allowlisted_html(payload: str) -> None:
+    html = render_markdown(payload)
+    assert_safe_html(html)
+    lowered = html.lower()
+    assert "<script" not in lowered
+    assert "<img" not in lowered and "<svg" not in lowered and "<iframe" not in lowered
+    unquoted = re.sub(r'"[^"]*"', '""', lowered)      # attribute values are escaped text
+    assert not re.search(r"<[^>]*\son\w+\s*=", unquoted), html   # no event handler in any tag
+
+
+@pytest.mark.parametrize("payload", [p for p in HOSTILE if p.startswith("<") and not p.startswith("<javascript")])
+def test_raw_html_is_shown_escaped_not_dropped(payload: str) -> None:
+    """Escaped, not deleted: the user sees what the model said, as text."""
+    html = render_markdown(payload)
+    first_tag = re.match(r"<[!\w-]+", payload).group(0)
+    assert "&lt;" + first_tag[1:] in html
+
+
+def test_checker_catches_what_it_should() -> None:
+    """The checker itself must fail on unsafe markup, or the tests above prove nothing."""
+    for bad in ['<img src=x onerror="x">', '<a href="javascript:x">a</a>', "<script>x</script>",
+                '<p onclick="x">p</p>', '<a href="data:text/html,x">a</a>']:
+        with pytest.raises(UnsafeHTML):
+            assert_safe_html(bad)
+
+
+@pytest.mark.parametrize("url", [
+    "javascript:alert(1)", "JAVASCRIPT:alert(1)", " javascript:alert(1)", "java\tscript:alert(1)",
+    "java\nscript:x", "\x01javascript:x", "vbscript:x", "data:text/html,x", "data:image/png;base64,AA",
+    "file:///etc/passwd", "ftp://host/x", "chrome://settings", "blob:http://x/y", "about:blank",
+    "%6Aavascript:x", "java%09script:x", "javascript%3Aalert(1)", "\\\\evil.com", "/\\evil.com",
+])
+def test_unsafe_urls_refused(url: str) -> None:
+    assert not is_safe_url(url)
+
+
+@pytest.mark.parametrize("url", [
+    "http://example.com", "https://example.com/a?b=1#c", "HTTPS://EXAMPLE.COM", "mailto:a@b.c",
+    "/relative/path", "relative/path", "#anchor", "?q=1", "//example.com/x", "page.html#sec:2",
+])
+def test_safe_urls_kept(url: str) -> None:
+    assert is_safe_url(url)
+
+
+def test_links_are_kept_and_open_in_a_new_tab() -> None:
+    html = render_markdown("See [the docs](https://docs.junis.ai/x?a=1&b=2) and <https://junis.ai>.")
+    assert '<a href="https://docs.junis.ai/x?a=1&amp;b=2" target="_blank" ' \
+           'rel="noopener noreferrer nofollow">the docs</a>' in html
+    assert 'href="https://junis.ai"' in html
+
+
+def test_unsafe_link_leaves_its_text() -> None:
+    html = render_markdown("[press](javascript:alert(1))")
+    assert "<a" not in html and "press" in html
+
+
+def test_images_become_links_and_are_never_loaded() -> None:
+    html = render_markdown("![a chart](https://example.com/c.png)")
+    assert "<img" not in html
+    assert '<a href="https://example.com/c.png"' in html and "[image: a chart]" in html
+    assert render_markdown("![x](data:image/png;base64,AAAA)").count("<a") == 0
+
+
+def test_code_blocks_keep_their_formatting() -> None:
+    source = "```python\ndef f(x):\n    return x < 3 and '<b>'\n\n\n# end\n```"
+    html = render_markdown(source)
+    assert ('<pre><code class="language-python">def f(x):\n    return x &lt; 3 and '
+            "'&lt;b&gt;'\n\n\n# end\n</code></pre>") in html
+
+
+def test_markdown_structure_survives() -> None:
+    html = render_markdown("# Title\n\n- one\n- **two**\n\n| a | b |\n|---|--:|\n| 1 | 2 |\n\n~~old~~")
+    for piece in ("<h1>Title</h1>", "<li>one</li>", "<strong>two</strong>", "<table>",
+                  '<td style="text-align:right">2</td>', "<s>old</s>"):
+        assert piece in html
+    assert_safe_html(html)
+
+
+def test_escape_html_covers_attribute_quotes() -> None:
+    assert escape_html("<a href=\"x\" title='y'>&") == "&lt;a href=&quot;x&quot; title=&#x27;y&#x27;&gt;&amp;"
+
+
+_PIECES = list("<>\"'`&=:;/\\()[]!#*_-|~\n\t ") + [
+    "javascript", "script", "onerror", "img", "svg", "data", "href", "src", "http", "&#58;",
+    "&#x09;", "%3A", "```", "alert", "a"]
+_DANGEROUS = st.lists(st.sampled_from(_PIECES), max_size=40).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_DANGEROUS)
+def test_fuzzed_markup_is_always_safe(text: str) -> None:
+    assert_safe_html(render_markdown(text))
+
+
+def test_lone_surrogates_become_replacement_characters_and_split_pairs_join() -> None:
+    undecodable = b"caf\xe9 \xff".decode("utf-8", "surrogateescape")    # a mis-encoded file
+    assert valid_unicode(undecodable) == "caf\ufffd \ufffd"
+    assert valid_unicode("a\ud83d" + "\ude00b") == "a\U0001F600b"       # an emoji cut in two chunks
+    assert valid_unicode("x\ud800y") == "x\ufffdy"
+    assert valid_unicode("plain é 😀") == "plain é 😀"
+    assert render_markdown(undecodable) == "<p>caf\ufffd \ufffd</p>\n"
+    assert escape_html("<\udcff>") == "&lt;\ufffd&gt;"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.integers(0xD800, 0xDFFF), st.integers(0, 0x10FFFF)), max_size=30))
+def test_rendered_html_always_encodes_as_utf8(codes: list[int]) -> None:
+    """Jupyter sends widget values as UTF-8: whatever the model sent, the HTML must encode."""
+    text = "".join(map(chr, codes))
+    render_markdown(text).encode("utf-8")
+    escape_html(text).encode("utf-8")
