@@ -9,7 +9,9 @@ from starlette.requests import Request
 
 from .wire import ApiError
 
-ROLES = ("system", "user", "assistant", "tool")
+ROLES = ("system", "developer", "user", "assistant", "tool")
+STORED_ROLE = {"developer": "system"}     # OpenAI's newer name for a system message
+PART_SEPARATOR = "\n"                      # between the text parts of one message
 MAX_PAGE_SIZE = 100
 
 
@@ -47,6 +49,54 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def text_content(content: Any, where: str) -> str:
+    """OpenAI's `content`: a string, or a list of parts whose text parts are joined (one per line).
+    Any other part (image_url, input_audio, file...) is refused by name: the API takes text only."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list) or not content:
+        raise invalid(f"Invalid '{where}': must be a string or a non-empty list of content parts.")
+    texts = []
+    for index, part in enumerate(content):
+        name = f"{where}[{index}]"
+        if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+            raise invalid(f"Invalid '{name}': must be a content part object with a 'type'.")
+        if part["type"] != "text":
+            raise invalid(f"Invalid '{name}': content parts of type '{part['type'][:40]}' are not "
+                          "supported; the Junis API takes text parts only.")
+        if not isinstance(part.get("text"), str):
+            raise invalid(f"Invalid '{name}.text': must be a string.")
+        texts.append(part["text"])
+    return PART_SEPARATOR.join(texts)
+
+
+def chat_message(message: Any, where: str) -> dict[str, str]:
+    """One message of OpenAI's request shape, as recorded: its role (developer becomes system) and
+    its text. `name`, `tool_calls` and `tool_call_id` are checked, then dropped (the session keeps
+    role and text only); other keys of a message are ignored."""
+    if not isinstance(message, dict):
+        raise invalid(f"Invalid '{where}': must be an object with 'role' and 'content'.")
+    role, content = message.get("role"), message.get("content")
+    if role not in ROLES:
+        raise invalid(f"Invalid '{where}.role': must be one of {', '.join(ROLES)}.")
+    name = message.get("name")
+    if name is not None and not isinstance(name, str):
+        raise invalid(f"Invalid '{where}.name': must be a string.")
+    tool_calls = message.get("tool_calls")
+    if role == "assistant" and tool_calls is not None:
+        if not isinstance(tool_calls, list) or not all(isinstance(c, dict) for c in tool_calls):
+            raise invalid(f"Invalid '{where}.tool_calls': must be a list of tool call objects.")
+        if content is None:
+            return {"role": role, "content": ""}
+    if role == "tool" and not isinstance(message.get("tool_call_id"), str):
+        raise invalid(f"Invalid '{where}.tool_call_id': a tool message needs the string id of "
+                      "the tool call it answers.")
+    if content is None and role == "assistant":
+        raise invalid(f"Invalid '{where}.content': must be a string or a list of content parts "
+                      "(null only beside 'tool_calls').")
+    return {"role": STORED_ROLE.get(role, role), "content": text_content(content, f"{where}.content")}
+
+
 def chat_request(body: Any) -> ChatRequest:
     if not isinstance(body, dict):
         raise invalid("Request body must be a JSON object.")
@@ -57,17 +107,8 @@ def chat_request(body: Any) -> ChatRequest:
         raise invalid("Invalid 'messages': must be a list of message objects.")
     if not messages:
         raise invalid("Invalid 'messages': must not be empty.")
-    clean = []
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict):
-            raise invalid(f"Invalid 'messages[{index}]': must be an object with 'role' and 'content'.")
-        role, content = message.get("role"), message.get("content")
-        if role not in ROLES:
-            raise invalid(f"Invalid 'messages[{index}].role': must be one of {', '.join(ROLES)}.")
-        if not isinstance(content, str):
-            raise invalid(f"Invalid 'messages[{index}].content': must be a string.")
-        clean.append({"role": role, "content": content})
-    request = ChatRequest(clean)
+    request = ChatRequest([chat_message(message, f"messages[{index}]")
+                           for index, message in enumerate(messages)])
     model = body.get("model")
     if model is not None and not isinstance(model, str):
         raise invalid("Invalid 'model': must be a string.")
