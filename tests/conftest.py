@@ -8,8 +8,9 @@ import pytest
 from junis_jupyter.emulator import EmulatorThread, start_emulator_thread
 from support.key_watch import LeakWatch, make_canary_key
 
-# The client suites' fixtures (client, records, sleeps) live beside their helpers.
-pytest_plugins = ("support.clients",)
+# Fixtures live beside their helpers: the client suites' (client, records, sleeps) in
+# support/clients.py, the one IPython shell (ipython, shell) in support/shells.py.
+pytest_plugins = ("support.clients", "support.shells")
 
 CANARY_KEY = make_canary_key()
 _watch = LeakWatch(CANARY_KEY)

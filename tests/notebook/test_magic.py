@@ -13,17 +13,16 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
 from junis_jupyter.notebook import magics as magics_module
 from junis_jupyter import config as settings
 
-from support.shells import CellRun, RecordingPublisher
+from support.shells import CellRun, MagicShell
 
 
 class Cell(CellRun):
-    """What one cell produced (displays, stdout, stderr), and its footer."""
+    """What one cell produced (displays, stdout, stderr, footer); `shown` insists on an answer."""
 
     @property
     def shown(self) -> str:
@@ -31,51 +30,20 @@ class Cell(CellRun):
         assert self.answer_events(), "no answer was displayed"
         return super().shown
 
-    @property
-    def footer(self) -> dict[str, Any]:
-        return [e for e in self.events if "junis" in e["metadata"]][-1]
-
-
-@pytest.fixture(scope="module")
-def ipshell():
-    config = Config()
-    config.HistoryManager.hist_file = ":memory:"      # In[n] works; nothing written to ~/.ipython
-    shell = InteractiveShell.instance(config=config)
-    shell.run_line_magic("load_ext", "junis_jupyter")
-    yield shell
-    shell.run_line_magic("unload_ext", "junis_jupyter")
-
 
 @pytest.fixture
-def run(ipshell, junis_env, capsys, monkeypatch):
-    """Run a cell; returns a Cell. Resets the magic's conversation and defaults for each test."""
-    pub = RecordingPublisher(shell=ipshell)
-    monkeypatch.setattr(ipshell, "display_pub", pub)
-    magic = magics_module._instance
-    magic.reset_client()
-    magic.session_id = None
-    magic.last_result = None
-    ipshell.config.pop("JunisMagics", None)        # what earlier tests' %config left behind
-    magic.config.pop("JunisMagics", None)          # (the magic keeps its own copy)
-    for name in magic.trait_names(config=True):
-        monkeypatch.setattr(magic, name, magic.trait_defaults(name))
-    settings.set_login_key(None)
-    ipshell.user_ns.pop("_junis", None)
-
+def run(shell: MagicShell, junis_env: Any):
+    """Run a cell in the shared shell (tests/support/shells.py, reset for each test); returns a
+    Cell, and insists the kernel saw no exception."""
     def run_cell(source: str) -> Cell:
-        capsys.readouterr()
-        start = len(pub.events)
-        result = ipshell.run_cell(source, store_history=True)
-        assert result.error_in_exec is None, result.error_in_exec
-        captured = capsys.readouterr()
-        return Cell(pub.events[start:], captured.out, captured.err, result.error_in_exec)
+        cell = shell.run(source, as_type=Cell)
+        assert cell.error is None, cell.error
+        return cell
 
-    run_cell.publisher = pub
-    run_cell.magic = magic
-    run_cell.shell = ipshell
-    yield run_cell
-    magic.reset_client()
-    settings.set_login_key(None)
+    run_cell.publisher = shell.publisher
+    run_cell.magic = shell.magic
+    run_cell.shell = shell.shell
+    return run_cell
 
 
 def error_line(cell: Cell) -> str:
@@ -87,15 +55,6 @@ def error_line(cell: Cell) -> str:
 
 
 # -- loading --------------------------------------------------------------------------------
-
-def test_loading_the_extension_imports_nothing_heavy():
-    code = ("import sys\nfrom IPython.core.interactiveshell import InteractiveShell\n"
-            "InteractiveShell.instance().run_line_magic('load_ext', 'junis_jupyter')\n"
-            "print(sorted(m for m in ('pandas', 'ipywidgets', 'starlette', 'uvicorn') "
-            "if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip().splitlines()[-1] == "[]"
-
 
 def test_config_defaults_reach_the_magic(run):
     run("%config JunisMagics.agent = 'Research'")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -20,7 +20,7 @@ from junis_jupyter.errors import APIConnectionError, APIError, JunisError, Strea
 from junis_jupyter.notebook.panel.widget import ChatPanel
 from support.checks import one_line
 from support.servers import ScriptedServer, endless, fixed, huge_headers
-from support.shells import MagicShell, magic_shell
+from support.shells import MagicShell
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -33,21 +33,10 @@ BRACES = "{{}} {x for x in y} {undefined_name} {'k': 1} {{{{ }}}} {0} {} {!r} }{
 # --- the magic ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def shell_module() -> Iterator[MagicShell]:
-    with magic_shell() as s:
-        yield s
-
-
 @pytest.fixture
-def shell(shell_module: MagicShell, junis_env: Any, monkeypatch: pytest.MonkeyPatch) -> MagicShell:
-    magic = shell_module.magic
-    magic.reset_client()
-    magic.session_id = None
-    for name in magic.trait_names(config=True):
-        monkeypatch.setattr(magic, name, magic.trait_defaults(name))
-    yield shell_module
-    magic.reset_client()
+def shell(shell: MagicShell, junis_env: Any) -> MagicShell:
+    """The shared shell (tests/support/shells.py), its calls going to the session emulator."""
+    return shell
 
 
 def requests(emulator: Any) -> int:

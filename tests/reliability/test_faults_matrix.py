@@ -34,7 +34,6 @@ from junis_jupyter.errors import (APIConnectionError, APITimeoutError, JunisErro
                                   RateLimitError, ServerError, StreamError)
 from support.checks import one_line
 from support.servers import StripHeaderProxy
-from support.shells import magic_shell
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -193,12 +192,6 @@ def matrix() -> Any:
 
 
 # --- fixtures ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def shell() -> Any:
-    with magic_shell() as s:
-        yield s
 
 
 @pytest.fixture(scope="module")

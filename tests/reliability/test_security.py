@@ -27,7 +27,7 @@ from junis_jupyter.errors import ConfigurationError, JunisError
 from junis_jupyter.data.ledger import Ledger
 from support.checks import widget_strings
 from support.servers import ScriptedServer, head
-from support.shells import magic_shell
+from support.shells import MagicShell
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -105,25 +105,21 @@ def canary_env(canary_emulator: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: 
     return canary_emulator
 
 
-def test_magic_outputs_never_hold_the_key(canary_env: Any, debug_logs: Any,
+def test_magic_outputs_never_hold_the_key(canary_env: Any, shell: MagicShell, debug_logs: Any,
                                           monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    with magic_shell() as shell:
-        shell.magic.reset_client()
-        monkeypatch.setattr("getpass.getpass", lambda prompt="": CANARY)
-        cells = [shell.run(source) for source in (
-            "%junis config", "%junis login", "%junis config", "%%junis\nHello there",
-            "%junis status", "%junis sessions", "%junis history", "%junis agents",
-            "print(repr(_junis))", "%junis help",
-            "%%junis --session not-a-session\nHi",            # an error line
-        )]
-        config = cells[0].events[-1]["data"]["text/plain"]
-        assert settings.mask_key(CANARY) in config        # shown masked, so the user can tell
-        assert "Key jns_live_…" in cells[1].out
-        for cell in cells:
-            assert_clean(repr(cell.events) + cell.out + cell.err, "a cell's output")
-        assert_clean(repr(shell.magic.client), "repr of the magic's client")
-        settings.set_login_key(None)
-        shell.magic.reset_client()
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": CANARY)
+    cells = [shell.run(source) for source in (
+        "%junis config", "%junis login", "%junis config", "%%junis\nHello there",
+        "%junis status", "%junis sessions", "%junis history", "%junis agents",
+        "print(repr(_junis))", "%junis help",
+        "%%junis --session not-a-session\nHi",            # an error line
+    )]
+    config = cells[0].events[-1]["data"]["text/plain"]
+    assert settings.mask_key(CANARY) in config        # shown masked, so the user can tell
+    assert "Key jns_live_…" in cells[1].out
+    for cell in cells:
+        assert_clean(repr(cell.events) + cell.out + cell.err, "a cell's output")
+    assert_clean(repr(shell.magic.client), "repr of the magic's client")
     assert_clean(logged(debug_logs), "the DEBUG log")
     ledger_file = tmp_path / "home" / "usage.sqlite3"
     assert ledger_file.exists()
@@ -283,18 +279,16 @@ def test_plain_http_to_another_machine_is_refused(url: str) -> None:
     assert seen == []
 
 
-def test_plain_http_from_the_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plain_http_from_the_environment_is_refused(shell: MagicShell,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JUNIS_BASE_URL", "http://api.junis.example")
     monkeypatch.setenv("JUNIS_API_KEY", CANARY)
     with pytest.raises(ConfigurationError):
         JunisClient()
-    with magic_shell() as shell:
-        shell.magic.reset_client()
-        cell = shell.run("%%junis\nHi")
-        lines = cell.error_lines()
-        assert len(lines) == 1 and "allow_insecure" in lines[0]
-        assert_clean(cell.err + cell.out, "the magic's error line")
-        shell.magic.reset_client()
+    cell = shell.run("%%junis\nHi")
+    lines = cell.error_lines()
+    assert len(lines) == 1 and "allow_insecure" in lines[0]
+    assert_clean(cell.err + cell.out, "the magic's error line")
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9",

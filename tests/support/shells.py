@@ -1,10 +1,21 @@
-"""`%%junis` in a real IPython InteractiveShell, every display and stderr line kept."""
+"""`%%junis` in a real IPython InteractiveShell, every display and stderr line kept.
+
+conftest.py loads this module as a plugin: its two fixtures are the one shell every suite uses.
+
+- `ipython` (module scope): the process's InteractiveShell with junis_jupyter loaded, as a
+  `MagicShell`; unloaded when the module's tests are done.
+- `shell` (function scope): the same, with the magic as a fresh `%load_ext` leaves it (no client,
+  no session, every option at its default, no login key, no `_junis`, no `%config` left by an
+  earlier test), and again so afterwards. It sets no environment: a test asks for `junis_env`
+  (or its own server's) to say where the magic's calls go.
+"""
 from __future__ import annotations
 
 import contextlib
 import io
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
+import pytest
 from IPython.core.displaypub import DisplayPublisher
 
 class RecordingPublisher(DisplayPublisher):
@@ -45,8 +56,16 @@ class CellRun:
         data = events[-1]["data"]
         return data.get("text/markdown", data.get("text/plain", ""))
 
+    @property
+    def footer(self) -> dict[str, Any]:
+        """The last display carrying the magic's `junis` metadata (the line under an answer)."""
+        return [e for e in self.events if "junis" in e["metadata"]][-1]
+
     def error_lines(self) -> list[str]:
         return [line for line in self.err.splitlines() if line.strip()]
+
+
+Run = TypeVar("Run", bound=CellRun)
 
 
 class MagicShell:
@@ -61,27 +80,65 @@ class MagicShell:
         from junis_jupyter.notebook import magics
         return magics._instance
 
-    def run(self, source: str) -> CellRun:
+    def run(self, source: str, as_type: type[Run] = CellRun,  # type: ignore[assignment]
+            cell_id: str | None = None) -> Run:
         out, err = io.StringIO(), io.StringIO()
         start = len(self.publisher.events)
         saved = self.shell.display_pub
         self.shell.display_pub = self.publisher
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                result = self.shell.run_cell(source, store_history=True)
+                result = self.shell.run_cell(source, store_history=True, cell_id=cell_id)
         finally:
             self.shell.display_pub = saved
-        return CellRun(self.publisher.events[start:], out.getvalue(), err.getvalue(),
+        return as_type(self.publisher.events[start:], out.getvalue(), err.getvalue(),
                        result.error_in_exec or result.error_before_exec)
+
+    def reset(self) -> None:
+        """The magic as a fresh `%load_ext` leaves it (the option defaults are set by `shell`)."""
+        from junis_jupyter import config as settings
+        magic = self.magic
+        magic.reset_client()
+        magic.session_id = None
+        magic.last_result = None
+        self.shell.config.pop("JunisMagics", None)     # what an earlier test's %config left behind
+        magic.config.pop("JunisMagics", None)          # (the magic keeps its own copy)
+        settings.set_login_key(None)
+        self.shell.user_ns.pop("_junis", None)
+        self.publisher.hook = None
 
 
 @contextlib.contextmanager
 def magic_shell() -> Iterator[MagicShell]:
     """The InteractiveShell singleton with junis_jupyter loaded, unloaded afterwards."""
     from IPython.core.interactiveshell import InteractiveShell
-    shell = InteractiveShell.instance()
+    from traitlets.config import Config
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"   # In[n] works; nothing written to ~/.ipython
+    shell = InteractiveShell.instance(config=config)   # (the config counts if this makes it)
     shell.run_line_magic("load_ext", "junis_jupyter")
     try:
         yield MagicShell(shell)
     finally:
         shell.run_line_magic("unload_ext", "junis_jupyter")
+
+
+@pytest.fixture(scope="module")
+def ipython() -> Iterator[MagicShell]:
+    """The InteractiveShell with junis_jupyter loaded for one test module."""
+    with magic_shell() as s:
+        yield s
+
+
+@pytest.fixture
+def shell(ipython: MagicShell, monkeypatch: pytest.MonkeyPatch) -> Iterator[MagicShell]:
+    """`ipython` with the magic reset before and after the test; options a test sets on the magic
+    are undone with the test's monkeypatch."""
+    ipython.reset()
+    magic = ipython.magic
+    for name in magic.trait_names(config=True):
+        monkeypatch.setattr(magic, name, magic.trait_defaults(name))
+    try:
+        yield ipython
+    finally:
+        ipython.reset()
