@@ -6,6 +6,11 @@ Run it with `python -m junis_jupyter.emulator`; embed it with `start_emulator_th
 
 Names are imported lazily, as in the top-level package: a notebook that only starts the emulator
 as a subprocess does not import starlette and uvicorn, and the server process does not import httpx.
+
+The server needs the `emulator` extra (`pip install 'junis-jupyter[emulator]'`, included in `dev`).
+Without it this package still imports (the command line reads its options from here), and every
+name or module that needs the server raises `MissingExtraError`, an ImportError whose message is
+the one line naming the extra.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ _LAZY = {
     "EmulatorThread": ".thread",
     "start_emulator_thread": ".thread",
     "create_app": ".app",
+    "MissingExtraError": "._extra",
 }
 
 __all__ = sorted(_LAZY)

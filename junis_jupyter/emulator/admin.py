@@ -1,6 +1,7 @@
 """`/_emulator/*`: test-only controls (faults, extra keys, statistics). Mounted only with --admin."""
 from __future__ import annotations
 
+from . import _requires_extra  # noqa: F401  (first: no extra, one clear line)
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route

@@ -1,6 +1,7 @@
 """Assemble the Starlette app: contract routes, admin routes (optional), JSON errors for the rest."""
 from __future__ import annotations
 
+from . import _requires_extra  # noqa: F401  (first: no extra, one clear line)
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware

@@ -32,7 +32,12 @@ def options_from(args: argparse.Namespace) -> EmulatorOptions:
 
 def serve(options: EmulatorOptions) -> int:
     """Bind, print the URL and the key (the first two lines, flushed), then serve until stopped."""
-    from .server import base_url, bind, build_server
+    from ._extra import MissingExtraError
+    try:
+        from .server import base_url, bind, build_server
+    except MissingExtraError as exc:          # starlette or uvicorn absent: one line, not a traceback
+        print(exc, file=sys.stderr)
+        return 1
     from .store import StateError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import uuid
 
+from . import _requires_extra  # noqa: F401  (first: no extra, one clear line)
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send

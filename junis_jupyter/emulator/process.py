@@ -9,6 +9,7 @@ import sys
 import threading
 from typing import IO, Any
 
+from ._extra import require_server_extra
 from .handle import RUNNER_DEFAULTS, EmulatorHandle
 
 _URL_PREFIX = "Junis emulator listening on "
@@ -66,8 +67,10 @@ def start_emulator_process(timeout: float = 20.0, **options: Any) -> EmulatorPro
     Options are the CLI's, in Python spelling: plan, key, credits, token_delay, state, rpm,
     concurrency, admin, host, port. Its output after the first two lines is read and dropped (in
     threads, so the child never blocks on a full pipe, and a notebook's cells never show it); a
-    child that fails to start raises RuntimeError with its last error line.
+    child that fails to start raises RuntimeError with its last error line. Without the
+    `emulator` extra (the child runs this interpreter) it raises MissingExtraError at once.
     """
+    require_server_extra()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(_command(options), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, env=env)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable
 
+from . import _requires_extra  # noqa: F401  (first: no extra, one clear line)
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 

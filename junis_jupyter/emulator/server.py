@@ -5,6 +5,7 @@ import asyncio
 import socket
 from typing import Any
 
+from . import _requires_extra  # noqa: F401  (first: no extra, one clear line)
 import uvicorn
 
 from .app import create_app

@@ -5,6 +5,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from . import _requires_extra  # noqa: F401  (first: no extra, one clear line)
 from starlette.requests import Request
 
 from .wire import ApiError

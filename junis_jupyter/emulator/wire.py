@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from . import _requires_extra  # noqa: F401  (first: no extra, one clear line)
 from starlette.responses import Response
 
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
