@@ -296,6 +296,38 @@ def test_no_import_cycles() -> None:
     assert not problems, "import cycles (docs/architecture.md):\n" + "\n".join(problems)
 
 
+def third_party(module: str, source: str) -> list[tuple[int, str]]:
+    """(line, top-level name) of every import of a distribution that is neither the standard
+    library nor this package, wherever it sits."""
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        for name in names:
+            top = name.split(".")[0]
+            if top != PACKAGE and top not in sys.stdlib_module_names and top != "__future__":
+                out.append((node.lineno, top))
+    return sorted(out)
+
+
+CLIENT_MAY_USE = {"httpx"}
+
+
+def test_the_client_uses_nothing_third_party_but_httpx() -> None:
+    """The client knows nothing of IPython, widgets or pandas (so a script pays for none)."""
+    problems = [f"{name}:{line} imports {top}"
+                for name, (path, _) in discover().items() if floor(name) == "client"
+                for line, top in third_party(name, path.read_text(encoding="utf-8"))
+                if top not in CLIENT_MAY_USE]
+    assert not problems, "\n".join(problems)
+    assert third_party("m", "import pandas as pd\ndef f():\n    from IPython import display\n"
+                            "import os, httpx\n") == [(1, "pandas"), (3, "IPython"), (4, "httpx")]
+
+
 # --- the checker catches what it is there to catch --------------------------------------------------
 
 
