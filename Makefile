@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: setup test test-fast demo bench soak browser tests-readme clean
+.PHONY: setup test test-fast demo bench soak browser tests-readme clean wheel-check
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ demo: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.run
+
+# The built wheel alone in a fresh venv: %load_ext, %%junis against an emulator, the chat panel,
+# and the emulator's server refusing to import without its extra (.ci/run runs it after `make test`).
+wheel-check: setup
+	bash scripts/wheel-check
 
 # Load tests (thousands of calls, several processes); .ci/run runs them after `make test`.
 soak: setup
