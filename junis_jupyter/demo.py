@@ -3,7 +3,9 @@
 Starts the emulator on a free loopback port in its own process, executes every notebook with a
 real kernel (the kernel gets the emulator's URL and key through its environment, and a throwaway
 JUNIS_HOME so the user's usage ledger is untouched), writes the executed notebook and an HTML
-export of each, prints a summary, and exits non-zero if any notebook failed.
+export of each, prints a summary, and exits non-zero if any notebook failed. Answers go into
+an answer cache (`JUNIS_CACHE=use`), and the quickstart then runs a second time from it: its
+summary line says how many answers came from the cache and what that saved.
 """
 from __future__ import annotations
 
@@ -29,6 +31,8 @@ class NotebookRun:
     name: str
     cells: int
     answers: int          # %%junis answers shown in the notebook
+    cached: int           # of those, answers replayed from the answer cache
+    cached_tokens: list[int]  # the tokens each of those took when it was first asked
     calls: int            # API calls the notebook made (from the usage ledger: magic, panel, batch)
     tokens: int           # tokens of those calls
     seconds: float
@@ -40,35 +44,48 @@ class NotebookRun:
     def ok(self) -> bool:
         return not self.errors
 
+    @property
+    def cached_credits(self) -> int:
+        """What the cached answers would have cost again, at the emulator's rate."""
+        from .emulator.completions import cost
+        return sum(cost(t) for t in self.cached_tokens)
 
-def _count(nb: Any) -> tuple[int, list[str]]:
-    """(answers, error lines) read from the executed notebook's outputs."""
-    answers = 0
+
+def _count(nb: Any) -> tuple[int, int, list[int], list[str]]:
+    """(answers, cached answers, their tokens, error lines) read from the notebook's outputs."""
+    answers = cached = 0
+    cached_tokens: list[int] = []
     problems = []
     for index, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []):
-            if out.get("metadata", {}).get("junis"):
+            footer = out.get("metadata", {}).get("junis")
+            if footer:
                 answers += 1
+                if footer.get("note") == "cached":
+                    cached += 1
+                    cached_tokens.append(int(footer.get("total_tokens") or 0))
             if out.get("output_type") == "error":
                 problems.append(f"cell {index}: {out.get('ename')}: {out.get('evalue')}")
             elif out.get("output_type") == "stream" and out.get("name") == "stderr" \
                     and "Junis:" in out.get("text", ""):
                 problems.append(f"cell {index}: {out['text'].strip().splitlines()[0]}")
-    return answers, problems
+    return answers, cached, cached_tokens, problems
 
 
 def _ledger_totals(env: dict[str, str], since: datetime) -> tuple[int, int]:
-    """(calls, tokens) the kernel wrote to the usage ledger in the demo's JUNIS_HOME since `since`."""
+    """(calls, tokens) the kernel made to the API, from the usage ledger in the demo's JUNIS_HOME
+    since `since` (answers replayed from the cache are rows too, but no call)."""
     home = env.get("JUNIS_HOME")
     if not home:
         return 0, 0
     from .data.ledger import Ledger
-    rows = Ledger(Path(home) / "usage.sqlite3").rows(since=since)
+    rows = [r for r in Ledger(Path(home) / "usage.sqlite3").rows(since=since)
+            if r["error_code"] != "cached"]
     return len(rows), sum(int(r["total_tokens"] or 0) for r in rows)
 
 
 def run_notebook(path: Path, out_dir: Path, env: dict[str, str], *, key: str,
-                 timeout: int = 300) -> NotebookRun:
+                 timeout: int = 300, name: str | None = None) -> NotebookRun:
     """Execute one notebook in a fresh kernel; write `<name>.ipynb` and `<name>.html` to out_dir."""
     import nbformat
     from nbclient import NotebookClient
@@ -87,7 +104,7 @@ def run_notebook(path: Path, out_dir: Path, env: dict[str, str], *, key: str,
     except Exception as exc:  # noqa: BLE001 - a dead kernel or a timeout fails this notebook only
         errors.append(f"execution stopped: {type(exc).__name__}: {exc}")
     seconds = time.monotonic() - started
-    answers, problems = _count(nb)
+    answers, cached, cached_tokens, problems = _count(nb)
     calls, tokens = _ledger_totals(env, started_at)
     errors += problems
     text = nbformat.writes(nb)
@@ -95,14 +112,28 @@ def run_notebook(path: Path, out_dir: Path, env: dict[str, str], *, key: str,
         errors.append("the API key appeared in the outputs (masked in the files written)")
         nb = nbformat.reads(scrub(text, key), as_version=4)
         text = nbformat.writes(nb)
-    ipynb = out_dir / path.name
-    html = out_dir / (path.stem + ".html")
+    name = name or path.stem
+    ipynb = out_dir / (name + ".ipynb")
+    html = out_dir / (name + ".html")
     ipynb.write_text(text, encoding="utf-8")
     body, _ = HTMLExporter().from_notebook_node(nb)
     html.write_text(scrub(body, key), encoding="utf-8")
     code_cells = sum(1 for c in nb.cells if c.cell_type == "code")
-    return NotebookRun(path.stem, code_cells, answers, calls, tokens, seconds, errors, ipynb,
-                       html)
+    return NotebookRun(name, code_cells, answers, cached, cached_tokens, calls, tokens, seconds,
+                       errors, ipynb, html)
+
+
+def _report(run: NotebookRun) -> None:
+    status = "ok" if run.ok else f"FAILED ({len(run.errors)})"
+    print(f"  {run.name:<24} {run.cells:>3} cells {run.answers:>3} answers "
+          f"{run.calls:>4} API calls {run.tokens:>6} tokens {run.seconds:>6.1f} s  {status}",
+          flush=True)
+    if run.cached:
+        print(f"      {run.cached} of {run.answers} answers came from the answer cache: no request "
+              f"and no credits for them ({sum(run.cached_tokens):,} tokens, about "
+              f"{run.cached_credits} credits saved at the emulator's rate)", flush=True)
+    for line in run.errors:
+        print(f"      {line}", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -130,16 +161,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             start_emulator_process(token_delay=args.token_delay) as emulator:
         print(f"demo: emulator at {emulator.url}; running {len(notebooks)} notebook(s)", flush=True)
         env = {**os.environ, "JUNIS_BASE_URL": emulator.url, "JUNIS_API_KEY": emulator.key,
-               "JUNIS_HOME": home}
+               "JUNIS_HOME": home, "JUNIS_CACHE": "use",
+               "JUNIS_CACHE_PATH": str(Path(home) / "demo.junis-cache.sqlite")}
         for path in notebooks:
-            run = run_notebook(path, out_dir, env, key=emulator.key, timeout=args.timeout)
-            runs.append(run)
-            status = "ok" if run.ok else f"FAILED ({len(run.errors)})"
-            print(f"  {run.name:<20} {run.cells:>3} cells {run.answers:>3} answers "
-                  f"{run.calls:>4} API calls {run.tokens:>6} tokens {run.seconds:>6.1f} s  {status}",
-                  flush=True)
-            for line in run.errors:
-                print(f"      {line}", flush=True)
+            runs.append(run_notebook(path, out_dir, env, key=emulator.key, timeout=args.timeout))
+            _report(runs[-1])
+        again = next((p for p in notebooks if p.stem == "quickstart"), notebooks[0])
+        runs.append(run_notebook(again, out_dir, env, key=emulator.key, timeout=args.timeout,
+                                 name=f"{again.stem}-from-cache"))
+        _report(runs[-1])
     failed = [r for r in runs if not r.ok]
     print(f"demo: executed notebooks and HTML in {out_dir.resolve()}")
     for run in runs:

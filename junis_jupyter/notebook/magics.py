@@ -1,8 +1,10 @@
 """`%%junis` (ask an agent in a cell) and `%junis` (login, config, agents, sessions, history...).
 
-Every failure ends as one readable line on stderr (what happened, what to do), never a traceback
-and never the key. pandas, ipywidgets and the HTTP server are not imported here: loading the
-extension must stay cheap.
+A notebook is a document: a failing cell fails (one readable line, what happened and what to do,
+never a traceback and never the key), so Run All, papermill and nbval stop at it; line commands
+return their DataFrame; the conversation follows the notebook's cells (chain.py); answers can be
+replayed from a cache (cache.py). pandas, ipywidgets and the HTTP server are not imported here:
+loading the extension must stay cheap.
 """
 from __future__ import annotations
 
@@ -13,22 +15,33 @@ import re
 import shlex
 import sys
 import time
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, observe, validate
+from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, default, observe, validate
 
 from .. import config, errors
 from ..advice import Surface, advise
 from ..data import ledger
+from ..client.types import CallRecord, ChatResult, Usage
 from . import interpolate as interp
+from .cache import CACHE_ENV, AnswerCache, CacheMode, Recorded, answer_key
+from .cache import default_path as default_cache_path
+from .cellerror import CellError
+from .chain import Chain, Turn, seed_messages
+from .prompt import check_prompt
 from .render import Footer, StreamRenderer, Table, pick_mode
 
-__all__ = ["JunisMagics", "load", "unload", "describe_error"]
+__all__ = ["JunisMagics", "load", "unload"]
 
 _FORMATS = ("markdown", "text", "code", "json")
+_CACHE_MODES = tuple(m.value for m in CacheMode)
+_ON_ERROR = ("raise", "print")
+CACHE_PATH_ENV = "JUNIS_CACHE_PATH"
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)```", re.S)
 
 HELP = """\
@@ -43,18 +56,21 @@ HELP = """\
   --temperature T     sampling temperature
   --max-tokens N      cap the answer's length
   --no-interpolate    send {braces} as written
+  --cache MODE        off | use | replay | refresh (default: %config JunisMagics.cache)
 %junis login          enter the API key (hidden; kept in memory for this kernel)
 %junis config         effective settings and where each came from (key masked)
-%junis agents         the organisation's agents
-%junis sessions       recent sessions (the current one is marked)
-%junis history [ID]   the messages of a session (default: the current one)
+%junis agents         the organisation's agents (returns the agents frame)
+%junis sessions       recent sessions (returns the sessions frame)
+%junis history [ID]   the messages of a session (default: the current one; returns a frame)
+%junis conversation   the notebook's conversation: a turn per cell, in notebook order (a frame)
+%junis new            start a new conversation with the next %%junis cell
 %junis status         the current session's status and the last rate-limit figures
-%junis usage [--plot] what you have spent (from the local usage ledger)
+%junis usage [--plot] what you have spent (from the local usage ledger; returns a frame)
 %junis chat           the chat panel
 %junis help           this text
 Defaults: %config JunisMagics.agent = "Research" (and format, stream, system, temperature,
-max_tokens, interpolate, new, out, max_prompt_chars, max_table_rows, max_string_chars, update_hz,
-timeout, max_retries)."""
+max_tokens, interpolate, new, out, cache, cache_path, on_error, max_prompt_chars, max_table_rows,
+max_string_chars, update_hz, timeout, max_retries)."""
 
 
 def _say(line: str) -> None:
@@ -64,6 +80,10 @@ def _say(line: str) -> None:
     except errors.ConfigurationError:
         key = None
     print(f"Junis: {config.scrub(line, key)}", file=sys.stderr, flush=True)
+
+
+class _Interrupted(Exception):
+    """The user stopped a stream after text arrived: kept and shown, then the cell fails."""
 
 
 @magics_class
@@ -87,23 +107,63 @@ class JunisMagics(Magics):
     timeout = Float(60.0, help="Seconds to wait for the service's next byte.").tag(config=True)
     max_retries = Integer(2, min=0, help="Tries again after a 429, a 5xx or a connection error, "
                           "before the error is shown.").tag(config=True)
+    on_error = Enum(_ON_ERROR, "print", help="'raise': a failing cell fails (Run All stops there); "
+                    "'print': print the line and let the cell succeed.").tag(config=True)
+    cache = Enum(_CACHE_MODES, help="Answer cache: off | use (hits shown, misses asked and stored) | "
+                 "replay (misses are errors; no network) | refresh (always ask, store). "
+                 f"Default: ${CACHE_ENV}, else off.").tag(config=True)
+    cache_path = Unicode(None, allow_none=True, help="The answer cache's file (default: beside "
+                         f"the notebook, else ${CACHE_PATH_ENV}, else the user data directory)."
+                         ).tag(config=True)
 
     _client: Any = None     # a class default: config given at load sets timeout, which resets it
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
-        self.session_id: str | None = None
+        self.chain = Chain()
         self.last_result: Any = None
+        self._cell_id: str | None = None
+        self._client_for: tuple[str, str] | None = None
+        self._cache: AnswerCache | None = None
+
+    @default("cache")
+    def _cache_from_env(self) -> str:
+        value = os.environ.get(CACHE_ENV, "").strip().lower() or "off"
+        if value not in _CACHE_MODES:
+            raise TraitError(f"{CACHE_ENV}={value!r} is not a cache mode: use one of "
+                             f"{', '.join(_CACHE_MODES)}.")
+        return value
 
     # -- plumbing ---------------------------------------------------------------------------
 
     @property
+    def session_id(self) -> str | None:
+        return self.chain.session_id
+
+    @session_id.setter
+    def session_id(self, value: str | None) -> None:
+        self.chain.start(value)
+
+    @property
     def client(self) -> Any:
-        """Made on first use (so a key given later by `%junis login` is picked up)."""
+        """Made on first use, and again when the key or base URL it was made for changes (a
+        `%junis login`, a new JUNIS_API_KEY), so `%junis config` and the calls agree."""
+        wanted = (config.resolve_key(), config.resolve_base_url())
+        if self._client is not None and self._client_for != wanted:
+            self.reset_client()
         if self._client is None:
             from ..client.sync import JunisClient
-            self._client = JunisClient(timeout=self.timeout, max_retries=self.max_retries)
+            self._client = JunisClient(api_key=wanted[0], base_url=wanted[1],
+                                       timeout=self.timeout, max_retries=self.max_retries)
+            self._client_for = wanted
         return self._client
+
+    def pre_run_cell(self, info: Any) -> None:
+        """IPython passes the running cell's id (JupyterLab, Notebook 7 and VS Code send one)."""
+        self._cell_id = getattr(info, "cell_id", None)
+
+    def post_run_cell(self, result: Any) -> None:
+        self._cell_id = None    # a magic run outside run_cell must not take a stale id
 
     @validate("timeout")
     def _check_timeout(self, proposal: Any) -> float:
@@ -128,8 +188,16 @@ class JunisMagics(Magics):
         except errors.ConfigurationError:
             return None
 
-    def _fail(self, exc: BaseException) -> None:
-        _say(advise(exc, Surface.CELL, base_url=self._base_url()))
+    def _fail(self, line: str) -> None:
+        """The cell's one error line: raised (the cell fails), or printed with `on_error='print'`."""
+        if self.on_error == "print":
+            _say(line)
+            return
+        try:
+            key = config.resolve_key()
+        except errors.ConfigurationError:
+            key = None
+        raise CellError(config.scrub(line, key))
 
     def _show(self, obj: Any, **kwargs: Any) -> None:
         from IPython.display import display
@@ -148,18 +216,21 @@ class JunisMagics(Magics):
     @argument("--temperature", type=float, default=None)
     @argument("--max-tokens", type=int, default=None)
     @argument("--no-interpolate", dest="interpolate", action="store_false", default=None)
+    @argument("--cache", default=None, choices=_CACHE_MODES, help="answer cache mode")
     @line_cell_magic
-    def junis(self, line: str, cell: str | None = None) -> None:
+    def junis(self, line: str, cell: str | None = None) -> Any:
         """Ask a Junis agent (`%%junis`), or run a command (`%junis help`)."""
         try:
             if cell is None:
-                self._command(line)
-            else:
-                self._ask(line, cell)
+                return self._command(line)
+            self._ask(line, cell)
         except KeyboardInterrupt:
-            _say("interrupted before an answer arrived." if cell is not None else "interrupted.")
+            self._fail("interrupted before an answer arrived." if cell is not None else "interrupted.")
+        except _Interrupted:
+            self._fail("interrupted: the text that arrived is shown above and kept in _junis.")
         except Exception as exc:  # noqa: BLE001 - a cell shows one line, never a traceback
-            self._fail(exc)
+            self._fail(advise(exc, Surface.CELL, base_url=self._base_url()))
+        return None
 
     def _options(self, line: str) -> Any:
         try:
@@ -185,29 +256,71 @@ class JunisMagics(Magics):
             prompt = interp.interpolate(prompt, self.shell.user_ns,
                                         max_table_rows=self.max_table_rows,
                                         max_string_chars=self.max_string_chars)
-        if len(prompt) > self.max_prompt_chars:
-            raise errors.ConfigurationError(
-                f"the prompt is {len(prompt)} characters after interpolation, over the limit of "
-                f"{self.max_prompt_chars} (%config JunisMagics.max_prompt_chars): put fewer rows "
-                "in it, or use --no-interpolate.")
-        session_id = None if opts.new else (opts.session or self.session_id or self.session)
-        request = dict(system=opts.system, session_id=session_id, agent=opts.agent,
-                       temperature=opts.temperature, max_tokens=opts.max_tokens)
+        check_prompt(prompt, self.max_prompt_chars, "%config JunisMagics.max_prompt_chars",
+                     "it is counted after interpolation: put fewer rows in it, or use "
+                     "--no-interpolate.")
+        history = self._follow(opts)
+        cache_mode = CacheMode(opts.cache)
+        key = answer_key(opts.agent, history, prompt, dict(
+            system=opts.system, temperature=opts.temperature, max_tokens=opts.max_tokens,
+            format=opts.format, session=opts.session))
         mode = pick_mode(self.shell, "text" if opts.format in ("text", "json") else "markdown")
         renderer = StreamRenderer(mode, update_hz=self.update_hz)
-        if opts.stream:
-            result = self._stream(prompt, request, renderer)
+        recorded = None
+        if cache_mode in (CacheMode.USE, CacheMode.REPLAY):
+            recorded = self._answer_cache().get(key)
+        if recorded is not None:
+            result = self._replay(recorded, renderer)
+        elif cache_mode is CacheMode.REPLAY:
+            raise errors.ConfigurationError(
+                f"no recorded answer for this cell in {self._answer_cache().path}: run it once "
+                "with the cache on (--cache use, or %config JunisMagics.cache = 'use').")
         else:
-            result = self.client.chat(prompt, **request)
-            renderer.feed(result.text)
-            renderer.finish()
-        if result is None:
-            return
+            result = self._request(prompt, opts, renderer)
+            if cache_mode in (CacheMode.USE, CacheMode.REFRESH) and not result.interrupted:
+                self._answer_cache().put(key, Recorded(
+                    config.scrub(result.text, self._client_for[0] if self._client_for else None),
+                    result.session_id, opts.agent, result.usage))
+        cached = recorded is not None
+        self.chain.record(Turn(self._cell_id, prompt, result.text, opts.agent, result.session_id,
+                               result.usage, cached=cached),
+                          live=not cached and not result.interrupted)
         self._keep(result, opts)
-        self._footer(result, mode)
+        self._footer(result, mode, note="cached" if cached else
+                     "interrupted" if result.interrupted else None)
+        if result.interrupted:
+            raise _Interrupted
         self._post(result, opts)
 
-    def _stream(self, prompt: str, request: dict[str, Any], renderer: StreamRenderer) -> Any:
+    def _follow(self, opts: Any) -> tuple[Turn, ...]:
+        """Where this turn goes in the notebook's conversation: the turns it follows."""
+        if opts.session:
+            self.chain.start(opts.session)
+        elif opts.new:
+            self.chain.start()
+        elif self.session and not self.chain.turns and self.chain.session_id is None:
+            self.chain.start(self.session)
+        return self.chain.before(self._cell_id)
+
+    def _request(self, prompt: str, opts: Any, renderer: StreamRenderer) -> ChatResult:
+        """Ask: continue the chain's session, or seed a new one with the turns before the cell."""
+        plan = self.chain.plan(self._cell_id)
+        request = dict(system=opts.system, session_id=plan.session_id, agent=opts.agent,
+                       messages=seed_messages(plan.history) if plan.history else None,
+                       temperature=opts.temperature, max_tokens=opts.max_tokens)
+        try:
+            if opts.stream:
+                return self._stream(prompt, request, renderer, opts)
+            result = self.client.chat(prompt, **request)
+        except BaseException:
+            self.chain.lose_sync()      # the server may hold a turn the chain does not
+            raise
+        renderer.feed(result.text)
+        renderer.finish()
+        return result
+
+    def _stream(self, prompt: str, request: dict[str, Any], renderer: StreamRenderer,
+                opts: Any) -> ChatResult:
         """Stream into the renderer; an interrupt keeps what arrived, a broken stream too."""
         stream = self.client.stream(prompt, **request)
         try:
@@ -222,24 +335,48 @@ class JunisMagics(Magics):
             return stream.result
         except errors.StreamError as exc:
             renderer.finish(note="cut off")
-            if exc.session_id:
-                self.session_id = exc.session_id
-            self._fail(exc)
-            return None
+            self._keep(ChatResult(exc.partial_text or "", exc.session_id, Usage(), None,
+                                  agent=opts.agent), None)
+            raise
         renderer.finish()
         return stream.result
 
-    def _keep(self, result: Any, opts: Any) -> None:
-        if result.session_id:
-            self.session_id = result.session_id
+    def _replay(self, recorded: Recorded, renderer: StreamRenderer) -> ChatResult:
+        """A cache hit: shown at once, no request, no credits; the ledger still gets its row."""
+        renderer.feed(recorded.answer)
+        renderer.finish()
+        ledger.record(CallRecord(
+            started_at=datetime.now(timezone.utc), endpoint="cache", agent=recorded.agent,
+            session_id=recorded.session_id, stream=False, status=None, error_code="cached",
+            usage=Usage(), latency_s=0.0, first_token_s=None, request_id=None, attempts=0))
+        return ChatResult(recorded.answer, recorded.session_id, recorded.usage, "stop",
+                          agent=recorded.agent)
+
+    def _answer_cache(self) -> AnswerCache:
+        path = self._cache_file()
+        if self._cache is None or self._cache.path != path:
+            if self._cache is not None:
+                self._cache.close()
+            self._cache = AnswerCache(path)
+        return self._cache
+
+    def _cache_file(self) -> Path:
+        """`cache_path`, else $JUNIS_CACHE_PATH, else beside the notebook, else the data dir."""
+        if self.cache_path:
+            return Path(self.cache_path).expanduser()
+        if os.environ.get(CACHE_PATH_ENV):
+            return Path(os.environ[CACHE_PATH_ENV]).expanduser()
+        notebook = self.shell.user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME")
+        return default_cache_path(notebook if str(notebook or "").endswith(".ipynb") else None)
+
+    def _keep(self, result: ChatResult, opts: Any) -> None:
         self.last_result = result
         self.shell.user_ns["_junis"] = result
-        if opts.out and opts.format != "json":
+        if opts is not None and opts.out and opts.format != "json":
             self.shell.user_ns[opts.out] = result
 
-    def _footer(self, result: Any, mode: str) -> None:
-        footer = Footer(result.session_id, result.usage, agent=result.agent,
-                        note="interrupted" if result.interrupted else None)
+    def _footer(self, result: ChatResult, mode: str, note: str | None) -> None:
+        footer = Footer(result.session_id, result.usage, agent=result.agent, note=note)
         if mode == "terminal":
             print("\n" + repr(footer), flush=True)
         else:
@@ -264,7 +401,7 @@ class JunisMagics(Magics):
 
     # -- line commands ----------------------------------------------------------------------
 
-    def _command(self, line: str) -> None:
+    def _command(self, line: str) -> Any:
         try:
             words = shlex.split(line)
         except ValueError as exc:
@@ -277,9 +414,9 @@ class JunisMagics(Magics):
                     "options go on a `%%junis` cell (two percent signs) with the prompt below it; "
                     "see `%junis help`.")
             raise errors.ConfigurationError(
-                f"unknown command {name!r}: try agents, sessions, history, status, usage, chat, "
-                "config, login or help.")
-        handler(args)
+                f"unknown command {name!r}: try agents, sessions, history, conversation, new, "
+                "status, usage, chat, config, login or help.")
+        return handler(args)
 
     def _cmd_help(self, args: list[str]) -> None:
         print(HELP)
@@ -324,36 +461,37 @@ class JunisMagics(Magics):
         rows.append(("current session", self.session_id or "(none yet)", "this kernel"))
         self._show(Table(("setting", "value", "from"), rows))
 
-    def _cmd_agents(self, args: list[str]) -> None:
-        agents = self.client.agents()
-        rows = [(a.name, a.agent_type, a.is_active, "yes" if a.invocable else "no", a.model,
-                 a.description) for a in agents]
-        self._show(Table(("name", "type", "active", "--agent", "model", "description"), rows))
+    def _cmd_agents(self, args: list[str]) -> Any:
+        from ..data import frames
+        return frames.agents(self.client)
 
-    def _cmd_sessions(self, args: list[str]) -> None:
-        sessions = self.client.sessions()
-        limit = self.max_table_rows
-        rows = [(s.session_id + (" (current)" if s.session_id == self.session_id else ""),
-                 _when(s.created_at), _when(s.last_update_time), s.is_active, s.message_count)
-                for s in sessions[:limit]]
-        more = len(sessions) - len(rows)
-        caption = f"{len(sessions)} sessions" + (f", newest {limit} shown" if more > 0 else "")
-        self._show(Table(("session", "created", "last update", "active", "messages"), rows,
-                         caption=caption))
+    def _cmd_sessions(self, args: list[str]) -> Any:
+        from ..data import frames
+        return frames.sessions(self.client)
 
-    def _cmd_history(self, args: list[str]) -> None:
+    def _cmd_history(self, args: list[str]) -> Any:
+        from ..data import frames
         session_id = args[0] if args else self.session_id
         if not session_id:
             raise errors.ConfigurationError(
                 "no current session yet: ask something with %%junis first, or give a session id.")
-        messages = self.client.messages(session_id)
-        cap = min(self.max_string_chars, 300)     # a table row, not the whole message
-        rows = [(m.position, m.role, m.agent_name,
-                 m.usage.total_tokens if m.usage else "",
-                 m.content if len(m.content) <= cap else m.content[:cap] + "…")
-                for m in messages]
-        self._show(Table(("#", "role", "agent", "tokens", "content"), rows,
-                         caption=f"session {session_id}: {len(messages)} messages"))
+        return frames.messages(self.client, [session_id])
+
+    def _cmd_conversation(self, args: list[str]) -> Any:
+        import pandas as pd
+        turns = self.chain.turns
+        return pd.DataFrame({
+            "cell": pd.array([t.cell_id for t in turns], dtype="string"),
+            "prompt": pd.array([t.prompt[:60] for t in turns], dtype="string"),
+            "agent": pd.array([t.agent for t in turns], dtype="string"),
+            "session_id": pd.array([t.session_id for t in turns], dtype="string"),
+            "total_tokens": pd.array([t.usage.total_tokens for t in turns], dtype="Int64"),
+            "cached": pd.array([t.cached for t in turns], dtype="boolean"),
+        })
+
+    def _cmd_new(self, args: list[str]) -> None:
+        self.chain.start()
+        print("The next %%junis cell starts a new conversation.")
 
     def _cmd_status(self, args: list[str]) -> None:
         rows: list[tuple[Any, ...]] = []
@@ -372,9 +510,9 @@ class JunisMagics(Magics):
         rows.append(("rate limit", said or "(no call made yet)"))
         self._show(Table(("", ""), rows))
 
-    def _cmd_usage(self, args: list[str]) -> None:
+    def _cmd_usage(self, args: list[str]) -> Any:
         from ..data.usage_report import show
-        show(self.shell, args)
+        return show(self.shell, args)
 
     def _cmd_chat(self, args: list[str]) -> None:
         from .panel import ChatPanel
@@ -411,6 +549,8 @@ def load(ipython: Any) -> None:
     global _instance
     _instance = JunisMagics(shell=ipython)
     ipython.register_magics(_instance)
+    ipython.events.register("pre_run_cell", _instance.pre_run_cell)
+    ipython.events.register("post_run_cell", _instance.post_run_cell)
     ledger.install()
 
 
@@ -418,6 +558,10 @@ def unload(ipython: Any) -> None:
     global _instance
     if _instance is not None:
         _instance.reset_client()
+        for event, hook in (("pre_run_cell", _instance.pre_run_cell),
+                            ("post_run_cell", _instance.post_run_cell)):
+            if hook in ipython.events.callbacks[event]:
+                ipython.events.unregister(event, hook)
         for kind in ("line", "cell"):
             ipython.magics_manager.magics[kind].pop("junis", None)
         ipython.magics_manager.registry.pop("JunisMagics", None)

@@ -1,0 +1,77 @@
+"""Notebooks run by a real kernel (nbclient, nbval): a failing cell stops the run, and a notebook
+recorded into the answer cache replays with no emulator, no key and no network."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+from nbformat.v4 import new_code_cell, new_notebook
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def notebook(*sources: str) -> Any:
+    return new_notebook(cells=[new_code_cell(s) for s in sources])
+
+
+def execute(nb: Any, cwd: Path) -> Any:
+    NotebookClient(nb, timeout=60, kernel_name="python3",
+                   resources={"metadata": {"path": str(cwd)}}).execute()
+    return nb
+
+
+def answers(nb: Any) -> list[str]:
+    """The final text/plain of each answer display (not the footers)."""
+    return [o["data"]["text/plain"] for c in nb.cells for o in c.get("outputs", [])
+            if o.get("output_type") == "display_data" and "junis" not in o.get("metadata", {})
+            and "text/html" in o.get("data", {})]
+
+
+def test_a_failing_cell_stops_the_notebook_with_its_one_line(junis_env: Any, tmp_path: Path) -> None:
+    nb = notebook("%load_ext junis_jupyter",
+                  "%%junis --agent NoSuchAgent\nHello",
+                  "after = 'ran'")
+    with pytest.raises(CellExecutionError) as caught:
+        execute(nb, tmp_path)
+    message = str(caught.value)
+    assert "Junis: " in message and "NoSuchAgent" in message
+    assert "Traceback" not in message
+    assert nb.cells[2].get("execution_count") is None and nb.cells[2].outputs == []
+
+
+def test_a_recorded_notebook_replays_under_nbval_with_no_emulator(
+        make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = make_emulator()
+    cache = tmp_path / "doc.junis-cache.sqlite"
+    monkeypatch.setenv("JUNIS_BASE_URL", server.url)
+    monkeypatch.setenv("JUNIS_API_KEY", server.key)
+    monkeypatch.setenv("JUNIS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("JUNIS_CACHE_PATH", str(cache))
+    monkeypatch.setenv("JUNIS_CACHE", "use")
+    sources = ("%load_ext junis_jupyter",
+               "%%junis\nWhat are three good ways to summarise a sales table?",
+               "%%junis\nAnd which chart fits the second one?",
+               "print(_junis.text.splitlines()[0])")
+    recorded = execute(notebook(*sources), tmp_path)          # misses: asked and stored
+    requests = server.stats()["requests"]
+    replayed = execute(notebook(*sources), tmp_path)          # hits: no request
+    assert server.stats()["requests"] == requests
+    assert answers(replayed) == answers(recorded) and len(answers(recorded)) == 2
+    path = tmp_path / "doc.ipynb"
+    nbformat.write(replayed, path)
+
+    server.stop()
+    env = {k: v for k, v in os.environ.items() if k != "JUNIS_API_KEY"}
+    env.update(JUNIS_CACHE="replay", JUNIS_BASE_URL="http://127.0.0.1:9")
+    run = subprocess.run([sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env",
+                          "-p", "no:cacheprovider", "-q", str(path)],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=150)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "4 passed" in run.stdout
