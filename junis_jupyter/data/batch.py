@@ -1,59 +1,34 @@
 """`ask_many`: one question per item (or per DataFrame row), a few at a time, as a DataFrame.
 
-Calls run on a pool of worker threads over one blocking client, so it works the same in a script
-and in a notebook cell (which already runs on the kernel's event loop: no nested loop needed).
-A rate limit pauses every worker until the server's `Retry-After` has passed, then the row is tried
-again (a bounded number of times); any other error is that row's `error`, not the batch's.
+Calls run on the pool's worker threads (`client.pool.run_threads`) over one blocking client, so it
+works the same in a script and in a notebook cell (which already runs on the kernel's event loop:
+no nested loop needed). A rate limit pauses every worker until the server's `Retry-After` has
+passed, then the row is tried again (a bounded number of times); any other error is that row's
+`error`, not the batch's.
 """
 from __future__ import annotations
 
-import threading
 import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..advice import Surface, advise
-from ..errors import ConfigurationError, JunisError, RateLimitError
+from ..client.pool import UNFINISHED, run_threads
+from ..errors import ConfigurationError, JunisError
+from .default_client import sync_client
+from .progress import progress_bar
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from ..client.sync import JunisClient
-    from ..client.types import Agent, ChatResult
+    from ..client.types import Agent
 
 __all__ = ["ask_many", "render_prompts"]
 
-_PROGRESS_OVER = 5
-_DEFAULT_WAIT = 1.0      # seconds, when a 429 names no Retry-After
-_MAX_WAIT = 120.0
 _INTERRUPTED = "interrupted: the batch was stopped before this row finished"
-
-
-class _Gate:
-    """Shared by the workers: when one meets a rate limit, all wait until it has passed."""
-
-    def __init__(self, stop: threading.Event) -> None:
-        self._lock = threading.Lock()
-        self._resume_at = 0.0
-        self._stop = stop
-
-    def pause(self, seconds: float | None) -> None:
-        wait = min(_MAX_WAIT, seconds if seconds and seconds > 0 else _DEFAULT_WAIT)
-        with self._lock:
-            self._resume_at = max(self._resume_at, time.monotonic() + wait)
-
-    def wait(self) -> bool:
-        """Sleep until the pause is over; False if the batch was stopped meanwhile."""
-        while not self._stop.is_set():
-            with self._lock:
-                left = self._resume_at - time.monotonic()
-            if left <= 0:
-                return True
-            self._stop.wait(left)
-        return False
 
 
 @dataclass
@@ -65,25 +40,12 @@ class _Row:
     error: str | None = None
 
 
-def _ask(client: JunisClient, prompt: str, gate: _Gate, retries: int,
-         chat_kwargs: dict[str, Any]) -> _Row:
-    rate_limited = 0
-    while gate.wait():
-        started = time.perf_counter()
-        try:
-            result: ChatResult = client.chat(prompt, **chat_kwargs)
-        except RateLimitError as exc:
-            if rate_limited == retries:
-                return _Row(error=advise(exc, Surface.BATCH))
-            rate_limited += 1
-            gate.pause(exc.retry_after)
-        except JunisError as exc:
-            return _Row(error=advise(exc, Surface.BATCH))
-        else:
-            latency = result.latency_s if result.latency_s is not None \
-                else time.perf_counter() - started
-            return _Row(result.text, result.session_id, result.usage.total_tokens, latency)
-    return _Row(error=_INTERRUPTED)
+def _row(outcome: Any) -> _Row:
+    if outcome is UNFINISHED:
+        return _Row(error=_INTERRUPTED)
+    if isinstance(outcome, JunisError):
+        return _Row(error=advise(outcome, Surface.BATCH))
+    return outcome
 
 
 def render_prompts(items: Sequence[Any], template: str | None) -> list[str]:
@@ -138,57 +100,34 @@ def run(items: Sequence[Any], prompts: Sequence[str], *, index: Any, agent: str 
         concurrency: int, client: JunisClient | None, rate_limit_retries: int,
         progress: bool | None, chat_kwargs: dict[str, Any]) -> pd.DataFrame:
     """The batch itself, for prompts already rendered (shared with the DataFrame accessor)."""
-    from . import frames
+    from .schemas import build
     if concurrency < 1:
         raise ConfigurationError("concurrency must be at least 1.")
     if rate_limit_retries < 0:
         raise ConfigurationError("rate_limit_retries must be 0 or more.")
-    with frames.sync_client(client, "ask_many") as c:
+    with sync_client(client, "ask_many") as c:
         if isinstance(agent, str):
             agent = c.resolve_agent(agent)     # once, and an unknown name fails here
-        rows = _run_rows(c, prompts, agent, concurrency, rate_limit_retries, progress,
-                         chat_kwargs)
-    return frames.build("batch", {
+        kwargs = {**chat_kwargs, "agent": agent}
+
+        def ask(prompt: str) -> _Row:
+            started = time.perf_counter()
+            result = c.chat(prompt, **kwargs)
+            latency = result.latency_s if result.latency_s is not None \
+                else time.perf_counter() - started
+            return _Row(result.text, result.session_id, result.usage.total_tokens, latency)
+
+        with progress_bar(len(prompts), "ask_many", "row", progress) as bar:
+            done = run_threads(ask, prompts, concurrency=concurrency,
+                               rate_limit_retries=rate_limit_retries, progress=bar,
+                               name="junis-ask-many")
+    rows = [_row(outcome) for outcome in done.outcomes]
+    if done.interrupted is not None:
+        finished = sum(r.error != _INTERRUPTED for r in rows)
+        warnings.warn(f"ask_many stopped: {finished} of {len(prompts)} rows done; the others "
+                      "have error 'interrupted'.", RuntimeWarning, stacklevel=3)
+    return build("batch", {
         "input": list(prompts), "answer": [r.answer for r in rows],
         "session_id": [r.session_id for r in rows], "tokens": [r.tokens for r in rows],
         "latency": [r.latency for r in rows], "error": [r.error for r in rows],
     }, index=index)
-
-
-def _run_rows(client: JunisClient, prompts: Sequence[str], agent: Agent | None,
-              concurrency: int, retries: int, progress: bool | None,
-              chat_kwargs: dict[str, Any]) -> list[_Row]:
-    from tqdm.auto import tqdm
-    rows: list[_Row | None] = [None] * len(prompts)
-    if not prompts:
-        return []
-    stop = threading.Event()
-    gate = _Gate(stop)
-    kwargs = {**chat_kwargs, "agent": agent}
-    show = len(prompts) > _PROGRESS_OVER if progress is None else progress
-    pool = ThreadPoolExecutor(max_workers=min(concurrency, len(prompts)),
-                              thread_name_prefix="junis-ask-many")
-    futures: dict[Future[_Row], int] = {
-        pool.submit(_ask, client, p, gate, retries, kwargs): i for i, p in enumerate(prompts)}
-    bar = tqdm(total=len(prompts), desc="ask_many", unit="row", disable=not show)
-    try:
-        for future in as_completed(futures):
-            rows[futures[future]] = future.result()
-            bar.update(1)
-    except KeyboardInterrupt:
-        stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)     # calls in flight finish
-        for future, i in futures.items():
-            if rows[i] is None and future.done() and not future.cancelled():
-                rows[i] = future.result()
-        done = sum(r is not None and r.error != _INTERRUPTED for r in rows)
-        warnings.warn(f"ask_many stopped: {done} of {len(prompts)} rows done; the others have "
-                      "error 'interrupted'.", RuntimeWarning, stacklevel=4)
-    except BaseException:
-        stop.set()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    finally:
-        bar.close()
-        pool.shutdown(wait=True)
-    return [r if r is not None else _Row(error=_INTERRUPTED) for r in rows]

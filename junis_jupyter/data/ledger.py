@@ -15,9 +15,12 @@ import time
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..client.types import CallRecord
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Ledger", "default_path", "default_ledger", "record", "install", "uninstall", "COLUMNS"]
 
@@ -177,6 +180,14 @@ class Ledger:
             return [dict(zip(COLUMNS, r)) for r in cur.fetchall()]
         finally:
             conn.close()
+
+    def frame(self, since: datetime | str | None = None,
+              until: datetime | str | None = None) -> pd.DataFrame:
+        """`rows()` as the usage frame (`frames.usage`). pandas is imported here, on first use,
+        not when the extension loads the ledger."""
+        from .schemas import SCHEMAS, build
+        rows = self.rows(since, until)
+        return build("usage", {name: [r[name] for r in rows] for name in SCHEMAS["usage"]})
 
     @property
     def pending(self) -> int:

@@ -12,6 +12,7 @@ import pytest
 from junis_jupyter import frames
 from junis_jupyter.client import AsyncJunisClient, JunisClient
 from junis_jupyter.client.types import CallRecord, Usage
+from junis_jupyter.data import converters
 from junis_jupyter.data.ledger import Ledger
 
 # Written out by hand (not read from frames.SCHEMAS), so a changed dtype fails here.
@@ -160,7 +161,7 @@ def test_messages_from_records_known_values() -> None:
 
 
 def test_messages_from_records_without_the_arrow_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(frames, "_arrow_columns", lambda records: None)
+    monkeypatch.setattr(converters, "_arrow_columns", lambda records: None)
     check_known_records(frames.messages_from_records(RECORDS, session_id="s1"))
 
 
@@ -266,7 +267,7 @@ def test_times_without_a_zone_are_utc_and_garbage_is_refused() -> None:
 
 def _python_path(records: list[dict], monkeypatch: pytest.MonkeyPatch) -> pd.DataFrame:
     with monkeypatch.context() as m:
-        m.setattr(frames, "_arrow_columns", lambda records: None)
+        m.setattr(converters, "_arrow_columns", lambda records: None)
         return frames.messages_from_records(records)
 
 
