@@ -111,35 +111,26 @@ class AsyncJunisClient(ClientBase[httpx.AsyncClient]):
         """`chat` over many prompts, at most `concurrency` at once, results in input order.
 
         An item is a prompt or a dict of `chat` arguments (overriding `chat_kwargs`). A failed
-        item holds its exception instead of a result; the others are unaffected."""
+        item holds its exception instead of a result; the others are unaffected. A rate limit
+        past the client's own retries pauses every item for the server's wait, then the item is
+        tried again (up to 8 times)."""
         if concurrency < 1:
             raise ConfigurationError("concurrency must be at least 1.")
+        from .pool import run_tasks     # the bounded pool: cap, 429 gate, cancellation
         items = [item if isinstance(item, dict) else {"prompt": item} for item in prompts]
-        results: list[ChatResult | JunisError | None] = [None] * len(items)
         if agent is not None:
             try:    # once, not once per item
                 agent = await self.resolve_agent(agent) if not isinstance(agent, Agent) else agent
             except JunisError as exc:
                 return [exc] * len(items)
-        todo = iter(range(len(items)))
 
-        async def worker() -> None:
-            for index in todo:
-                kwargs = {"agent": agent, **chat_kwargs, **items[index]}
-                try:
-                    results[index] = await self.chat(**kwargs)
-                except JunisError as exc:
-                    results[index] = exc
+        async def ask(item: dict[str, Any]) -> ChatResult:
+            return await self.chat(**{"agent": agent, **chat_kwargs, **item})
 
-        workers = [asyncio.ensure_future(worker()) for _ in range(min(concurrency, len(items)))]
-        try:
-            await asyncio.gather(*workers)
-        except BaseException:       # a bug or a cancellation: stop the other workers too
-            for task in workers:
-                task.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
-            raise
-        return results  # type: ignore[return-value]
+        done = await run_tasks(ask, items, concurrency=concurrency)
+        if done.interrupted is not None:     # cancelled: the calls in flight were cancelled too
+            raise done.interrupted
+        return done.outcomes
 
 
 class AsyncChatStream(StreamView):
