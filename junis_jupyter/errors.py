@@ -1,7 +1,34 @@
 """One exception class per failure kind, so callers catch what they can act on.
 
-Modelled on the OpenAI SDK's hierarchy. Messages never contain the API key: the client
-builds them from the server's message, which it scrubs of the key before raising.
+The hierarchy (modelled on the OpenAI SDK's; drawn as httpx's `_exceptions.py` draws its own):
+
+* JunisError                        everything this package raises on purpose
+  + ConfigurationError              fixable before any request: no key, http://, bad arguments
+    - AgentNotFoundError            (also under NotFoundError)
+  + APIError                        an HTTP answer came, and the client cannot use it
+    - AuthenticationError           401
+    - InsufficientCreditsError      402
+    - PermissionDeniedError         403
+    - NotFoundError                 404
+      · AgentNotFoundError          (also under ConfigurationError)
+    - BadRequestError               400, 413, 422
+    - RateLimitError                429
+    - ServerError                   5xx
+  + APIConnectionError              no HTTP answer at all
+    - APITimeoutError
+  + StreamError                     a stream broke after it began
+
+`APIConnectionError` is not an `APIError`: no response arrived, so there is no status, code or
+request id to carry, and `except APIError` means "the server said no". A timeout is one way of
+getting no answer, so `APITimeoutError` sits under it.
+
+`AgentNotFoundError` is both a `NotFoundError` and a `ConfigurationError`: an `agent=` name that
+does not resolve (against the `/agents` listing) is raised before any completion request is sent,
+and is fixed by changing an argument, like any other configuration error.
+
+Both maps from an error answer to its class, by status and by the more specific code in the
+body, live here (`error_for_status`). Messages never contain the API key: the client builds them
+from the server's message, which it scrubs of the key before raising.
 """
 from __future__ import annotations
 
@@ -20,11 +47,12 @@ class JunisError(Exception):
 
 
 class ConfigurationError(JunisError):
-    """Missing key, refused insecure URL, unknown agent name: fixable before any request."""
+    """Missing key, refused insecure URL, bad arguments, unknown agent name: fixable before any
+    request."""
 
 
 class APIError(JunisError):
-    """The server answered with an error status."""
+    """An HTTP answer the client cannot use: an error status, or a 200 it cannot read."""
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
                  type: str | None = None, request_id: str | None = None,
@@ -110,9 +138,23 @@ _BY_STATUS: dict[int, type[APIError]] = {
     429: RateLimitError,
 }
 
+# A code in the body decides the class when it is more specific than the status (e.g. a 403
+# that is really about credits).
+_BY_CODE: dict[str, type[APIError]] = {
+    "invalid_api_key": AuthenticationError, "missing_api_key": AuthenticationError,
+    "insufficient_credits": InsufficientCreditsError,
+    "scope_not_allowed": PermissionDeniedError, "insufficient_scope": PermissionDeniedError,
+    "subscription_required": PermissionDeniedError,
+    "rate_limit_exceeded": RateLimitError,
+}
 
-def error_for_status(status: int) -> type[APIError]:
-    """The exception class for an HTTP error status."""
+
+def error_for_status(status: int, code: str | None = None) -> type[APIError]:
+    """The exception class for an error answer: by its code when the code has one, else by its
+    status (any other 5xx is a ServerError, anything else a plain APIError)."""
+    cls = _BY_CODE.get(code.lower()) if code else None
+    if cls is not None:
+        return cls
     if status in _BY_STATUS:
         return _BY_STATUS[status]
     if status >= 500:

@@ -4,7 +4,7 @@ Knows nothing of IPython, widgets or pandas. See docs/client.md.
 """
 from __future__ import annotations
 
-from ._core import DEFAULT_OBSERVERS, Observer
+from ._calls import DEFAULT_OBSERVERS, Observer
 from ._retry import RetryPolicy
 from .aio import AsyncChatStream, AsyncJunisClient
 from .sync import ChatStream, JunisClient

@@ -1,14 +1,23 @@
-"""What JunisClient and AsyncJunisClient share besides the core: construction (a Core and the
-httpx client that carries it), reading its state, observers."""
+"""The I/O side's shared half. `ClientBase`: what JunisClient and AsyncJunisClient share besides
+the core (construction: a Core and the httpx client that carries it; its state; observers).
+`StreamView`: what ChatStream and AsyncChatStream share (the response being read, the pure
+assembler it feeds, their read-only face)."""
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 
-from ._core import DEFAULT_MAX_RESPONSE_BYTES, Core, Observer
+from ._assembler import StreamAssembler
+from ._calls import Observer
+from ._core import DEFAULT_MAX_RESPONSE_BYTES, Core
 from ._retry import RetryPolicy
-from .types import RateLimitInfo
+from .types import ChatResult, RateLimitInfo, Usage
+
+__all__ = ["ClientBase", "StreamView", "READ_ERRORS"]
+
+# What reading a stream's body can raise when the connection or its bytes go bad.
+READ_ERRORS = (httpx.TransportError, httpx.DecodingError)
 
 H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 C = TypeVar("C", bound="ClientBase")
@@ -62,3 +71,45 @@ class ClientBase(Generic[H]):
 
     def __repr__(self) -> str:
         return self._core.describe(type(self).__name__)
+
+
+class StreamView:
+    """The state of ChatStream and AsyncChatStream and its read-only face. The request is sent
+    when the subclass first opens the stream."""
+
+    def __init__(self, client: ClientBase, prompt: str | None, kwargs: dict[str, Any]) -> None:
+        self._client = client
+        self._prompt = prompt
+        self._kwargs = kwargs
+        self._response: httpx.Response | None = None   # the answer whose body is being read
+        self._asm: StreamAssembler | None = None
+        self._gen: Any = None           # the chunk generator, made by the first iteration
+        self._started = False
+
+    @property
+    def text(self) -> str:
+        """All the text so far."""
+        return self._asm.text if self._asm else ""
+
+    @property
+    def session_id(self) -> str | None:
+        return self._asm.session_id if self._asm else self._kwargs.get("session_id")
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._asm.usage if self._asm else None
+
+    @property
+    def rate_limit(self) -> RateLimitInfo | None:
+        return self._asm.rate_limit if self._asm else None
+
+    @property
+    def result(self) -> ChatResult | None:
+        """Set once the stream finished or was interrupted; None while running or after an error."""
+        return self._asm.result if self._asm else None
+
+    def __repr__(self) -> str:
+        result = self.result
+        state = ("not started" if self._asm is None else "interrupted" if result and
+                 result.interrupted else "done" if result else "streaming")
+        return f"<{type(self).__name__} {state}, {len(self.text)} characters>"

@@ -10,147 +10,41 @@ yields *actions* and receives their outcomes:
                               reading raised (httpx.TransportError, KeyboardInterrupt, ...)
     Sleep(seconds)         -> the driver sleeps, then sends back None
 
-and finally returns the operation's result. Request building, retries, error mapping,
-rate-limit state, pagination, agent resolution and call records all live here, once; `sync.py`
+and finally returns the operation's result (the actions are `_actions.py`'s). The operations live
+here once, with the client's state (rate limit, agent cache, observers); they are made of the
+pure modules beside this one: `_requests` builds, `_retry` decides, `_headers`, `_bodies` and
+`_failures` read the answers, `_calls` records, `_assembler` puts a stream together. `sync.py`
 and `aio.py` are ~20-line loops that move bytes and sleep.
 """
 from __future__ import annotations
 
-import asyncio
 import copy
 import logging
 import re
-from datetime import datetime, timezone
-from json import dumps
 from time import perf_counter
-from typing import Any, Callable, Generator, Iterable, TypeVar
-from urllib.parse import quote
+from typing import Any, Iterable
 
 import httpx
 
-from .. import __version__
-from ..errors import (AgentNotFoundError, APIConnectionError, APIError, APITimeoutError,
-                      ConfigurationError, PermissionDeniedError)
 from ..config import mask_key, resolve_base_url, resolve_key, scrub
-from . import _parse
+from ..errors import AgentNotFoundError, APIError, PermissionDeniedError
+from . import _bodies
+from ._actions import Op, Send, Sleep
+from ._assembler import StreamAssembler
+from ._calls import DEFAULT_OBSERVERS, Call, Observer
+from ._failures import connection_error, error_from_response, redirect_error
+from ._headers import parse_rate_limit
+from ._requests import Requests, chat_body, chat_route, segment
 from ._retry import RetryPolicy
-from ._stream import StreamAssembler
-from .types import (Agent, CallRecord, ChatResult, Message, RateLimitInfo, Session,
-                    SessionStatus, Usage)
+from .types import Agent, ChatResult, Message, Session, SessionStatus
+
+__all__ = ["Core", "DEFAULT_MAX_RESPONSE_BYTES", "MAX_PAGE_SIZE"]
 
 log = logging.getLogger("junis_jupyter.client")
 
-Observer = Callable[[CallRecord], None]
-
-# Copied into every new client. The IPython extension appends the usage ledger here on load.
-DEFAULT_OBSERVERS: list[Observer] = []
-
-T = TypeVar("T")
-
-
-class Send:
-    """One attempt at a request. It also gathers the body the driver reads, so that the size
-    bound lives here once rather than in each driver."""
-
-    __slots__ = ("request", "stream", "limit", "size", "_parts")
-
-    def __init__(self, request: httpx.Request, stream: bool, limit: int) -> None:
-        self.request = request
-        self.stream = stream
-        self.limit = limit          # most body bytes read (decoded): a server cannot fill memory
-        self.size = 0
-        self._parts: list[bytes] = []
-
-    def reads(self, response: httpx.Response) -> bool:
-        """Whether the driver reads the body: always, but for a stream that succeeded (the
-        stream's own reader, with its per-event bound, does)."""
-        return not self.stream or response.status_code >= 300
-
-    def take(self, chunk: bytes) -> bool:
-        """One piece of the body; False once it is over the limit (the driver stops reading)."""
-        self.size += len(chunk)
-        if self.size > self.limit:
-            return False
-        self._parts.append(chunk)
-        return True
-
-    @property
-    def too_large(self) -> bool:
-        return self.size > self.limit
-
-    def read(self, response: httpx.Response) -> httpx.Response:
-        """The response with the body taken. That body is decoded, so its Content-Encoding goes."""
-        headers = [(k, v) for k, v in response.headers.raw if k.lower() != b"content-encoding"]
-        return httpx.Response(response.status_code, headers=headers,
-                              content=b"".join(self._parts), request=self.request,
-                              extensions=response.extensions)
-
-
-class Sleep:
-    __slots__ = ("seconds",)
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-
-
-Op = Generator["Send | Sleep", Any, T]
-
-_INTERRUPTS = (KeyboardInterrupt, GeneratorExit, asyncio.CancelledError)
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 MAX_PAGE_SIZE = 100
 DEFAULT_MAX_RESPONSE_BYTES = 16 << 20      # a whole (not streamed) answer; far above any real one
-
-
-class Call:
-    """One call the user made: gathers what its CallRecord needs and hands it to the observers
-    exactly once, whatever way the call ends."""
-
-    __slots__ = ("_core", "endpoint", "agent", "session_id", "stream", "started_at", "t0",
-                 "attempts", "status", "request_id", "rate_limit", "first_token_s", "_done")
-
-    def __init__(self, core: "Core", endpoint: str, agent: str | None, session_id: str | None,
-                 stream: bool) -> None:
-        self._core = core
-        self.endpoint = endpoint
-        self.agent = agent
-        self.session_id = session_id
-        self.stream = stream
-        self.started_at = datetime.now(timezone.utc)
-        self.t0 = perf_counter()
-        self.attempts = 0
-        self.status: int | None = None
-        self.request_id: str | None = None
-        self.rate_limit = RateLimitInfo()
-        self.first_token_s: float | None = None
-        self._done = False
-
-    def finish(self, error_code: str | None = None, usage: Usage | None = None,
-               extra: dict[str, Any] | None = None) -> None:
-        if self._done:
-            return
-        self._done = True
-        self._core.notify(CallRecord(
-            started_at=self.started_at, endpoint=self.endpoint, agent=self.agent,
-            session_id=self.session_id, stream=self.stream, status=self.status,
-            error_code=error_code, usage=usage, latency_s=perf_counter() - self.t0,
-            first_token_s=self.first_token_s, request_id=self.request_id,
-            attempts=max(self.attempts, 1), extra=extra or {}))
-
-    def fail(self, exc: BaseException) -> None:
-        self.finish(error_code=error_code_for(exc))
-
-
-def error_code_for(exc: BaseException) -> str:
-    """The `error_code` of a call record for an exception that ended the call."""
-    if isinstance(exc, APIError):
-        return exc.code or (f"http_{exc.status}" if exc.status else "api_error")
-    if isinstance(exc, APITimeoutError):
-        return "timeout"
-    if isinstance(exc, APIConnectionError):
-        return "connection_error"
-    if isinstance(exc, _INTERRUPTS):
-        return "interrupted"
-    return type(exc).__name__
 
 
 class Core:
@@ -167,12 +61,7 @@ class Core:
         self.observers: list[Observer] = list(DEFAULT_OBSERVERS) + list(observers or ())
         self.rate_limit: RateLimitInfo | None = None
         self.max_response_bytes = max_response_bytes
-        self._timeout = httpx.Timeout(timeout, connect=connect_timeout).as_dict()
-        self._headers = {"X-API-Key": self.key, "Accept": "application/json",
-                         "User-Agent": f"junis-jupyter/{__version__}"}
-        self._stream_headers = {**self._headers, "Accept": "text/event-stream"}
-        self._json_headers = {**self._headers, "Content-Type": "application/json"}
-        self._json_stream_headers = {**self._stream_headers, "Content-Type": "application/json"}
+        self.requests = Requests(self.key, self.base_url, timeout, connect_timeout)
         self._agents: list[Agent] | None = None
 
     def twin(self) -> "Core":
@@ -202,32 +91,6 @@ class Core:
 
     # --- the exchange: one request, with retries ----------------------------------------------
 
-    def request(self, method: str, path: str, *, json: Any = None,
-                params: dict[str, Any] | None = None, stream: bool = False) -> httpx.Request:
-        if json is None:
-            content, headers = None, self._stream_headers if stream else self._headers
-        else:
-            content = self.encode(json)
-            headers = self._json_stream_headers if stream else self._json_headers
-        try:
-            return httpx.Request(method, self.base_url + path, content=content, params=params,
-                                 headers=headers, extensions={"timeout": self._timeout})
-        except UnicodeEncodeError as exc:        # a query parameter that is not valid Unicode
-            raise ConfigurationError(_not_unicode(exc, self.key)) from None
-
-    def encode(self, body: Any) -> bytes:
-        """Compact UTF-8 JSON, encoded once. What cannot be sent (text that is not valid Unicode,
-        NaN, objects JSON has no form for) is a ConfigurationError before any request, not a
-        bare UnicodeEncodeError from deep inside httpx."""
-        try:
-            text = dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise ConfigurationError(f"The request cannot be sent as JSON: {exc}.") from None
-        try:
-            return text.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise ConfigurationError(_not_unicode(exc, self.key)) from None
-
     def exchange(self, call: Call, request: httpx.Request, stream: bool = False
                  ) -> Op[httpx.Response]:
         """Send until a success, a final error or no retries left. Any way it ends in failure
@@ -245,7 +108,7 @@ class Core:
                 except httpx.TransportError as exc:
                     delay = policy.delay_after_error(attempt, exc)
                     if delay is None:
-                        raise _parse.connection_error(exc, self.base_url) from exc
+                        raise connection_error(exc, self.base_url) from exc
                     self._log_retry(call, type(exc).__name__, attempt, delay)
                     yield Sleep(delay)
                     continue
@@ -257,7 +120,7 @@ class Core:
                 headers = response.headers
                 call.status = status
                 call.request_id = headers.get("x-request-id")
-                self.rate_limit = call.rate_limit = _parse.parse_rate_limit(headers)
+                self.rate_limit = call.rate_limit = parse_rate_limit(headers)
                 if send.reads(response):
                     if send.too_large:
                         raise APIError(
@@ -268,10 +131,10 @@ class Core:
                 if status < 300:
                     return response
                 if status < 400:        # not followed: the key would go along to the new address
-                    raise _parse.redirect_error(response, self.key)
+                    raise redirect_error(response, self.key)
                 delay = policy.delay_after_status(attempt, status, headers)
                 if delay is None:
-                    raise _parse.error_from_response(response, self.key)
+                    raise error_from_response(response, self.key)
                 self._log_retry(call, f"HTTP {status}", attempt, delay)
                 yield Sleep(delay)
         except BaseException as exc:
@@ -284,8 +147,8 @@ class Core:
 
     def get_json(self, endpoint: str, path: str, params: dict[str, Any] | None = None,
                  session_id: str | None = None) -> Op[Any]:
-        call = Call(self, endpoint, None, session_id, False)
-        response = yield from self.exchange(call, self.request("GET", path, params=params))
+        call = Call(self.notify, endpoint, None, session_id, False)
+        response = yield from self.exchange(call, self.requests.build("GET", path, params=params))
         body = self._json(call, response)
         call.finish()
         return body
@@ -309,24 +172,12 @@ class Core:
                   model: str | None = None) -> Op[tuple[Call, httpx.Request]]:
         """Resolve the agent, build the request and open its call record."""
         target = None if agent is None else (yield from self.resolve_agent(agent))
-        body: dict[str, Any] = {"messages": build_messages(prompt, messages, system),
-                                "stream": stream}
-        if session_id:
-            body["session_id"] = session_id
-        if temperature is not None:
-            body["temperature"] = temperature
-        if max_tokens is not None:
-            body["max_tokens"] = max_tokens
-        if model is not None:
-            body["model"] = model
-        if stream:
-            body["stream_options"] = {"include_usage": True}
-        if target is None or target.agent_type == "ORCHESTRATOR":
-            path, endpoint = "/v1/chat/completions", "chat"
-        else:
-            path, endpoint = f"/agents/{_segment(target.id, 'agent id')}/completions", "agent_chat"
-        request = self.request("POST", path, json=body, stream=stream)
-        return Call(self, endpoint, target.name if target else None, session_id, stream), request
+        body = chat_body(stream, prompt, messages, system, session_id, temperature, max_tokens,
+                         model)
+        path, endpoint = chat_route(target)
+        request = self.requests.build("POST", path, json=body, stream=stream)
+        agent_name = target.name if target else None
+        return Call(self.notify, endpoint, agent_name, session_id, stream), request
 
     def chat(self, prompt: str | None = None, **kwargs: Any) -> Op[ChatResult]:
         """Arguments as `chat_call` without `stream`."""
@@ -334,7 +185,7 @@ class Core:
         response = yield from self.exchange(call, request)
         body = self._json(call, response)
         try:
-            result = _parse.parse_chat(body)
+            result = _bodies.parse_chat(body)
         except ValueError as exc:
             err = APIError(scrub(f"Unexpected completion from the server: {exc}", self.key),
                            status=call.status, code="bad_response", request_id=call.request_id)
@@ -349,11 +200,13 @@ class Core:
         call.finish(usage=result.usage)
         return result
 
-    def open_stream(self, prompt: str | None = None, **kwargs: Any) -> Op[StreamAssembler]:
-        """Arguments as `chat_call` without `stream`. Retried only until the answer's headers."""
+    def open_stream(self, prompt: str | None = None, **kwargs: Any
+                    ) -> Op[tuple[httpx.Response, StreamAssembler]]:
+        """Arguments as `chat_call` without `stream`. Retried only until the answer's headers;
+        the response's body is then the stream's to read."""
         call, request = yield from self.chat_call(True, prompt, **kwargs)
         response = yield from self.exchange(call, request, stream=True)
-        return StreamAssembler(response, call, self.key)
+        return response, StreamAssembler(call, self.key)
 
     # --- agents -------------------------------------------------------------------------------
 
@@ -365,7 +218,7 @@ class Core:
         if is_active is not None:
             params["is_active"] = "true" if is_active else "false"
         body = yield from self.get_json("agents", "/agents", params or None)
-        agents = [_parse.parse_agent(item) for item in _parse.items_of(body, "agents")]
+        agents = [_bodies.parse_agent(item) for item in _bodies.items_of(body, "agents")]
         if not params:
             self._agents = agents
         return agents
@@ -405,28 +258,28 @@ class Core:
         while True:
             body = yield from self.get_json(endpoint, path, {"page": page, "page_size": size},
                                             session_id)
-            batch = _parse.items_of(body, key)
+            batch = _bodies.items_of(body, key)
             if batch == previous:
                 return items
             items.extend(batch)
-            if not batch or not _parse.has_next(body, page, size, len(batch)):
+            if not batch or not _bodies.has_next(body, page, size, len(batch)):
                 return items
             previous = batch
             page += 1
 
     def sessions(self, page_size: int = MAX_PAGE_SIZE) -> Op[list[Session]]:
         items = yield from self.pages("sessions", "/sessions", "sessions", page_size)
-        return [_parse.parse_session(item) for item in items]
+        return [_bodies.parse_session(item) for item in items]
 
     def messages(self, session_id: str, page_size: int = MAX_PAGE_SIZE) -> Op[list[Message]]:
-        path = f"/sessions/{_segment(session_id, 'session id')}/messages"
+        path = f"/sessions/{segment(session_id, 'session id')}/messages"
         items = yield from self.pages("messages", path, "messages", page_size, session_id)
-        return [_parse.parse_message(item, session_id, n) for n, item in enumerate(items)]
+        return [_bodies.parse_message(item, session_id, n) for n, item in enumerate(items)]
 
     def session_status(self, session_id: str) -> Op[SessionStatus]:
-        path = f"/sessions/{_segment(session_id, 'session id')}/status"
+        path = f"/sessions/{segment(session_id, 'session id')}/status"
         body = yield from self.get_json("session_status", path, session_id=session_id)
-        return _parse.parse_status(body, session_id)
+        return _bodies.parse_status(body, session_id)
 
 
 def _find_agent(agents: list[Agent] | None, ref: str) -> Agent | None:
@@ -436,42 +289,3 @@ def _find_agent(agents: list[Agent] | None, ref: str) -> Agent | None:
     return (next((a for a in agents if a.id == ref), None)
             or next((a for a in agents if a.name == ref), None)
             or next((a for a in agents if a.name.casefold() == folded), None))
-
-
-def _segment(value: str, what: str) -> str:
-    """`value` as one URL path segment. Text that is not valid Unicode cannot be put in a URL:
-    a ConfigurationError, as for a body, not a bare UnicodeEncodeError."""
-    try:
-        return quote(value, safe="")
-    except UnicodeEncodeError:
-        raise ConfigurationError(f"The {what} {value!r} is not valid Unicode.") from None
-
-
-def _not_unicode(exc: UnicodeEncodeError, key: str) -> str:
-    """One line naming the character that is not Unicode, where it is, and the usual cause."""
-    text = exc.object
-    near = text[max(0, exc.start - 20):exc.start + 20]
-    return scrub(f"The request holds text that is not valid Unicode: {text[exc.start]!r} (a lone "
-                 f"surrogate) in {near!r}. Text decoded with errors='surrogateescape' carries "
-                 f"these; decode it with its real encoding, or with errors='replace'.", key)
-
-
-def build_messages(prompt: str | None, messages: list[dict[str, Any]] | None,
-                   system: str | None) -> list[dict[str, Any]]:
-    """OpenAI-style messages: `messages` as given (or none), `system` first unless it already
-    has one, and `prompt` as the last user turn."""
-    out: list[dict[str, Any]] = []
-    if messages is not None:
-        if not isinstance(messages, (list, tuple)) or not all(
-                isinstance(m, dict) and "role" in m for m in messages):
-            raise ConfigurationError("messages= must be a list of {'role': ..., 'content': ...}.")
-        out = list(messages)
-    if system and not (out and out[0].get("role") == "system"):
-        out.insert(0, {"role": "system", "content": system})
-    if prompt is not None:
-        if not isinstance(prompt, str):
-            raise ConfigurationError(f"The prompt must be a string, not {type(prompt).__name__}.")
-        out.append({"role": "user", "content": prompt})
-    if not any(m.get("role") == "user" for m in out):
-        raise ConfigurationError("Nothing to ask: pass a prompt, or messages= with a user turn.")
-    return out

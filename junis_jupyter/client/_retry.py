@@ -8,7 +8,7 @@ from typing import Mapping
 
 import httpx
 
-from ._parse import parse_reset, parse_retry_after
+from ._headers import parse_reset, parse_retry_after
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 

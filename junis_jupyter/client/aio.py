@@ -7,9 +7,9 @@ from typing import Any, AsyncIterator, Iterable, TypeVar
 import httpx
 
 from ..errors import ConfigurationError, JunisError
-from ._base import ClientBase
-from ._core import Op, Sleep
-from ._stream import READ_ERRORS, StreamAssembler, StreamView
+from ._actions import Op, Sleep
+from ._assembler import StreamAssembler
+from ._base import READ_ERRORS, ClientBase, StreamView
 from .types import Agent, ChatChunk, ChatResult, Message, Session, SessionStatus
 
 __all__ = ["AsyncJunisClient", "AsyncChatStream"]
@@ -145,18 +145,19 @@ class AsyncChatStream(StreamView):
         if not self._started:
             self._started = True
             client = self._client
-            self._asm = await client._drive(client._core.open_stream(self._prompt, **self._kwargs))
+            self._response, self._asm = await client._drive(
+                client._core.open_stream(self._prompt, **self._kwargs))
         return self._asm
 
     async def _chunks(self) -> AsyncIterator[ChatChunk]:
         asm = await self._open()
+        response = self._response
         # The stream holds this generator: without `self` in its frame there is no cycle, so a
         # loop left by an exception without a `with` block closes the connection at once
         # (refcount), not at the next garbage collection.
         del self
-        if asm is None:
+        if asm is None or response is None:
             return
-        response = asm.response
         feed = asm.feed
         try:
             if not asm.over:
@@ -190,10 +191,10 @@ class AsyncChatStream(StreamView):
 
     async def aclose(self) -> None:
         """Stop now: close the connection, keep what arrived (`.result.interrupted` is True)."""
-        asm = self._asm
-        if asm is not None:
+        asm, response = self._asm, self._response
+        if asm is not None and response is not None:
             asm.interrupt()
-            await asm.response.aclose()
+            await response.aclose()
         gen = self._gen
         if gen is not None and not gen.ag_running:      # type: ignore[attr-defined]
             await gen.aclose()                          # type: ignore[attr-defined]

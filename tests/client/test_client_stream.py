@@ -328,7 +328,7 @@ def test_a_body_that_will_not_decode_is_a_junis_error_sync_and_async() -> None:
 # --- long answers: the text is kept in blocks, never lost or reordered ------------------------
 
 def test_thousands_of_chunks_keep_the_exact_text(client: JunisClient) -> None:
-    from junis_jupyter.client._stream import FOLD
+    from junis_jupyter.client.textbuffer import FOLD
     prompt = f"Long one [[chunks={3 * FOLD + 7}]]"
     pieces = pieces_of(client, prompt)
     assert len(pieces) == 3 * FOLD + 7
@@ -342,7 +342,7 @@ def test_thousands_of_chunks_keep_the_exact_text(client: JunisClient) -> None:
 def test_the_text_is_exact_around_every_fold() -> None:
     # MockTransport: one event per network read, so `text` can be checked after each chunk (the
     # emulator's reads carry several events, and `text` includes all of a read's chunks).
-    from junis_jupyter.client._stream import FOLD
+    from junis_jupyter.client.textbuffer import FOLD
     pieces = [f"{i}é " if i % 3 else f"{i}\n" for i in range(2 * FOLD + 5)]
     reads = [f"data: {chunk(p)}\n\n".encode() for p in pieces] + [b"data: [DONE]\n\n"]
     with mock_client(reads) as c, c.stream("hi") as stream:
@@ -354,7 +354,7 @@ def test_the_text_is_exact_around_every_fold() -> None:
 
 def test_an_interrupted_long_stream_keeps_exactly_what_arrived(client: JunisClient,
                                                                 emulator: Any) -> None:
-    from junis_jupyter.client._stream import FOLD
+    from junis_jupyter.client.textbuffer import FOLD
     prompt = f"Long one [[chunks={3 * FOLD}]]"
     pieces = pieces_of(client, prompt)
     with client.stream(prompt) as stream:
@@ -373,7 +373,7 @@ def test_an_interrupted_long_stream_keeps_exactly_what_arrived(client: JunisClie
 
 def test_a_long_stream_broken_after_folds_keeps_the_exact_partial_text(
         client: JunisClient, emulator: Any) -> None:
-    from junis_jupyter.client._stream import FOLD
+    from junis_jupyter.client.textbuffer import FOLD
     prompt = f"Long one [[chunks={3 * FOLD}]]"
     pieces = pieces_of(client, prompt)
     emulator.faults({"kind": "cut", "after": 2 * FOLD + 1, "abrupt": True})

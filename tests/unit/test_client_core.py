@@ -15,8 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from junis_jupyter.client import _parse
-from junis_jupyter.client._core import Core, Send, Sleep, build_messages
+from junis_jupyter.client._actions import Send, Sleep
+from junis_jupyter.client._bodies import items_of, parse_agent, parse_chat, parse_time
+from junis_jupyter.client._core import Core
+from junis_jupyter.client._failures import error_from_response
+from junis_jupyter.client._headers import parse_rate_limit, parse_retry_after
+from junis_jupyter.client._requests import build_messages
 from junis_jupyter.client._retry import RetryPolicy, server_wait
 from junis_jupyter.errors import (APIError, AuthenticationError, BadRequestError,
                                   ConfigurationError, InsufficientCreditsError, NotFoundError,
@@ -36,7 +40,7 @@ def response(status: int, body: object = None, headers: dict[str, str] | None = 
 # --- error bodies --------------------------------------------------------------------------------
 
 def test_openai_shaped_error_body() -> None:
-    err = _parse.error_from_response(response(
+    err = error_from_response(response(
         404, {"error": {"message": "No such session", "type": "not_found_error",
                         "code": "session_not_found"}}, {"X-Request-Id": "req_1"}), KEY)
     assert type(err) is NotFoundError
@@ -45,12 +49,12 @@ def test_openai_shaped_error_body() -> None:
 
 
 def test_detail_string_error_body() -> None:
-    err = _parse.error_from_response(response(401, {"detail": "API key required."}), KEY)
+    err = error_from_response(response(401, {"detail": "API key required."}), KEY)
     assert type(err) is AuthenticationError and err.message == "API key required."
 
 
 def test_detail_list_from_validation() -> None:
-    err = _parse.error_from_response(response(422, {"detail": [
+    err = error_from_response(response(422, {"detail": [
         {"loc": ["body", "messages"], "msg": "field required", "type": "missing"},
         {"loc": ["body", "temperature"], "msg": "too big", "type": "value_error"}]}), KEY)
     assert type(err) is BadRequestError
@@ -58,7 +62,7 @@ def test_detail_list_from_validation() -> None:
 
 
 def test_structured_error_body_with_code_string() -> None:
-    err = _parse.error_from_response(response(
+    err = error_from_response(response(
         429, {"error": "rate_limit_exceeded", "message": "Slow down", "code": "RATE_LIMIT_MINUTE",
               "details": {"limit": 100}}, {"Retry-After": "7"}), KEY)
     assert type(err) is RateLimitError
@@ -66,31 +70,31 @@ def test_structured_error_body_with_code_string() -> None:
 
 
 def test_structured_error_nested_under_detail() -> None:
-    err = _parse.error_from_response(response(
+    err = error_from_response(response(
         403, {"detail": {"error": "insufficient_scope", "message": "needs agents:list"}}), KEY)
     assert type(err) is PermissionDeniedError and err.message == "needs agents:list"
 
 
 def test_code_overrides_status_when_more_specific() -> None:
-    err = _parse.error_from_response(response(
+    err = error_from_response(response(
         403, {"error": {"message": "No credits", "code": "insufficient_credits"}}), KEY)
     assert type(err) is InsufficientCreditsError
 
 
 def test_non_json_error_body() -> None:
-    err = _parse.error_from_response(response(
+    err = error_from_response(response(
         502, text="<html><body><h1>502 Bad Gateway</h1></body></html>"), KEY)
     assert type(err) is ServerError
     assert err.message.startswith("HTTP 502 Bad Gateway: <html>")
 
 
 def test_empty_error_body_and_unknown_status() -> None:
-    err = _parse.error_from_response(response(418), KEY)
+    err = error_from_response(response(418), KEY)
     assert type(err) is APIError and err.message == "HTTP 418 I'm a teapot"
 
 
 def test_key_echoed_by_server_is_scrubbed() -> None:
-    err = _parse.error_from_response(response(
+    err = error_from_response(response(
         401, {"detail": f"Key {KEY} is revoked"}), KEY)
     assert KEY not in str(err) and KEY not in repr(err) and KEY not in json.dumps(err.body)
     assert "…KKKK" in err.message
@@ -99,7 +103,7 @@ def test_key_echoed_by_server_is_scrubbed() -> None:
 # --- rate-limit headers --------------------------------------------------------------------------
 
 def test_rate_limit_plain_family() -> None:
-    info = _parse.parse_rate_limit(httpx.Headers({
+    info = parse_rate_limit(httpx.Headers({
         "X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "59",
         "X-RateLimit-Reset": str(int(NOW) + 30)}), NOW)
     assert (info.limit, info.remaining, info.reset, info.retry_after) == (60, 59, NOW + 30, None)
@@ -107,7 +111,7 @@ def test_rate_limit_plain_family() -> None:
 
 
 def test_rate_limit_minute_and_hour_family() -> None:
-    info = _parse.parse_rate_limit(httpx.Headers({
+    info = parse_rate_limit(httpx.Headers({
         "x-ratelimit-limit-minute": "100", "x-ratelimit-remaining-minute": "0",
         "x-ratelimit-reset-minute": str(int(NOW) + 12), "x-ratelimit-limit-hour": "1000",
         "x-ratelimit-remaining-hour": "870", "x-ratelimit-reset-hour": str(int(NOW) + 1800),
@@ -117,7 +121,7 @@ def test_rate_limit_minute_and_hour_family() -> None:
 
 
 def test_rate_limit_relative_reset_and_garbage() -> None:
-    info = _parse.parse_rate_limit(httpx.Headers({
+    info = parse_rate_limit(httpx.Headers({
         "X-RateLimit-Limit": "many", "X-RateLimit-Reset": "20"}), NOW)
     assert info.limit is None and info.reset == NOW + 20
 
@@ -127,8 +131,8 @@ def test_rate_limit_numbers_that_are_not_finite_are_ignored(value: str) -> None:
     headers = {name: value for name in (
         "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After",
         "X-RateLimit-Limit-Hour", "X-RateLimit-Remaining-Hour", "X-RateLimit-Reset-Hour")}
-    info = _parse.parse_rate_limit(httpx.Headers(headers), NOW)
-    assert info == _parse.parse_rate_limit(httpx.Headers({}), NOW)       # all None
+    info = parse_rate_limit(httpx.Headers(headers), NOW)
+    assert info == parse_rate_limit(httpx.Headers({}), NOW)       # all None
     # ...and such a header breaks no call: it used to raise a bare OverflowError on every answer.
     assert status_after(core().session_status("s1"), response(
         200, {"session_id": "s1", "status": "idle"}, headers)).status == "idle"
@@ -137,7 +141,7 @@ def test_rate_limit_numbers_that_are_not_finite_are_ignored(value: str) -> None:
 
 def test_retry_after_as_http_date() -> None:
     when = datetime.fromtimestamp(NOW, timezone.utc) + timedelta(seconds=42)
-    assert _parse.parse_retry_after(format_datetime(when, usegmt=True), NOW) == 42.0
+    assert parse_retry_after(format_datetime(when, usegmt=True), NOW) == 42.0
 
 
 # --- retry policy --------------------------------------------------------------------------------
@@ -320,15 +324,15 @@ def test_insecure_base_url_refused_unless_allowed() -> None:
 
 
 def test_completion_variants_the_contract_allows() -> None:
-    bare = _parse.parse_chat({"choices": [{"message": {"content": "hi"}}]})   # no id, usage...
+    bare = parse_chat({"choices": [{"message": {"content": "hi"}}]})   # no id, usage...
     assert (bare.text, bare.session_id, bare.usage.total_tokens, bare.finish_reason) == (
         "hi", None, 0, None)
-    parts = _parse.parse_chat({"choices": [{"message": {"content": [
+    parts = parse_chat({"choices": [{"message": {"content": [
         {"type": "text", "text": "a"}, {"type": "image_url"}, {"type": "text", "text": 5},
         "stray", {"type": "text", "text": "b"}]}}],
         "session_id": "s1", "created": 1, "unknown": {"x": 1}})
     assert (parts.text, parts.session_id) == ("ab", "s1")
-    tools = _parse.parse_chat({"choices": [{"message": {"content": None, "tool_calls": [
+    tools = parse_chat({"choices": [{"message": {"content": None, "tool_calls": [
         {"id": "t1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
         "finish_reason": "tool_calls"}]})
     assert (tools.text, tools.finish_reason) == ("", "tool_calls")
@@ -341,7 +345,7 @@ def test_completion_variants_the_contract_allows() -> None:
     ([{"choices": []}], "not a JSON object")])
 def test_a_completion_without_an_answer_is_an_error(body: object, says: str) -> None:
     with pytest.raises(ValueError, match=says):
-        _parse.parse_chat(body)
+        parse_chat(body)
 
 
 def test_chat_reports_a_200_without_choices_as_bad_response() -> None:
@@ -459,11 +463,11 @@ def test_a_bare_list_that_pages_is_read_to_its_short_or_empty_page() -> None:
 
 
 def test_lenient_listing_shapes() -> None:
-    assert _parse.items_of([{"id": 1}], "agents") == [{"id": 1}]
-    assert _parse.items_of({"data": [{"id": 1}]}, "agents") == [{"id": 1}]
-    assert _parse.parse_agent({"agent_id": "a1", "name": "X"}).id == "a1"
-    assert _parse.parse_time("2025-01-10T10:00:00Z") == datetime(2025, 1, 10, 10, tzinfo=timezone.utc)
-    assert _parse.parse_time("not a time") is None
+    assert items_of([{"id": 1}], "agents") == [{"id": 1}]
+    assert items_of({"data": [{"id": 1}]}, "agents") == [{"id": 1}]
+    assert parse_agent({"agent_id": "a1", "name": "X"}).id == "a1"
+    assert parse_time("2025-01-10T10:00:00Z") == datetime(2025, 1, 10, 10, tzinfo=timezone.utc)
+    assert parse_time("not a time") is None
 
 
 @pytest.mark.parametrize("host, loopback", [

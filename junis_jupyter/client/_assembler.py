@@ -2,44 +2,37 @@
 `StreamError`) and one call record at the end. Pure: the sync and async streams feed it the
 bytes they read and close the connection when it says the stream is over.
 
-This is the per-chunk hot path: one `json.loads`, a few dict lookups and one `ChatChunk` per
-event, nothing else. The text is kept as a few large blocks, not one small str per chunk: a str
-costs ~50 bytes before its first character, which made a long answer of 4-character chunks take
-9x its own size (every `FOLD` chunks are joined into one block; linear time, memory ~ the text).
+This is the per-chunk hot path: one `json.loads`, a few dict lookups, one `ChatChunk` and one
+append to the `TextBuffer` per event, nothing else.
 """
 from __future__ import annotations
 
 from json import loads
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ..errors import StreamError
 from ..config import scrub
-from ._parse import _str, parse_usage
+from ..errors import StreamError
+from ._bodies import parse_usage, text_or_none
+from ._calls import Call
 from .sse import EventTooLarge, SSEDecoder
+from .textbuffer import TextBuffer
 from .types import ChatChunk, ChatResult, RateLimitInfo, Usage
 
-if TYPE_CHECKING:
-    from ._base import ClientBase
-    from ._core import Call
-
-# What reading a stream's body can raise when the connection or its bytes go bad.
-READ_ERRORS = (httpx.TransportError, httpx.DecodingError)
-FOLD = 1024     # chunks joined into one block at a time
+__all__ = ["StreamAssembler"]
 
 
 class StreamAssembler:
-    __slots__ = ("response", "call", "parts", "blocks", "session_id", "usage", "finish_reason",
-                 "id", "model", "done", "error", "result", "rate_limit", "_complete", "_decoder",
-                 "_key", "_over")
+    """The state of one streamed answer. It never touches the connection: the stream view that
+    feeds it holds the response, and closes it when `done` or `over` says so."""
 
-    def __init__(self, response: httpx.Response, call: "Call", key: str) -> None:
-        self.response = response
+    __slots__ = ("call", "session_id", "usage", "finish_reason", "id", "model", "done", "error",
+                 "result", "rate_limit", "_text", "_complete", "_decoder", "_key", "_over")
+
+    def __init__(self, call: Call, key: str) -> None:
         self.call = call
-        self.parts: list[str] = []      # the latest chunks' text, fewer than FOLD
-        self.blocks: list[str] = []     # all the text before them, in large pieces
+        self._text = TextBuffer()
         self.session_id: str | None = call.session_id
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
@@ -60,9 +53,7 @@ class StreamAssembler:
 
     @property
     def text(self) -> str:
-        if not self.parts and len(self.blocks) == 1:
-            return self.blocks[0]
-        return "".join([*self.blocks, *self.parts])
+        return self._text.text
 
     def feed(self, raw: bytes) -> list[ChatChunk]:
         """The chunks in one network read. After an error event or bad data, `done` is set and
@@ -85,6 +76,8 @@ class StreamAssembler:
         return out
 
     def _decode(self, events: list, out: list[ChatChunk]) -> None:
+        append = self._text.append
+        call = self.call
         for event in events:
             data = event.data
             if data == "[DONE]":
@@ -125,15 +118,11 @@ class StreamAssembler:
                 if text:
                     if type(text) is not str:
                         raise TypeError
-                    if not self.parts and not self.blocks:
-                        self.call.first_token_s = perf_counter() - self.call.t0
-                        self.id = _str(obj.get("id"))
-                        self.model = _str(obj.get("model"))
-                    parts = self.parts
-                    parts.append(text)
-                    if len(parts) >= FOLD:
-                        self.blocks.append("".join(parts))
-                        parts.clear()
+                    if call.first_token_s is None:      # the first text: nothing appended yet
+                        call.first_token_s = perf_counter() - call.t0
+                        self.id = text_or_none(obj.get("id"))
+                        self.model = text_or_none(obj.get("model"))
+                    append(text)
             except (AttributeError, TypeError, LookupError):
                 raise self.fail(f"The server sent a chunk of an unexpected shape: {data[:80]!r}",
                                 "malformed_chunk") from None
@@ -166,8 +155,7 @@ class StreamAssembler:
         self._over = True
         call = self.call
         call.session_id = self.session_id
-        text = self.text
-        self.blocks, self.parts = [text], []   # one copy, shared with the result
+        text = self.text                # the buffer now holds this one str, shared with the result
         self.result = ChatResult(
             text=text, session_id=self.session_id, usage=self.usage or Usage(),
             finish_reason=self.finish_reason, id=self.id, model=self.model, agent=call.agent,
@@ -201,44 +189,3 @@ class StreamAssembler:
         else:
             message, code = str(error), None
         return self.fail(f"The stream failed after it began: {message}", "error_event", code)
-
-
-class StreamView:
-    """What ChatStream and AsyncChatStream share: their state and its read-only face. The
-    request is sent when the subclass first opens the stream."""
-
-    def __init__(self, client: "ClientBase", prompt: str | None, kwargs: dict[str, Any]) -> None:
-        self._client = client
-        self._prompt = prompt
-        self._kwargs = kwargs
-        self._asm: StreamAssembler | None = None
-        self._gen: Any = None           # the chunk generator, made by the first iteration
-        self._started = False
-
-    @property
-    def text(self) -> str:
-        """All the text so far."""
-        return self._asm.text if self._asm else ""
-
-    @property
-    def session_id(self) -> str | None:
-        return self._asm.session_id if self._asm else self._kwargs.get("session_id")
-
-    @property
-    def usage(self) -> Usage | None:
-        return self._asm.usage if self._asm else None
-
-    @property
-    def rate_limit(self) -> RateLimitInfo | None:
-        return self._asm.rate_limit if self._asm else None
-
-    @property
-    def result(self) -> ChatResult | None:
-        """Set once the stream finished or was interrupted; None while running or after an error."""
-        return self._asm.result if self._asm else None
-
-    def __repr__(self) -> str:
-        result = self.result
-        state = ("not started" if self._asm is None else "interrupted" if result and
-                 result.interrupted else "done" if result else "streaming")
-        return f"<{type(self).__name__} {state}, {len(self.text)} characters>"
