@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 
-PACKAGES = ("junis-jupyter", "httpx", "openai", "pandas", "ipython")
+PACKAGES = ("junis-jupyter", "httpx", "openai", "pandas", "ipython", "cmarkgfm", "nh3", "markdown-it-py")
 
 
 @dataclass(frozen=True)

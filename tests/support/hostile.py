@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 from junis_jupyter.notebook.markdown import is_safe_url
 
-# Tags the renderer may emit (markdown-it commonmark + tables + strikethrough, and the panel's frame).
+# Tags the renderer may emit (CommonMark + tables + strikethrough, and the panel's frame).
 ALLOWED_TAGS = frozenset({
     "p", "br", "hr", "em", "strong", "s", "code", "pre", "blockquote", "ul", "ol", "li",
     "h1", "h2", "h3", "h4", "h5", "h6", "a", "table", "thead", "tbody", "tr", "th", "td",
@@ -96,4 +96,22 @@ HOSTILE = [
     "&lt;script&gt;window.__xss='entity'&lt;/script&gt;",
     "<scr<script>ipt>window.__xss='nested'</scr</script>ipt>",
     "\\<script>window.__xss='backslash'</script>",
+    # For the cmark-gfm + nh3 renderer: HTML blocks that would run across blank lines, the
+    # character that stands for `<` inside it, autolinks (the only `<` it parses), its fixed tag
+    # forms (links, images, table alignment) imitated from text, and an image inside a link.
+    "<script>\n\nwindow.__xss='blank-line'\n\n</script>",
+    "<!--\n\n--><img src=x onerror=\"window.__xss='comment-block'\">",
+    "<pre>\n\n<img src=x onerror=\"window.__xss='pre-block'\">\n\n</pre>",
+    "\ufdd0img src=x onerror=\"window.__xss='sentinel'\">",
+    "&#xfdd0;img src=x onerror=\"window.__xss='sentinel-entity'\">",
+    "[x](%EF%B7%90img%20src=x%20onerror=alert(1)>)",
+    "see <https://a.b/\"onmouseover=\"window.__xss='autolink-quote'\">",
+    "see <javascript:window.__xss='autolink-email'@x.y> and <x@y.z\"onmouseover=\"window.__xss=1>",
+    "[x](/a \"t\\\" align=\\\"right\\\" onclick=\\\"window.__xss='align-title'\")",
+    "| a |\n|:-:|\n| x\" align=\"center\" onclick=\"window.__xss='align-cell' |",
+    "text <a href=\"https://a.b\" onclick=\"window.__xss='fake-link'\">fake</a> <del>x</del>",
+    "[![x](javascript:window.__xss='img-in-link')](https://a.b)",
+    "[![x](https://a.b/i.png)](javascript:window.__xss='link-around-img')",
+    "[x](javascript:window.__xss='md-title' \"t\") [y]() [z](<https://a.b/ \"q\">)",
+    "~~<img src=x onerror=\"window.__xss='strike'\">~~",
 ]

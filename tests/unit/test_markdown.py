@@ -8,7 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from support.hostile import HOSTILE, UnsafeHTML, assert_safe_html
+from junis_jupyter.notebook import markdown
 from junis_jupyter.notebook.markdown import escape_html, is_safe_url, render_markdown, valid_unicode
+from junis_jupyter.notebook.render import IncrementalMarkdown
 
 
 @pytest.mark.parametrize("payload", HOSTILE)
@@ -94,9 +96,10 @@ def test_escape_html_covers_attribute_quotes() -> None:
     assert escape_html("<a href=\"x\" title='y'>&") == "&lt;a href=&quot;x&quot; title=&#x27;y&#x27;&gt;&amp;"
 
 
-_PIECES = list("<>\"'`&=:;/\\()[]!#*_-|~\n\t ") + [
+_PIECES = list("<>\"'`&=:;/\\()[]!#*_-|~@\n\t ") + [
     "javascript", "script", "onerror", "img", "svg", "data", "href", "src", "http", "&#58;",
-    "&#x09;", "%3A", "```", "alert", "a"]
+    "&#x09;", "%3A", "```", "alert", "a", "\ufdd0", "&#xfdd0;", "%EF%B7%90", "align", "del",
+    "mailto", "https://", "<!--", "-->", "\n\n", "~~", "|---|", "![", "](", "title"]
 _DANGEROUS = st.lists(st.sampled_from(_PIECES), max_size=40).map("".join)
 
 
@@ -104,6 +107,76 @@ _DANGEROUS = st.lists(st.sampled_from(_PIECES), max_size=40).map("".join)
 @given(_DANGEROUS)
 def test_fuzzed_markup_is_always_safe(text: str) -> None:
     assert_safe_html(render_markdown(text))
+
+
+# The cmark-gfm + nh3 renderer's own rules (see the module docstring).
+
+@settings(max_examples=300, deadline=None)
+@given(_DANGEROUS)
+def test_cmark_never_sees_raw_html_so_nothing_is_dropped_silently(text: str) -> None:
+    """cmark's safe mode would replace raw HTML by a comment; it must never get any to replace."""
+    assert "raw HTML omitted" not in markdown._cmark(markdown._without_html(text))
+
+
+@pytest.mark.parametrize("payload", HOSTILE)
+def test_the_hostile_corpus_reaches_cmark_without_raw_html(payload: str) -> None:
+    assert "raw HTML omitted" not in markdown._cmark(markdown._without_html(payload))
+
+
+def test_nh3_is_the_last_pass_whatever_the_parser_emits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defence in depth: markup a parser bug let through is still cleaned to the allow-list."""
+    leaked = ('<p onclick="x">a <img src=x onerror=alert(1)><script>alert(2)</script>'
+              '<a href="javascript:alert(3)">j</a> <a href="ftp://h/x">f</a> <iframe src="/x"></iframe>'
+              '<td style="position:fixed">c</td><code class="jp-Notebook">k</code>'
+              '<a href="https://ok.example" onmouseover="x">ok</a></p>')
+    monkeypatch.setattr(markdown, "_cmark", lambda text: leaked)
+    html = render_markdown("anything")
+    assert_safe_html(html)
+    assert "alert" not in html and "position" not in html and "jp-Notebook" not in html
+    assert ('<a href="https://ok.example" target="_blank" rel="noopener noreferrer nofollow">ok</a>'
+            in html)
+
+
+def test_the_noncharacter_standing_for_lt_cannot_be_smuggled_in() -> None:
+    assert render_markdown("\ufdd0b>x") == "<p>\ufffdb&gt;x</p>\n"
+    assert render_markdown("`\ufdd0b>`") == "<p><code>\ufffdb&gt;</code></p>\n"
+    assert render_markdown("a <b> `<c>` <https://x.y/z> <u@v.w>") == (
+        '<p>a &lt;b&gt; <code>&lt;c&gt;</code> <a href="https://x.y/z" target="_blank" '
+        'rel="noopener noreferrer nofollow">https://x.y/z</a> <a href="mailto:u@v.w" '
+        'target="_blank" rel="noopener noreferrer nofollow">u@v.w</a></p>\n')
+
+
+def test_links_images_and_strikethrough_in_detail() -> None:
+    assert render_markdown("[empty]() and [ftp](ftp://h/x) and <ftp://h/y>") == (
+        "<p>empty and ftp and ftp://h/y</p>\n")
+    linked_image = render_markdown("[![chart](https://a.b/c.png)](https://a.b/page)")
+    assert linked_image.count("<a ") == 1 and "[image: chart]" in linked_image   # no nested link
+    assert render_markdown("![](https://a.b/c.png)").count("[image: image]") == 1
+    assert render_markdown('[t](https://a.b "a <title>")').count('title="a &lt;title&gt;"') == 1
+    assert render_markdown("~~two~~ ~one~") == "<p><s>two</s> ~one~</p>\n"   # as markdown-it did
+    assert render_markdown("1. a\n2. b") == "<ol>\n<li>a</li>\n<li>b</li>\n</ol>\n"
+    assert '<ol start="3">' in render_markdown("3. c")
+
+
+_BLOCK_PIECES = [
+    "<script>\n\nwindow.x = 1\n\n</script>\n", "<!--\n\ncomment\n\n-->\n", "<pre>\n\npre\n\n</pre>\n",
+    "<div>\n\n*in a div*\n\n</div>\n", "<?php\n\necho 1;\n\n?>\n", "<![CDATA[\n\nx\n\n]]>\n",
+    "<!DOCTYPE html>\n", "text\n<div>\ninterrupts?\n", "plain paragraph\n", "- item <b>\n",
+    "| a |\n|---|\n| <i>x</i> |\n", "```\n<script>\n\n</script>\n```\n",
+]
+
+
+def test_incremental_rendering_equals_a_whole_render_around_html_blocks() -> None:
+    """IncrementalMarkdown cuts at blank lines; CommonMark's HTML blocks can run across them,
+    which must not matter: the renderer never parses raw HTML as such."""
+    import random
+    rng = random.Random(16)
+    for _ in range(150):
+        text = "\n".join(rng.choice(_BLOCK_PIECES) for _ in range(rng.randint(1, 8)))
+        inc, pos = IncrementalMarkdown(), 0
+        while pos < len(text):
+            pos = min(len(text), pos + rng.randint(1, 40))
+            assert inc.render(text[:pos]) == render_markdown(text[:pos]), text[:pos]
 
 
 def test_lone_surrogates_become_replacement_characters_and_split_pairs_join() -> None:
