@@ -1,6 +1,8 @@
 """ChatPanel driven without a frontend: widgets clicked and typed into from the test, against the
 emulator over loopback. Each test runs its own event loop (as the kernel's would be) so the panel's
-tasks run exactly as they do in a notebook."""
+tasks run exactly as they do in a notebook. Assertions read the model (`panel.conversation`, its
+turns and phase) and the traitlets; a few check the HTML the page gets (the browser tests check the
+page itself). The model's transitions one by one: tests/unit/test_conversation.py."""
 from __future__ import annotations
 
 import asyncio
@@ -12,10 +14,14 @@ import pandas as pd
 import pytest
 
 from support.hostile import HOSTILE, assert_safe_html
-from junis_jupyter import frames
+from junis_jupyter import errors, frames
+from junis_jupyter.advice import Surface, advise
 from junis_jupyter.client.aio import AsyncJunisClient
 from junis_jupyter.client.sync import JunisClient
-from junis_jupyter.notebook.panel.widget import SUBMIT_MARK, ChatPanel
+from junis_jupyter.client.types import Usage
+from junis_jupyter.notebook.markdown import escape_html, render_markdown
+from junis_jupyter.notebook.panel import ChatPanel, Phase, TurnState
+from junis_jupyter.notebook.panel.html import SUBMIT_MARK
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -60,9 +66,10 @@ def visible_text(html: str) -> str:
     return re.sub(r"<[^>]+>", "", html)
 
 
-def answer_text(html: str) -> str:
-    """The visible text of the last assistant turn in the conversation HTML."""
-    return visible_text(html.rsplit('class="junis-turn junis-assistant"', 1)[-1]).strip()
+def advice_shown(panel: ChatPanel, exc: BaseException) -> bool:
+    """The notice is advise()'s line for `exc` (escaped, as every notice is)."""
+    line = advise(exc, Surface.PANEL, base_url=panel._get_client().base_url)
+    return escape_html(line) in panel.notice.value
 
 
 def option_labels(dropdown: Any) -> list[str]:
@@ -89,18 +96,26 @@ def test_send_button_streams_the_answer_into_the_conversation(emulator: Any) -> 
         await panel.wait()
         assert not panel.busy and panel.stop_button.disabled and not panel.send_button.disabled
         user, answer = panel.turns
-        assert user.role == "user" and user.content.startswith("How do tides work?")
-        assert answer.role == "assistant" and answer.state == "done" and answer.content
+        assert user.role == "user" and user.text().startswith("How do tides work?")
+        assert answer.role == "assistant" and answer.state is TurnState.DONE and answer.text()
+        assert panel.phase is Phase.IDLE and panel.conversation.live is None
         # What the panel shows is what the server stored for this session.
         stored = await client.messages(panel.session_id)
         assert [m.role for m in stored] == ["user", "assistant"]
-        assert stored[1].content == answer.content
+        assert stored[1].content == answer.text()
         assert panel.session_picker.value == panel.session_id
-        html = panel.transcript_html()
-        assert 'class="junis-turn junis-user"' in html and 'class="junis-turn junis-assistant"' in html
         assert answer.usage is not None and answer.usage.total_tokens > 0
-        assert f"Tokens used in this panel: {answer.usage.total_tokens:,}" in panel.footer.value
-        assert "requests left" in panel.footer.value
+        assert panel.tokens == answer.usage
+        assert panel.rate_limit is not None and panel.rate_limit.remaining is not None
+        # The HTML the page gets: one div per turn, the answer rendered from markdown.
+        html = panel.transcript_html()
+        assert html == panel.history.value and panel.live.value == ""
+        assert html.startswith('<div class="junis-turn junis-user" data-state="done">')
+        assert ('<div class="junis-turn junis-assistant" data-state="done">'
+                f'<div class="junis-who">Orchestrator</div>'
+                f'<div class="junis-body">{render_markdown(answer.text())}</div></div>') in html
+        assert (f"Tokens used in this panel: {answer.usage.describe()} · "
+                f"Rate limit: {panel.rate_limit.describe()}") in panel.footer.value
     run_with_panel(emulator, scenario)
 
 
@@ -112,7 +127,7 @@ def test_enter_submits_and_shift_enter_only_adds_a_line(emulator: Any) -> None:
         panel.input.value += SUBMIT_MARK                           # what the key hook does on Enter
         assert panel.busy and panel.input.value == ""
         await panel.wait()
-        assert panel.turns[0].content == "first line\nsecond line"
+        assert panel.turns[0].text() == "first line\nsecond line"
         assert SUBMIT_MARK not in panel.transcript_html()
         panel.input.value = "   " + SUBMIT_MARK                     # Enter on blank input: nothing
         assert not panel.busy and len(panel.turns) == 2 and panel.input.value == "   "
@@ -121,14 +136,19 @@ def test_enter_submits_and_shift_enter_only_adds_a_line(emulator: Any) -> None:
 
 def test_answer_appears_while_it_streams(emulator: Any) -> None:
     async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
-        seen: list[str] = []
-        panel.live.observe(lambda ch: seen.append(ch["new"]), names="value")
+        shown: list[tuple[Phase, str]] = []       # the answer's text each time it was drawn
+
+        def drawn(change: dict[str, Any]) -> None:
+            live = panel.conversation.live
+            if live is not None:
+                shown.append((panel.phase, live.answer.text()))
+        panel.live.observe(drawn, names="value")
         panel.send("Count slowly [[chunks=6]] [[delay=0.05]]")
         await panel.wait()
-        final = answer_text(panel.transcript_html())
-        partial = [answer_text(v) for v in seen if 'data-state="streaming"' in v]
-        # Some update showed part of the answer before the end (not the empty turn, not all of it).
-        assert any(0 < len(p) < len(final) and final.startswith(p[:3]) for p in partial), partial
+        final = panel.turns[-1].text()
+        # Some redraw showed part of the answer before the end (not the empty turn, not all of it).
+        assert any(phase is Phase.STREAMING and 0 < len(text) < len(final) and final.startswith(text)
+                   for phase, text in shown), shown
     run_with_panel(emulator, scenario)
 
 
@@ -139,7 +159,7 @@ def test_updates_are_rate_bounded_not_one_per_chunk(emulator: Any) -> None:
         panel.live.observe(lambda ch: updates.append(ch["new"]), names="value")
         panel.send("Many pieces [[chunks=60]]")
         await panel.wait()
-        assert panel.turns[-1].state == "done"
+        assert panel.turns[-1].state is TurnState.DONE
         # question shown, first chunk, moved to the history at the end: a handful, not sixty.
         assert len(updates) <= 4, len(updates)
         assert panel.live.value == "" and panel.history.value.count("junis-turn ") == 2
@@ -171,12 +191,13 @@ def test_an_enormous_question_is_refused_before_any_request_and_kept(emulator: A
         await panel.wait()
         assert requests_seen(emulator) == before and panel.turns == []
         assert panel.input.value == too_long and not panel.busy  # kept, ready to shorten
-        notice = panel.notice.value
-        assert "junis-error" in notice and "51 characters" in notice and "50" in notice
+        assert panel.notice.value == ('<div class="junis-notice junis-error">the prompt is 51 '
+                                      'characters, over the limit of 50 (ChatPanel('
+                                      'max_prompt_chars=...)): shorten it.</div>')
         panel.input.value = "y" * 50                              # at the limit: sent
         panel.send_button.click()
         await panel.wait()
-        assert panel.turns[-1].state == "done" and panel.notice.value == ""
+        assert panel.turns[-1].state is TurnState.DONE and panel.notice.value == ""
     run_with_panel(emulator, scenario, max_prompt_chars=50)
 
 
@@ -208,16 +229,19 @@ def test_blank_questions_are_never_sent(emulator: Any) -> None:
 def test_stop_cancels_at_once_keeps_the_partial_answer_and_the_panel_usable(emulator: Any) -> None:
     async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
         panel.send("A long story [[chunks=400]] [[delay=0.05]]")
-        await until(lambda: len(panel.turns) == 2 and len(panel.turns[-1].text()) > 0, "first chunk")
+        await until(lambda: panel.phase is Phase.STREAMING, "first chunk")
         answer = panel.turns[-1]
         in_flight_before = emulator.stats()["in_flight"]
         assert in_flight_before >= 1
         panel.stop_button.click()
+        assert panel.phase is Phase.STOPPING and panel.busy
         await panel.wait()
-        assert answer.state == "stopped"
+        assert answer.state is TurnState.STOPPED and panel.phase is Phase.IDLE
         partial = answer.text()
         assert 0 < len(partial)
-        assert "stopped" in panel.transcript_html()
+        assert panel.tokens == Usage()                     # a stopped answer's usage never came
+        assert panel.history.value.endswith(
+            '<div class="junis-mark">■ stopped</div></div>')     # the mark, as the page shows it
         assert not panel.busy and panel.stop_button.disabled and not panel.send_button.disabled
         # The connection was closed: the emulator sees the request end long before 400 chunks.
         await until(lambda: emulator.stats()["in_flight"] < in_flight_before, "server saw the close")
@@ -228,7 +252,7 @@ def test_stop_cancels_at_once_keeps_the_partial_answer_and_the_panel_usable(emul
         panel.input.value = "And now a short one [[chunks=2]]"
         panel.send_button.click()
         await panel.wait()
-        assert panel.turns[-1].state == "done" and panel.session_id == session
+        assert panel.turns[-1].state is TurnState.DONE and panel.session_id == session
         assert len(panel.turns) == 4
     run_with_panel(emulator, scenario)
 
@@ -267,7 +291,7 @@ def test_switching_agent_sends_to_that_agent(emulator: Any) -> None:
         assert "Research" in panel.notice.value
         panel.send("Find sources [[chunks=3]]")
         await panel.wait()
-        assert panel.turns[-1].agent_name == "Research" and panel.turns[-1].state == "done"
+        assert panel.turns[-1].agent_name == "Research" and panel.turns[-1].state is TurnState.DONE
         stored = await client.messages(panel.session_id)
         assert stored[-1].agent_name == "Research"
     run_with_panel(emulator, scenario)
@@ -308,9 +332,9 @@ def test_picking_a_session_loads_its_history_and_continues_it(emulator: Any) -> 
         panel.session_picker.value = first.session_id
         await panel.wait()
         assert [t.role for t in panel.turns] == ["user", "assistant"]
-        assert panel.turns[0].content.startswith("Remember the number 42")
-        assert panel.turns[1].content == first.text
-        assert "Remember the number 42" in panel.transcript_html()
+        assert panel.turns[0].text().startswith("Remember the number 42")
+        assert panel.turns[1].text() == first.text
+        assert panel.session_id == first.session_id
         panel.send("What was it? [[chunks=2]]")
         await panel.wait()
         assert panel.session_id == first.session_id and len(panel.turns) == 4
@@ -355,7 +379,7 @@ def test_more_than_a_hundred_sessions_open_with_the_newest_offered(make_emulator
         assert "could not be listed" not in panel.notice.value
         panel.session_picker.value = newest[-1]                   # the oldest one offered
         await panel.wait()
-        assert [t.content for t in panel.turns] == [f"question {total - 20}", f"answer {total - 20}"]
+        assert [t.text() for t in panel.turns] == [f"question {total - 20}", f"answer {total - 20}"]
         await client.aclose()
     run(scenario)
 
@@ -371,7 +395,7 @@ def test_undecodable_text_reaches_the_page_as_valid_utf8(make_emulator: Any, tmp
         panel, client = await make_panel(server)
         panel.session_picker.value = "00000000-0000-4000-8000-000000000000"
         await panel.wait()
-        assert [t.content for t in panel.turns] == ["read " + bad, "saw " + bad]   # data kept
+        assert [t.text() for t in panel.turns] == ["read " + bad, "saw " + bad]   # data kept
         html = panel.transcript_html()
         assert "read caf\ufffd \ufffd" in html and "saw caf\ufffd \ufffd" in html
         # Asked again: shown while it goes out, then answered or (if the client refuses such
@@ -408,12 +432,13 @@ def test_bad_key_is_a_message_in_the_panel_and_the_question_is_given_back(emulat
 
     async def scenario() -> None:
         panel, client = await make_panel(emulator, key=bad)
-        assert "API key was refused" in panel.notice.value          # from loading the pickers
+        assert "Agents could not be listed: the API key was refused" in panel.notice.value
         panel.input.value = "Hello?"
         panel.send_button.click()
         await panel.wait()
-        assert "API key was refused" in panel.notice.value and "%junis login" in panel.notice.value
-        assert "Traceback" not in panel.notice.value
+        assert isinstance(panel.conversation.error, errors.AuthenticationError)
+        assert panel.phase is Phase.FAILED and advice_shown(panel, panel.conversation.error)
+        assert "%junis login" in panel.notice.value and "Traceback" not in panel.notice.value
         assert panel.turns == [] and panel.input.value == "Hello?"
         assert not panel.send_button.disabled and panel.stop_button.disabled
         for value in (panel.notice.value, panel.transcript_html(), panel.footer.value, repr(panel)):
@@ -429,7 +454,9 @@ def test_missing_scope_says_which_and_what_to_do(emulator: Any) -> None:
         panel, client = await make_panel(emulator, key=key)
         panel.send("Stream please")
         await panel.wait()
-        assert "orchestrator:stream" in panel.notice.value and "scope" in panel.notice.value
+        assert isinstance(panel.conversation.error, errors.PermissionDeniedError)
+        assert advice_shown(panel, panel.conversation.error)
+        assert "lacks the scope `orchestrator:stream`" in panel.notice.value
         assert panel.turns == []
         await client.aclose()
     run(scenario)
@@ -442,10 +469,13 @@ def test_rate_limit_is_shown_and_the_next_question_works(emulator: Any) -> None:
                          "path": "/v1/chat/completions"})
         panel.send("Hi [[chunks=2]]")
         await panel.wait()
-        assert "Rate limit reached" in panel.notice.value and "7 s" in panel.notice.value
+        error = panel.conversation.error
+        assert isinstance(error, errors.RateLimitError) and error.retry_after == 7
+        assert advice_shown(panel, error) and "wait 7 s and send it again" in panel.notice.value
         panel.send("Hi again [[chunks=2]]")
         await panel.wait()
-        assert panel.notice.value == "" and panel.turns[-1].state == "done"
+        assert panel.notice.value == "" and panel.turns[-1].state is TurnState.DONE
+        assert panel.conversation.error is None and panel.phase is Phase.IDLE
     run_with_panel(emulator, scenario, client_options={"max_retries": 0})
 
 
@@ -455,8 +485,10 @@ def test_a_stream_cut_midway_keeps_what_arrived(emulator: Any) -> None:
         panel.send("Go [[chunks=10]]")
         await panel.wait()
         answer = panel.turns[-1]
-        assert answer.state == "failed" and answer.content
-        assert "broke off" in panel.notice.value and "interrupted" in panel.transcript_html()
+        assert answer.state is TurnState.FAILED and answer.text() and panel.phase is Phase.FAILED
+        assert isinstance(panel.conversation.error, errors.StreamError)
+        assert advice_shown(panel, panel.conversation.error)
+        assert "■ interrupted by an error" in panel.transcript_html()
     run_with_panel(emulator, scenario)
 
 
@@ -475,9 +507,9 @@ def test_a_broken_stream_keeps_what_arrived_exactly_once(emulator: Any, fault: d
         await panel.wait()
         answer = panel.turns[-1]
         kept = answer.text()
-        assert answer.state == "failed" and answer.parts == []
+        assert answer.state is TurnState.FAILED
         assert 0 < len(kept) < len(sent) and sent.startswith(kept), kept
-        assert answer_text(panel.transcript_html()).count(kept) == 1
+        assert panel.history.value.count(render_markdown(kept)) == 1
         await client.aclose()
     run(scenario)
 
@@ -498,7 +530,7 @@ def test_hostile_answer_renders_as_safe_html(emulator: Any) -> None:
         payload = "\n\n".join(HOSTILE)
         panel.send("[[echo]] " + payload)
         await panel.wait()
-        assert panel.turns[-1].state == "done"
+        assert panel.turns[-1].state is TurnState.DONE
         html = panel.transcript_html()
         assert_safe_html(html)
         assert "window.__xss" in visible_text(html)                  # shown as text, not dropped
@@ -520,7 +552,7 @@ def test_to_frame_has_the_messages_schema_and_matches_the_server(emulator: Any) 
         assert df["position"].tolist() == [0, 1, 2, 3]
         assert set(df["session_id"]) == {panel.session_id}
         assert df["total_tokens"].isna().tolist() == [True, False, True, False]
-        assert int(df["total_tokens"].sum()) == panel.tokens.total_tokens
+        assert int(df["total_tokens"].sum()) == panel.tokens.total_tokens > 0
         server = frames.messages(JunisClient(api_key=emulator.key, base_url=emulator.url),
                                  panel.session_id)
         assert df["content"].tolist() == server["content"].tolist()
@@ -536,7 +568,7 @@ def test_default_client_comes_from_the_environment(junis_env: Any) -> None:
         assert "Research" in option_labels(panel.agent_picker)
         panel.send("Hello [[chunks=2]]")
         await panel.wait()
-        assert panel.turns[-1].state == "done"
+        assert panel.turns[-1].state is TurnState.DONE
         await panel.aclose()
         assert panel.comm is None and panel.input.comm is None and panel.history.comm is None
     run(scenario)
@@ -549,7 +581,7 @@ def test_sync_client_from_the_magic_is_accepted(emulator: Any) -> None:
         await panel.wait()
         panel.send("Hello [[chunks=2]]")
         await panel.wait()
-        assert panel.turns[-1].state == "done"
+        assert panel.turns[-1].state is TurnState.DONE
         assert emulator.key not in repr(panel)
         await panel.aclose()
         sync.close()
@@ -586,7 +618,7 @@ def test_widget_messages_from_another_thread_run_on_the_panels_loop(emulator: An
         assert seen and seen[0] is not home
         await until(lambda: panel.busy or len(panel.turns) == 2, "send scheduled")
         await panel.wait()
-        assert panel.turns[-1].state == "done" and panel.notice.value == ""
+        assert panel.turns[-1].state is TurnState.DONE and panel.notice.value == ""
         assert not panel.busy
         await client.aclose()
     run(scenario)
@@ -617,7 +649,7 @@ def test_a_key_that_cannot_list_still_chats_with_the_orchestrator(emulator: Any)
         assert option_labels(panel.agent_picker) == ["Orchestrator"]
         panel.send("Hello [[chunks=2]]")
         await panel.wait()
-        assert panel.turns[-1].state == "done" and panel.notice.value == ""
+        assert panel.turns[-1].state is TurnState.DONE and panel.notice.value == ""
         await client.aclose()
     run(scenario)
 
@@ -626,7 +658,7 @@ def test_streaming_redraws_render_only_the_block_being_written(emulator: Any,
                                                                monkeypatch: Any) -> None:
     # Each redraw renders the unfinished markdown block again (render.IncrementalMarkdown), not
     # the whole answer from the top; the settled answer is rendered whole once.
-    from junis_jupyter.notebook.panel import widget as panel_module
+    from junis_jupyter.notebook.panel import html as panel_html
     from junis_jupyter.notebook import markdown as safe_markdown
     rendered: list[int] = []
     real = safe_markdown.render_markdown
@@ -635,7 +667,7 @@ def test_streaming_redraws_render_only_the_block_being_written(emulator: Any,
         rendered.append(len(text))
         return real(text)
     monkeypatch.setattr(safe_markdown, "render_markdown", counting)
-    monkeypatch.setattr(panel_module, "render_markdown", counting)
+    monkeypatch.setattr(panel_html, "render_markdown", counting)
 
     async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
         redraws: list[str] = []
@@ -643,10 +675,10 @@ def test_streaming_redraws_render_only_the_block_being_written(emulator: Any,
         panel.send("Tides [[size=60000]] [[chunks=60]] [[delay=0.01]]")
         await panel.wait()
         answer = panel.turns[-1]
-        assert answer.state == "done" and len(answer.content) == 60000
+        assert answer.state is TurnState.DONE and len(answer.text()) == 60000
         assert len(redraws) > 2                                   # it was drawn while streaming
         assert rendered.count(60000) == 1 and sum(rendered) < 4 * 60000
-        assert panel.history.value.count(real(answer.content)) == 1
+        assert panel.history.value.count(real(answer.text())) == 1
     run_with_panel(emulator, scenario, update_hz=50)
 
 
@@ -686,8 +718,12 @@ def test_an_unexpected_failure_while_loading_is_a_notice_not_lost() -> None:
     async def scenario() -> None:
         panel = ChatPanel(client=OddClient())
         await panel.wait()
-        assert "Unexpected error (AttributeError)" in panel.notice.value
-        assert "junis-error" in panel.notice.value
+        try:
+            None.invocable                                        # type: ignore[attr-defined]
+        except AttributeError as exc:
+            expected = advise(exc, Surface.PANEL)
+        assert expected.startswith("AttributeError: ")
+        assert panel.notice.value == f'<div class="junis-notice junis-error">{escape_html(expected)}</div>'
     run(scenario)
 
 
@@ -701,5 +737,162 @@ def test_stop_before_the_request_even_started_leaves_the_panel_ready(emulator: A
         assert panel.input.value == "Never mind" and panel.turns == []
         panel.send()
         await panel.wait()
-        assert panel.turns[-1].state == "done"
+        assert panel.turns[-1].state is TurnState.DONE
     run_with_panel(emulator, scenario)
+
+
+def test_state_others_can_watch_is_traitlets(emulator: Any) -> None:
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        seen: dict[str, list[Any]] = {"phase": [], "busy": [], "session_id": [], "tokens": []}
+        for name, changes in seen.items():
+            panel.observe(lambda ch, changes=changes: changes.append(ch["new"]), names=name)
+        panel.send("Watched [[chunks=4]]")
+        await panel.wait()
+        assert seen["phase"] == [Phase.SENDING, Phase.STREAMING, Phase.IDLE]
+        assert seen["busy"] == [True, False]
+        assert seen["session_id"] == [panel.session_id] and panel.session_id
+        assert seen["tokens"] == [panel.turns[-1].usage]
+        agents: list[Any] = []
+        panel.observe(lambda ch: agents.append(ch["new"]), names="agent")
+        panel.agent_picker.value = dict(panel.agent_picker.options)["Research"]
+        assert agents == [panel.agent] and panel.agent
+        for name in ("session_id", "busy", "phase", "tokens", "rate_limit", "agent"):
+            with pytest.raises(Exception, match="read-only"):
+                setattr(panel, name, None)                      # the model owns them
+    run_with_panel(emulator, scenario)
+
+
+class Gated:
+    """The emulator's client, whose first `agents()` listing waits until `gate` is set: the
+    pickers' first loading held open as long as a test needs (a slow account)."""
+
+    def __init__(self, client: AsyncJunisClient) -> None:
+        self._client = client
+        self.gate = asyncio.Event()
+        self.listings = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    async def agents(self) -> Any:
+        self.listings += 1
+        if self.listings == 1:
+            await self.gate.wait()
+        return await self._client.agents()
+
+
+def test_wait_waits_for_the_first_refresh_even_after_a_session_change(emulator: Any) -> None:
+    """Picking a session while the pickers were still loading replaced the one task `wait()`
+    waited for, so it returned with the first loading still going."""
+    async def scenario() -> None:
+        client = AsyncJunisClient(api_key=emulator.key, base_url=emulator.url)
+        first = await client.chat("Remember the number 7 [[chunks=2]]")
+        gated = Gated(client)
+        panel = ChatPanel(client=gated)
+        await until(lambda: gated.listings == 1, "the first refresh held")
+        await panel.refresh()                       # a second listing, not held: sessions offered
+        panel.session_picker.value = first.session_id
+        waiting = asyncio.ensure_future(panel.wait())
+        await until(lambda: len(panel.turns) == 2, "the picked session's history")
+        await asyncio.sleep(0.05)
+        assert not waiting.done(), "wait() returned while the first refresh still loads"
+        gated.gate.set()
+        await waiting
+        assert gated.listings == 2 and panel.session_id == first.session_id
+        await client.aclose()
+    run(scenario)
+
+
+def test_a_stop_while_the_pickers_load_gives_the_question_back_not_an_error(emulator: Any) -> None:
+    """`await panel.send_async(...)` waits for the pickers first; Stop pressed meanwhile used to
+    cancel the caller's own task, so the cell that awaited it failed with CancelledError."""
+    async def scenario() -> None:
+        client = AsyncJunisClient(api_key=emulator.key, base_url=emulator.url)
+        gated = Gated(client)
+        panel = ChatPanel(client=gated)
+        asking = asyncio.ensure_future(panel.send_async("Hello [[chunks=2]]"))
+        await until(lambda: panel.busy, "the question accepted")
+        panel.stop_button.click()
+        assert await asking is None                 # not CancelledError
+        assert panel.turns == [] and not panel.busy and panel.input.value == "Hello [[chunks=2]]"
+        gated.gate.set()
+        await panel.wait()
+        await client.aclose()
+    run(scenario)
+
+
+def test_new_chat_right_after_picking_a_session_stays_a_new_chat(emulator: Any) -> None:
+    """The picked session's history used to arrive after New chat and take the panel over, with
+    the picker still showing "New chat"."""
+    async def scenario() -> None:
+        client = AsyncJunisClient(api_key=emulator.key, base_url=emulator.url)
+        first = await client.chat("Old conversation [[chunks=2]]")
+        panel = ChatPanel(client=client)
+        await panel.wait()
+        panel.session_picker.value = first.session_id
+        panel.new_button.click()                    # same tick: the history is still on its way
+        await panel.wait()
+        assert panel.session_id is None and panel.turns == []
+        assert panel.session_picker.value == ""
+        await client.aclose()
+    run(scenario)
+
+
+def test_a_question_sent_from_code_while_busy_leaves_the_box_alone(emulator: Any) -> None:
+    """Refused from code, a question used to be written into the input box over the user's draft."""
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        panel.send("Slow [[chunks=20]] [[delay=0.05]]")
+        panel.input.value = "my draft"
+        assert panel.send("from code") is None
+        assert panel.input.value == "my draft" and "still streaming" in panel.notice.value
+        panel.stop()
+        await panel.wait()
+    run_with_panel(emulator, scenario)
+
+
+class SlowClose:
+    """A client whose stream takes a while to close after its last chunk, as a real connection
+    can (the emulator's close at once): a Stop pressed then must not undo the finished answer."""
+
+    def __init__(self) -> None:
+        self.closing = asyncio.Event()
+
+    async def agents(self) -> list[Any]:
+        return []
+
+    async def sessions(self) -> list[Any]:
+        return []
+
+    def stream(self, text: str, session_id: str | None = None, agent: str | None = None) -> Any:
+        from junis_jupyter.client.types import ChatChunk
+        closing = self.closing
+
+        class Stream:
+            usage = Usage(2, 3, 5)
+
+            async def __aiter__(self) -> Any:
+                yield ChatChunk("Hello", session_id="00000000-0000-4000-8000-0000000000aa")
+                yield ChatChunk(" world", usage=self.usage)
+
+            async def aclose(self) -> None:
+                closing.set()
+                await asyncio.sleep(0.2)
+        return Stream()
+
+
+def test_stop_while_a_finished_stream_closes_keeps_the_answer() -> None:
+    async def scenario() -> None:
+        client = SlowClose()
+        panel = ChatPanel(client=client)
+        await panel.wait()
+        panel.input.value = "Hi"
+        panel.send_button.click()
+        await client.closing.wait()
+        panel.stop_button.click()
+        await panel.wait()
+        answer = panel.turns[-1]
+        assert answer.text() == "Hello world" and answer.state == "done"
+        assert panel.input.value == "" and not panel.busy        # not given back: it was answered
+        assert panel.live.value == "" and "Hello world" in panel.history.value
+        assert panel.tokens.total_tokens == 5
+    run(scenario)

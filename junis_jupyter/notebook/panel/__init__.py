@@ -1,4 +1,12 @@
-"""The chat panel: `ChatPanel`, the widget view of a conversation."""
+"""The chat panel: a widget-free `Conversation` model and `ChatPanel`, the widgets that show it.
+
+conversation.py  turns, the live exchange, session, token totals, rate limit, the lifecycle
+widget.py        ChatPanel: the widgets wired to a Conversation; traitlets others can watch
+html.py          the page's CSS and key hook, turns as (sanitised) HTML, the render cache
+loop.py          work moved onto the panel's home loop; tasks waited for; the redraw throttle
+client.py        the client given (sync, async, none) made async; streams opened and closed
+"""
+from .conversation import Conversation, Phase, Turn, TurnState
 from .widget import ChatPanel
 
-__all__ = ["ChatPanel"]
+__all__ = ["ChatPanel", "Conversation", "Phase", "Turn", "TurnState"]
