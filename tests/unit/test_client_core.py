@@ -24,7 +24,8 @@ from junis_jupyter.client._requests import build_messages
 from junis_jupyter.client._retry import RetryPolicy, server_wait
 from junis_jupyter.errors import (APIError, AuthenticationError, BadRequestError,
                                   ConfigurationError, InsufficientCreditsError, NotFoundError,
-                                  PermissionDeniedError, RateLimitError, ServerError)
+                                  PermissionDeniedError, RateLimitError, ServerError,
+                                  error_for_status)
 
 KEY = "jns_live_" + "K" * 32
 NOW = 1_800_000_000.0
@@ -91,6 +92,14 @@ def test_non_json_error_body() -> None:
 def test_empty_error_body_and_unknown_status() -> None:
     err = error_from_response(response(418), KEY)
     assert type(err) is APIError and err.message == "HTTP 418 I'm a teapot"
+
+
+def test_one_map_picks_the_class_by_code_then_status() -> None:
+    assert error_for_status(403, "insufficient_credits") is InsufficientCreditsError
+    assert error_for_status(429, "RATE_LIMIT_EXCEEDED") is RateLimitError      # any case
+    assert error_for_status(404, "unknown_code") is NotFoundError
+    assert error_for_status(413) is BadRequestError and error_for_status(507) is ServerError
+    assert error_for_status(418) is APIError and error_for_status(402) is InsufficientCreditsError
 
 
 def test_key_echoed_by_server_is_scrubbed() -> None:
