@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
@@ -82,3 +83,12 @@ def scrub(text: str, key: str | None) -> str:
     if key and key in text:
         text = text.replace(key, mask_key(key))
     return text
+
+
+_KEY_SHAPE = re.compile(r"jns_live_[A-Za-z0-9]{32}")
+
+
+def scrub_keys(text: str, key: str | None = None) -> str:
+    """`scrub`, and every other Junis-key-shaped string masked too: for text bound for a prompt
+    (cell sources, tracebacks), where a key typed into a cell may be any key, not this one."""
+    return _KEY_SHAPE.sub(lambda m: mask_key(m.group(0)), scrub(text, key))

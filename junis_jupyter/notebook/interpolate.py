@@ -1,52 +1,122 @@
-"""`{name}` in a prompt becomes the value of `name` in the user namespace.
+"""`{name}` in a prompt becomes the value of `name` in the user namespace; code is left alone.
 
-Only a name, a dotted path of public attributes (`{df.columns}`) or `In[n]`/`Out[n]` is looked up;
-no expression is evaluated. Anything else in braces (`{"a": 1}`, `{x for x in y}`, `{{`...`}}`, a name that does not
-exist) is left exactly as written, so code pasted into a prompt survives.
+The rules, in order:
+- Inline code spans and fenced code blocks are sent byte for byte: f-strings, dict
+  comprehensions and JSON inside code survive whatever the namespace holds.
+- Outside code, `{{` and `}}` are literal braces (as in `str.format` and IPython).
+- `{name}`, `{obj.attr}` (public attributes), `In[n]` / `Out[n]` / `Err` / `Err[n]`, each optionally
+  with a view (`{df:schema}`, `{df:head=10}`, see views.py), are looked up; written exactly so,
+  with no spaces. No expression is evaluated.
+- Anything else in braces (`{ x }`, `{"a": 1}`, `{x + 1}`, a name that does not exist) is left as
+  written.
 """
 from __future__ import annotations
 
 import re
-import sys
-from typing import Any, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
-__all__ = ["interpolate", "format_value", "frame_to_markdown"]
+from .views import format_value, render_view
 
-# `{{...}}` is matched first so that it is skipped whole; then a single `{...}` without braces inside.
-_BRACES = re.compile(r"\{\{.*?\}\}|\{([^{}\n]*)\}", re.S)
-_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
-_HISTORY = re.compile(r"(In|Out)\[(-?\d+)\]")
+__all__ = ["interpolate", "code_regions"]
+
+_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})", re.M)
+_TICKS = re.compile(r"`+")
+_BRACES = re.compile(r"\{\{|\}\}|\{([^{}\n]*)\}")
+_FIELD = re.compile(r"(?P<name>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*|(?:In|Out|Err)\[-?\d+\])"
+                    r"(?::(?P<view>[A-Za-z_]\w*)(?:=(?P<arg>\d+))?)?")
+_HISTORY = re.compile(r"(In|Out|Err)\[(-?\d+)\]")
 _MISSING = object()
 
 
+def code_regions(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each fenced block and inline code span, in order (CommonMark's rules,
+    simplified: a fence runs to its closing fence or the end; a span needs a closing run of the
+    same number of backticks)."""
+    pos = 0
+    end = len(text)
+    while pos < end:
+        fence = _FENCE_OPEN.search(text, pos)
+        stop = fence.start() if fence else end
+        yield from _spans(text, pos, stop)
+        if fence is None:
+            return
+        marker = fence.group(1)
+        closing = re.compile(r"^ {0,3}" + re.escape(marker[0]) + "{" + str(len(marker)) +
+                             r",}[ \t]*$", re.M)
+        line_end = text.find("\n", fence.end())
+        after = end if line_end < 0 else line_end + 1
+        close = closing.search(text, after)
+        block_end = end if close is None else close.end()
+        yield fence.start(), block_end
+        pos = block_end
+
+
+def _spans(text: str, start: int, stop: int) -> Iterator[tuple[int, int]]:
+    pos = start
+    while (opening := _TICKS.search(text, pos, stop)) is not None:
+        run = opening.group(0)
+        closing = _TICKS.search(text, opening.end(), stop)
+        while closing is not None and closing.group(0) != run:
+            closing = _TICKS.search(text, closing.end(), stop)
+        if closing is None:
+            pos = opening.end()          # no closing run: these backticks are literal
+        else:
+            yield opening.start(), closing.end()
+            pos = closing.end()
+
+
 def interpolate(text: str, namespace: Mapping[str, Any], *, max_table_rows: int = 20,
-                max_string_chars: int = 2000) -> str:
-    """The prompt with every resolvable `{...}` replaced; unresolvable ones untouched."""
+                max_string_chars: int = 2000,
+                errors: Callable[[int | None], str | None] | None = None) -> str:
+    """The prompt with every resolvable `{...}` outside code replaced (see the module's rules).
+    `errors(n)` gives the text of cell n's error (None: the last), for `{Err}` / `{Err[n]}`."""
 
     def replace(m: re.Match[str]) -> str:
-        inner = m.group(1)
-        if inner is None:
-            return m.group(0)
-        value = _lookup(inner.strip(), namespace)
+        token = m.group(0)
+        if token == "{{":
+            return "{"
+        if token == "}}":
+            return "}"
+        field = _FIELD.fullmatch(m.group(1))
+        if field is None:
+            return token
+        value = _lookup(field.group("name"), namespace, errors)
         if value is _MISSING:
-            return m.group(0)
-        return format_value(value, max_table_rows=max_table_rows,
-                            max_string_chars=max_string_chars)
+            return token
+        view = field.group("view")
+        if view is None:
+            return format_value(value, max_table_rows=max_table_rows,
+                                max_string_chars=max_string_chars)
+        arg = field.group("arg")
+        return render_view(value, view, int(arg) if arg else None,
+                           max_table_rows=max_table_rows, max_string_chars=max_string_chars)
 
-    return _BRACES.sub(replace, text)
+    out: list[str] = []
+    pos = 0
+    for start, end in code_regions(text):
+        out.append(_BRACES.sub(replace, text[pos:start]))
+        out.append(text[start:end])
+        pos = end
+    out.append(_BRACES.sub(replace, text[pos:]))
+    return "".join(out)
 
 
-def _lookup(expr: str, ns: Mapping[str, Any]) -> Any:
+def _lookup(expr: str, ns: Mapping[str, Any],
+            errors: Callable[[int | None], str | None] | None) -> Any:
+    if expr == "Err":
+        found = errors(None) if errors else None
+        return _MISSING if found is None else found
     hist = _HISTORY.fullmatch(expr)
     if hist:
-        store = ns.get(hist.group(1))
         index = int(hist.group(2))
+        if hist.group(1) == "Err":
+            found = errors(index) if errors else None
+            return _MISSING if found is None else found
+        store = ns.get(hist.group(1))
         try:
             return store[index] if store is not None else _MISSING
         except (IndexError, KeyError, TypeError):
             return _MISSING
-    if not _DOTTED.fullmatch(expr):
-        return _MISSING
     head, *attrs = expr.split(".")
     value = ns.get(head, _MISSING)
     for attr in attrs:
@@ -57,42 +127,3 @@ def _lookup(expr: str, ns: Mapping[str, Any]) -> Any:
         except Exception:  # a property that raises is just "not resolvable"
             return _MISSING
     return value
-
-
-def format_value(value: Any, *, max_table_rows: int = 20, max_string_chars: int = 2000) -> str:
-    """How a value reads inside a prompt: frames as markdown tables, long text capped."""
-    pd = sys.modules.get("pandas")   # a DataFrame exists only if pandas was imported
-    if pd is not None:
-        if isinstance(value, pd.Series):
-            value = value.to_frame()
-        if isinstance(value, pd.DataFrame):
-            return frame_to_markdown(value, max_rows=max_table_rows,
-                                     max_cell_chars=min(200, max_string_chars))
-    text = value if isinstance(value, str) else str(value)
-    return _cap(text, max_string_chars)
-
-
-def _cap(text: str, limit: int) -> str:
-    if limit <= 0 or len(text) <= limit:
-        return text
-    return f"{text[:limit]}… [{len(text) - limit} more characters]"
-
-
-def _cell(value: Any, limit: int) -> str:
-    return _cap(str(value), limit).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
-
-
-def frame_to_markdown(df: Any, *, max_rows: int = 20, max_cell_chars: int = 200) -> str:
-    """A compact markdown table of the first `max_rows` rows, saying how many were left out."""
-    show_index = type(df.index).__name__ != "RangeIndex"
-    head = df.head(max_rows) if max_rows > 0 else df.head(0)
-    columns = ([str(df.index.name or "")] if show_index else []) + [str(c) for c in df.columns]
-    lines = ["| " + " | ".join(_cell(c, max_cell_chars) for c in columns) + " |",
-             "|" + "|".join("---" for _ in columns) + "|"]
-    for row in head.itertuples(index=show_index, name=None):
-        lines.append("| " + " | ".join(_cell(v, max_cell_chars) for v in row) + " |")
-    omitted = len(df) - len(head)
-    if omitted > 0:
-        lines.append(f"({omitted} more rows omitted; {len(df)} rows x {len(df.columns)} columns "
-                     "in all)")
-    return "\n".join(lines)

@@ -33,6 +33,8 @@ from .cache import CACHE_ENV, AnswerCache, CacheMode, Recorded, answer_key
 from .cache import default_path as default_cache_path
 from .cellerror import CellError
 from .chain import Chain, Turn, seed_messages
+from .context import dry_run, recent_code
+from .failures import Failures
 from .prompt import check_prompt
 from .render import Footer, StreamRenderer, Table, pick_mode
 
@@ -57,6 +59,11 @@ HELP = """\
   --max-tokens N      cap the answer's length
   --no-interpolate    send {braces} as written
   --cache MODE        off | use | replay | refresh (default: %config JunisMagics.cache)
+  --context N         put the sources of the last N code cells run before the prompt
+  --dry-run           show the exact messages and a token estimate; send nothing
+Prompts: {name}, {obj.attr}, {In[n]}, {Out[n]}, {Err} (the last error), {Err[n]};
+  views: {df:schema} {df:head=N} {df:sample=N} {df:csv} {df:json}; `code` and ``` fences
+  are sent as written; {{ and }} are literal braces
 %junis login          enter the API key (hidden; kept in memory for this kernel)
 %junis config         effective settings and where each came from (key masked)
 %junis agents         the organisation's agents (returns the agents frame)
@@ -64,13 +71,20 @@ HELP = """\
 %junis history [ID]   the messages of a session (default: the current one; returns a frame)
 %junis conversation   the notebook's conversation: a turn per cell, in notebook order (a frame)
 %junis new            start a new conversation with the next %%junis cell
+%junis explain [N]    ask why cell N (default: the last that failed) failed
+%junis fix [N]        ask for a corrected cell N; the code goes into the next cell, not run
 %junis status         the current session's status and the last rate-limit figures
 %junis usage [--plot] what you have spent (from the local usage ledger; returns a frame)
 %junis chat           the chat panel
 %junis help           this text
 Defaults: %config JunisMagics.agent = "Research" (and format, stream, system, temperature,
 max_tokens, interpolate, new, out, cache, cache_path, on_error, max_prompt_chars, max_table_rows,
-max_string_chars, update_hz, timeout, max_retries)."""
+max_string_chars, update_hz, timeout, max_retries, context, dry_run)."""
+
+
+EXPLAIN = ("A cell in my Jupyter notebook failed. Explain briefly why, and how to fix it.\n\n")
+FIX = ("A cell in my Jupyter notebook failed. Reply with the whole corrected cell in one ```python "
+       "code block, then one sentence saying what you changed.\n\n")
 
 
 def _say(line: str) -> None:
@@ -112,6 +126,9 @@ class JunisMagics(Magics):
     cache = Enum(_CACHE_MODES, help="Answer cache: off | use (hits shown, misses asked and stored) | "
                  "replay (misses are errors; no network) | refresh (always ask, store). "
                  f"Default: ${CACHE_ENV}, else off.").tag(config=True)
+    context = Integer(0, min=0, help="Put the sources of the last N executed code cells before "
+                      "the prompt.").tag(config=True)
+    dry_run = Bool(False, help="Show the messages that would be sent, and send nothing.").tag(config=True)
     cache_path = Unicode(None, allow_none=True, help="The answer cache's file (default: beside "
                          f"the notebook, else ${CACHE_PATH_ENV}, else the user data directory)."
                          ).tag(config=True)
@@ -125,6 +142,7 @@ class JunisMagics(Magics):
         self._cell_id: str | None = None
         self._client_for: tuple[str, str] | None = None
         self._cache: AnswerCache | None = None
+        self.failures = Failures()
 
     @default("cache")
     def _cache_from_env(self) -> str:
@@ -164,6 +182,7 @@ class JunisMagics(Magics):
 
     def post_run_cell(self, result: Any) -> None:
         self._cell_id = None    # a magic run outside run_cell must not take a stale id
+        self.failures.hook(result)
 
     @validate("timeout")
     def _check_timeout(self, proposal: Any) -> float:
@@ -188,16 +207,18 @@ class JunisMagics(Magics):
         except errors.ConfigurationError:
             return None
 
+    def _key(self) -> str | None:
+        try:
+            return config.resolve_key()
+        except errors.ConfigurationError:
+            return None
+
     def _fail(self, line: str) -> None:
         """The cell's one error line: raised (the cell fails), or printed with `on_error='print'`."""
         if self.on_error == "print":
             _say(line)
             return
-        try:
-            key = config.resolve_key()
-        except errors.ConfigurationError:
-            key = None
-        raise CellError(config.scrub(line, key))
+        raise CellError(config.scrub(line, self._key()))
 
     def _show(self, obj: Any, **kwargs: Any) -> None:
         from IPython.display import display
@@ -217,6 +238,8 @@ class JunisMagics(Magics):
     @argument("--max-tokens", type=int, default=None)
     @argument("--no-interpolate", dest="interpolate", action="store_false", default=None)
     @argument("--cache", default=None, choices=_CACHE_MODES, help="answer cache mode")
+    @argument("--context", type=int, default=None, help="put the last N code cells before the prompt")
+    @argument("--dry-run", action="store_true", default=None, help="show what would be sent")
     @line_cell_magic
     def junis(self, line: str, cell: str | None = None) -> Any:
         """Ask a Junis agent (`%%junis`), or run a command (`%junis help`)."""
@@ -243,6 +266,8 @@ class JunisMagics(Magics):
         for name, value in vars(args).items():   # every option has a trait of its name
             if value is None:
                 setattr(args, name, getattr(self, name))
+        if args.context < 0:
+            raise errors.ConfigurationError("bad option: --context takes a number of cells, 0 or more.")
         if args.out is not None and not args.out.isidentifier():
             raise errors.ConfigurationError(f"bad option: --out {args.out!r} is not a variable name.")
         return args
@@ -255,11 +280,18 @@ class JunisMagics(Magics):
         if opts.interpolate:
             prompt = interp.interpolate(prompt, self.shell.user_ns,
                                         max_table_rows=self.max_table_rows,
-                                        max_string_chars=self.max_string_chars)
+                                        max_string_chars=self.max_string_chars,
+                                        errors=self.failures.text)
+        if opts.context:
+            prompt = recent_code(self.shell, opts.context) + prompt
+        prompt = config.scrub_keys(prompt, self._key())
         check_prompt(prompt, self.max_prompt_chars, "%config JunisMagics.max_prompt_chars",
                      "it is counted after interpolation: put fewer rows in it, or use "
                      "--no-interpolate.")
         history = self._follow(opts)
+        if opts.dry_run:
+            self._show(dry_run(prompt, opts.system, history, self.chain.plan(self._cell_id)))
+            return
         cache_mode = CacheMode(opts.cache)
         key = answer_key(opts.agent, history, prompt, dict(
             system=opts.system, temperature=opts.temperature, max_tokens=opts.max_tokens,
@@ -415,7 +447,7 @@ class JunisMagics(Magics):
                     "see `%junis help`.")
             raise errors.ConfigurationError(
                 f"unknown command {name!r}: try agents, sessions, history, conversation, new, "
-                "status, usage, chat, config, login or help.")
+                "explain, fix, status, usage, chat, config, login or help.")
         return handler(args)
 
     def _cmd_help(self, args: list[str]) -> None:
@@ -488,6 +520,26 @@ class JunisMagics(Magics):
             "total_tokens": pd.array([t.usage.total_tokens for t in turns], dtype="Int64"),
             "cached": pd.array([t.cached for t in turns], dtype="boolean"),
         })
+
+    def _failure(self, args: list[str], verb: str) -> Any:
+        if len(args) > 1 or (args and not args[0].lstrip("-").isdigit()):
+            raise errors.ConfigurationError(f"usage: %junis {verb} [N], N a cell's execution count.")
+        number = int(args[0]) if args else None
+        found = self.failures.get(number)
+        if found is not None:
+            return found
+        if not len(self.failures):
+            raise errors.ConfigurationError(f"no cell has failed yet in this kernel: nothing to {verb}.")
+        raise errors.ConfigurationError(f"cell [{number}] did not fail; `%junis {verb}` alone takes "
+                                        "the last cell that did.")
+
+    def _cmd_explain(self, args: list[str]) -> None:
+        failure = self._failure(args, "explain")
+        self._ask("--no-interpolate", EXPLAIN + failure.text())
+
+    def _cmd_fix(self, args: list[str]) -> None:
+        failure = self._failure(args, "fix")
+        self._ask("--no-interpolate --format code", FIX + failure.text())
 
     def _cmd_new(self, args: list[str]) -> None:
         self.chain.start()

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
+from hypothesis import given, settings, strategies as st
 
-from junis_jupyter.notebook.interpolate import format_value, frame_to_markdown, interpolate
+from junis_jupyter.errors import ConfigurationError
+from junis_jupyter.notebook.interpolate import code_regions, interpolate
+from junis_jupyter.notebook.views import format_value, frame_to_markdown
 
 
 def test_names_and_attributes_are_replaced():
@@ -15,7 +19,7 @@ def test_names_and_attributes_are_replaced():
 
 def test_unknown_names_and_code_survive():
     ns = {"x": 1, "y": [1, 2]}
-    for text in ('d = {"a": 1}', "{x for x in y}", "{missing}", "{{x}}", "f({})", "{ x + 1 }",
+    for text in ('d = {"a": 1}', "{x for x in y}", "{missing}", "f({})", "{ x + 1 }", "{ x }",
                  "{o._private}", "{In[99]}", "{y.nope}", "{\nx\n}"):
         assert interpolate(text, ns) == text, text
 
@@ -34,7 +38,7 @@ def test_in_and_out_history():
 
 def test_long_strings_are_capped_saying_how_much():
     text = interpolate("{s}", {"s": "a" * 5000}, max_string_chars=100)
-    assert text.startswith("a" * 100) and text.endswith("[4900 more characters]")
+    assert text.startswith("a" * 100) and text.endswith("… 4,900 more characters")
     assert len(text) < 200
 
 
@@ -58,3 +62,73 @@ def test_named_index_is_kept_and_series_work():
     df = pd.DataFrame({"v": [1, 2]}, index=pd.Index(["p", "q"], name="k"))
     assert frame_to_markdown(df).splitlines()[0] == "| k | v |"
     assert format_value(pd.Series([7, 8], name="s")).splitlines()[:3] == ["| s |", "|---|", "| 7 |"]
+
+
+# -- code is left alone, braces escape ----------------------------------------------------------
+
+NS = {"x": 42, "d": {"k": 1}}
+
+
+@pytest.mark.parametrize("text", [
+    'Run `print(f"{x}")` please',
+    "Double ``a `{x}` b`` ticks",
+    '```python\nprint(f"{x}")\n{x}\n```',
+    '~~~\n{"x": {x}}\n~~~',
+    "```\nan unclosed fence keeps {x} to the end",
+])
+def test_code_spans_and_fences_are_sent_as_written(text):
+    assert interpolate(text, NS) == text
+
+
+def test_outside_code_names_are_replaced_and_double_braces_are_literal():
+    text = 'x is {x}; `{x}` stays; {{x}} is literal; so is }} and {{'
+    assert interpolate(text, NS) == "x is 42; `{x}` stays; {x} is literal; so is } and {"
+
+
+def test_an_unmatched_backtick_is_not_code():
+    assert interpolate("a ` then {x}", NS) == "a ` then 42"
+
+
+def test_fence_closed_by_a_longer_run_only():
+    text = "````\n{x}\n```\n{x}\n````\nafter {x}"
+    assert interpolate(text, NS) == "````\n{x}\n```\n{x}\n````\nafter 42"
+
+
+_pieces = st.lists(st.one_of(
+    st.sampled_from(["{x}", "{d}", "{{", "}}", "text ", "\n", "{ x }", "{missing}"]),
+    st.text(alphabet="ab{}x `\n", max_size=8)), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(before=_pieces, code=st.text(alphabet="ab{}x:=\"'\n ", min_size=1, max_size=30)
+       .filter(lambda c: c.strip()), after=_pieces, fenced=st.booleans())
+def test_property_code_is_sent_byte_for_byte(before, code, after, fenced):
+    """Whatever surrounds it and whatever the namespace holds, code arrives unchanged."""
+    block = f"\n```\n{code}\n```\n" if fenced else "`" + code.replace("\n", " ") + "`"
+    text = "".join(before).replace("`", "") + block + "".join(after).replace("`", "")
+    assert block in interpolate(text, NS)
+    assert any(block.strip("\n") in text[a:b] for a, b in code_regions(text))
+
+
+# -- errors and views --------------------------------------------------------------------------
+
+def test_err_and_err_n_come_from_the_errors_callback():
+    known = {3: "cell 3 failed", None: "the last failure"}
+    out = interpolate("{Err} / {Err[3]} / {Err[9]}", {}, errors=known.get)
+    assert out == "the last failure / cell 3 failed / {Err[9]}"
+    assert interpolate("{Err}", {}) == "{Err}"
+
+
+def test_an_unknown_view_is_one_clear_error_naming_the_views():
+    df = pd.DataFrame({"a": [1]})
+    with pytest.raises(ConfigurationError, match="unknown view 'nope': the views are schema, head"):
+        interpolate("{df:nope}", {"df": df})
+
+
+def test_a_view_on_something_else_is_a_clear_error():
+    with pytest.raises(ConfigurationError, match="for DataFrames and Series, not int"):
+        interpolate("{x:schema}", NS)
+
+
+def test_a_view_on_a_missing_name_is_left_alone():
+    assert interpolate("{nothing:schema}", NS) == "{nothing:schema}"
