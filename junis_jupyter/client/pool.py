@@ -64,14 +64,16 @@ class Gate:
         return max(0.0, self._resume_at - time.monotonic())
 
     def retry(self, exc: RateLimitError, tried: int) -> bool:
-        """An item was rate limited after `tried` retries: False if it has used them all, else
-        pause every worker for the server's wait (`Retry-After`, as the error carries it)."""
-        if tried >= self.retries:
-            return False
+        """An item was rate limited after `tried` retries: pause every worker for the server's
+        wait (`Retry-After`, as the error carries it) and say yes, or say no if the item has used
+        its retries or the wait is longer than MAX_WAIT (an hourly quota: waiting it out would
+        stall the notebook for many minutes and then, most likely, fail the same way)."""
         wait = exc.retry_after if exc.retry_after is not None and exc.retry_after > 0 \
             else DEFAULT_WAIT
+        if tried >= self.retries or wait > MAX_WAIT:
+            return False
         with self._lock:
-            self._resume_at = max(self._resume_at, time.monotonic() + min(MAX_WAIT, wait))
+            self._resume_at = max(self._resume_at, time.monotonic() + wait)
         return True
 
 

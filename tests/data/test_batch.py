@@ -101,6 +101,17 @@ def test_rate_limit_retries_are_bounded(client: JunisClient, junis_env) -> None:
     assert df["answer"].iloc[1] == "second"
 
 
+def test_a_rate_limit_longer_than_the_pools_wait_is_the_rows_error_at_once(client: JunisClient,
+                                                                           junis_env) -> None:
+    # an hour's wait (an hourly quota): the client gives up at once, and so does the batch,
+    # rather than pausing every worker for minutes (it used to pause 120 s, then try again)
+    junis_env.faults({"kind": "status", "status": 429, "code": "rate_limit_exceeded",
+                      "retry_after": 3600, "count": 1, "path": "/v1/chat"})
+    df = ask_many(["[[echo]] first", "[[echo]] second"], concurrency=1, client=client)
+    assert df["error"].iloc[0].startswith("rate limited (429 rate_limit_exceeded")
+    assert df["answer"].iloc[1] == "second"
+
+
 def test_recovers_from_a_real_concurrency_limit(make_emulator) -> None:
     server = make_emulator(concurrency=1, rpm=10_000, token_delay=0.01)
     with JunisClient(server.key, server.url) as c:
