@@ -7,6 +7,7 @@ choice is an error, never an empty answer.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from math import isfinite
 from typing import Any
 
 from .types import Agent, ChatResult, Message, Session, SessionStatus, Usage
@@ -47,8 +48,10 @@ def parse_usage(value: Any) -> Usage | None:
 
 
 def _int_field(obj: dict, name: str) -> int:
+    """A count; anything else is 0, `NaN` and `Infinity` too (json.loads accepts both, and int()
+    of them raises, which failed a whole stream or listing over one usage field)."""
     value = obj.get(name)
-    return int(value) if isinstance(value, (int, float)) else 0
+    return int(value) if isinstance(value, (int, float)) and isfinite(value) else 0
 
 
 def _bool(value: Any) -> bool | None:
@@ -119,7 +122,8 @@ def parse_agent(item: dict) -> Agent:
     ident = item.get("id") or item.get("agent_id") or ""
     return Agent(
         id=str(ident), name=str(item.get("name") or ident),
-        description=text_or_none(item.get("description")), agent_type=text_or_none(item.get("agent_type")),
+        description=text_or_none(item.get("description")),
+        agent_type=text_or_none(item.get("agent_type")),
         is_active=_bool(item.get("is_active")), model=text_or_none(item.get("model")),
         created_at=parse_time(item.get("created_at")))
 
@@ -139,7 +143,8 @@ def parse_message(item: dict, session_id: str, position: int) -> Message:
     return Message(
         session_id=session_id, position=position, id=str(ident) if ident is not None else None,
         role=str(item.get("role") or "unknown"), content=_content(item.get("content")),
-        created_at=parse_time(item.get("created_at")), agent_name=text_or_none(item.get("agent_name")),
+        created_at=parse_time(item.get("created_at")),
+        agent_name=text_or_none(item.get("agent_name")),
         usage=parse_usage(item.get("usage")))
 
 

@@ -36,7 +36,8 @@ from ._failures import connection_error, error_from_response, redirect_error
 from ._headers import parse_rate_limit
 from ._requests import Requests, chat_body, chat_route, segment
 from ._retry import RetryPolicy
-from .types import Agent, ChatResult, Message, Session, SessionStatus
+from .types import (Agent, CallRecord, ChatResult, Message, RateLimitInfo, Session,
+                    SessionStatus)
 
 __all__ = ["Core", "DEFAULT_MAX_RESPONSE_BYTES", "MAX_PAGE_SIZE"]
 

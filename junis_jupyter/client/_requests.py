@@ -33,7 +33,8 @@ class Requests:
         json_type = {"Content-Type": "application/json"}
         # (has a JSON body, streams) -> headers, built once
         self._headers = {(False, False): plain, (False, True): events,
-                         (True, False): {**plain, **json_type}, (True, True): {**events, **json_type}}
+                         (True, False): {**plain, **json_type},
+                         (True, True): {**events, **json_type}}
 
     def build(self, method: str, path: str, *, json: Any = None,
               params: dict[str, Any] | None = None, stream: bool = False) -> httpx.Request:

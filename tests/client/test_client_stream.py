@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 import httpx
 import pytest
 
-from junis_jupyter.client import AsyncJunisClient, CallRecord, ChatChunk, JunisClient
+from junis_jupyter.client import AsyncJunisClient, CallRecord, ChatChunk, JunisClient, Usage
 from junis_jupyter.errors import APIError, StreamError
 
 from support.clients import wait_until
@@ -220,6 +220,21 @@ def chunk(text: str, **extra: Any) -> str:
     body = {"id": "c1", "object": "chat.completion.chunk", "session_id": "s1",
             "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}], **extra}
     return json.dumps(body, ensure_ascii=False)
+
+
+def test_usage_counts_that_are_not_finite_do_not_break_the_stream() -> None:
+    # MockTransport: the emulator never sends NaN or Infinity; a Python server using json.dumps'
+    # defaults may, and json.loads reads them. int() of one raised a bare ValueError out of the
+    # loop, and the call was recorded as interrupted.
+    records: list[CallRecord] = []
+    reads = [f"data: {chunk('hi')}\n\n".encode(),
+             b'data: {"choices": [], "usage": {"prompt_tokens": 2, "completion_tokens": NaN, '
+             b'"total_tokens": Infinity}}\n\n', b"data: [DONE]\n\n"]
+    with mock_client(reads) as c, c.stream("hi") as stream:
+        c.add_observer(records.append)
+        assert "".join(ch.text for ch in stream) == "hi"
+    assert stream.result.usage == Usage(2, 0, 2) and not stream.result.interrupted
+    assert [(r.error_code, r.usage) for r in records] == [(None, Usage(2, 0, 2))]
 
 
 def test_crlf_comments_fields_and_reads_split_mid_character() -> None:

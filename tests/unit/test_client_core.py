@@ -16,12 +16,14 @@ import httpx
 import pytest
 
 from junis_jupyter.client._actions import Send, Sleep
-from junis_jupyter.client._bodies import items_of, parse_agent, parse_chat, parse_time
+from junis_jupyter.client._bodies import (items_of, parse_agent, parse_chat, parse_message,
+                                          parse_time, parse_usage)
 from junis_jupyter.client._core import Core
 from junis_jupyter.client._failures import error_from_response
 from junis_jupyter.client._headers import parse_rate_limit, parse_retry_after
 from junis_jupyter.client._requests import build_messages
 from junis_jupyter.client._retry import RetryPolicy, server_wait
+from junis_jupyter.client.types import Usage
 from junis_jupyter.errors import (APIError, AuthenticationError, BadRequestError,
                                   ConfigurationError, InsufficientCreditsError, NotFoundError,
                                   PermissionDeniedError, RateLimitError, ServerError,
@@ -345,6 +347,17 @@ def test_completion_variants_the_contract_allows() -> None:
         {"id": "t1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
         "finish_reason": "tool_calls"}]})
     assert (tools.text, tools.finish_reason) == ("", "tool_calls")
+
+
+def test_usage_counts_that_are_not_finite_read_as_zero() -> None:
+    """json.loads reads NaN and Infinity; int() of them raised out of a chat, a listing or a
+    stream instead of the lenient reading every other odd field gets."""
+    assert parse_usage(json.loads(
+        '{"prompt_tokens": NaN, "completion_tokens": 3, "total_tokens": Infinity}')) == Usage(0, 3, 3)
+    body = json.loads('{"choices": [{"message": {"content": "a"}}], "usage": {"total_tokens": NaN}}')
+    assert parse_chat(body).usage == Usage()
+    item = json.loads('{"role": "assistant", "content": "a", "usage": {"prompt_tokens": -Infinity}}')
+    assert parse_message(item, "s1", 0).usage == Usage()
 
 
 @pytest.mark.parametrize("body, says", [
