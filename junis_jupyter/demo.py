@@ -51,6 +51,11 @@ class NotebookRun:
         return sum(cost(t) for t in self.cached_tokens)
 
 
+def _expected_error(cell: Any) -> bool:
+    """A cell tagged `raises-exception` (nbval's tag) fails on purpose, to show `%junis explain`."""
+    return "raises-exception" in cell.get("metadata", {}).get("tags", [])
+
+
 def _count(nb: Any) -> tuple[int, int, list[int], list[str]]:
     """(answers, cached answers, their tokens, error lines) read from the notebook's outputs."""
     answers = cached = 0
@@ -64,7 +69,7 @@ def _count(nb: Any) -> tuple[int, int, list[int], list[str]]:
                 if footer.get("note") == "cached":
                     cached += 1
                     cached_tokens.append(int(footer.get("total_tokens") or 0))
-            if out.get("output_type") == "error":
+            if out.get("output_type") == "error" and not _expected_error(cell):
                 problems.append(f"cell {index}: {out.get('ename')}: {out.get('evalue')}")
             elif out.get("output_type") == "stream" and out.get("name") == "stderr" \
                     and "Junis:" in out.get("text", ""):

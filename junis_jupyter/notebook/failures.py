@@ -38,15 +38,24 @@ class Failure:
 
     def text(self) -> str:
         """How the failure reads inside a prompt."""
-        return (f"Cell [{self.execution_count}] failed with {self.type}: {self.message}\n\n"
+        return (f"The cell failed with {self.type}: {self.message}\n\n"
                 f"The cell:\n```python\n{self.source.rstrip()}\n```\n\n"
                 f"The traceback (the user's frames):\n```\n{self.traceback.rstrip()}\n```")
 
 
-def _user_frames(exc: BaseException) -> list[traceback.FrameSummary]:
+def _user_frames(exc: BaseException, cells: dict[str, int]) -> list[traceback.FrameSummary]:
+    """The frames not in IPython's machinery; a cell's frames named `<cell>`, not by the kernel's
+    temporary file or an execution count, so the same failure reads the same in every kernel (and
+    the answer cache's key stays the same)."""
     machinery = _machinery()
-    return [f for f in traceback.extract_tb(exc.__traceback__)
-            if not f.filename.startswith(machinery)]
+    frames = []
+    for f in traceback.extract_tb(exc.__traceback__):
+        if f.filename.startswith(machinery):
+            continue
+        if f.filename in cells:
+            f = traceback.FrameSummary("<cell>", f.lineno, f.name, line=f.line)
+        frames.append(f)
+    return frames
 
 
 def _key() -> str | None:
@@ -57,14 +66,16 @@ def _key() -> str | None:
 
 
 class Failures:
-    def __init__(self) -> None:
+    def __init__(self, shell: Any = None) -> None:
         self._by_count: dict[int, Failure] = {}
+        self._shell = shell
 
     def remember(self, execution_count: int | None, exc: BaseException, source: str) -> None:
         if execution_count is None:
             return
         key = _key()
-        trimmed = "".join(traceback.format_list(_user_frames(exc)))
+        cells = getattr(getattr(self._shell, "compile", None), "_filename_map", None) or {}
+        trimmed = "".join(traceback.format_list(_user_frames(exc, cells)))
         tail = "".join(traceback.format_exception_only(type(exc), exc))
         self._by_count[execution_count] = Failure(
             execution_count, type(exc).__name__, config.scrub_keys(str(exc), key),

@@ -142,7 +142,7 @@ class JunisMagics(Magics):
         self._cell_id: str | None = None
         self._client_for: tuple[str, str] | None = None
         self._cache: AnswerCache | None = None
-        self.failures = Failures()
+        self.failures = Failures(shell)
 
     @default("cache")
     def _cache_from_env(self) -> str:
