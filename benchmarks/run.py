@@ -27,6 +27,7 @@ BENCHMARKS = {   # name -> module with `run(ctx) -> list[Figure]`, in the order 
     "batch": "benchmarks.batch",
     "frames": "benchmarks.messages_frame",
     "load_cost": "benchmarks.load_cost",
+    "notebook_cache": "benchmarks.notebook_cache",
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
