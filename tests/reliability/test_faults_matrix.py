@@ -280,18 +280,27 @@ def run_async_stream(url: str, key: str, arm: Callable[[], None], shell: Any) ->
     return asyncio.run(go())
 
 
+def aim_magic(magic: Any, url: str, key: str, mp: pytest.MonkeyPatch) -> None:
+    """The magic makes its own client from the environment and its options (again whenever the
+    key or URL changes), and some rows put a proxy in front of the emulator: point both at this
+    row's server, so its client is made like the other paths' clients."""
+    mp.setenv("JUNIS_BASE_URL", url)
+    mp.setenv("JUNIS_API_KEY", key)
+    mp.setattr(magic, "timeout", TIMEOUT)
+    mp.setattr(magic, "max_retries", MAX_RETRIES)
+    magic.reset_client()
+
+
 def run_magic(url: str, key: str, arm: Callable[[], None], shell: Any,
               options: str = "") -> Outcome:
     magic = shell.magic
-    magic.reset_client()
-    magic.session_id = None
-    # The magic takes its URL and key from the environment, and some rows put a proxy in front
-    # of the emulator: the test hands it a client made like the other paths' clients.
-    magic._client = JunisClient(**_client_kwargs(url, key))
-    shell.shell.user_ns["_junis"] = None
-    arm()
-    cell = shell.run(f"%%junis{options}\n" + PROMPT)
-    magic.reset_client()
+    with pytest.MonkeyPatch.context() as mp:
+        aim_magic(magic, url, key, mp)
+        magic.session_id = None
+        shell.shell.user_ns["_junis"] = None
+        arm()
+        cell = shell.run(f"%%junis{options}\n" + PROMPT)
+        magic.reset_client()
     assert cell.error is None, cell.error                 # the kernel never sees an exception
     assert "Traceback" not in cell.err + cell.out
     shown = cell.shown.split("\n\n*[", 1)[0]              # the note under a cut-off answer
@@ -422,10 +431,9 @@ def _check_error(outcome: Outcome, path: str, fault: Fault, partial: str) -> Non
 ])
 def test_magic_commands_under_a_persistent_fault_are_one_line(
         command: str, path: str, emulator: Any, shell: Any, usage: ledger_module.Ledger,
-        waits: list[float]) -> None:
+        waits: list[float], monkeypatch: pytest.MonkeyPatch) -> None:
     magic = shell.magic
-    magic.reset_client()
-    magic._client = JunisClient(**_client_kwargs(emulator.url, emulator.key))
+    aim_magic(magic, emulator.url, emulator.key, monkeypatch)
     shell.run("%%junis --new\nOpen a session for the listings")
     sid = magic.session_id
     assert sid
@@ -562,10 +570,10 @@ def test_cancelling_map_stops_every_worker_and_loses_no_ledger_row(
 
 
 def test_interrupting_the_magic_mid_stream_records_one_interrupted_call(
-        emulator: Any, shell: Any, usage: ledger_module.Ledger) -> None:
+        emulator: Any, shell: Any, usage: ledger_module.Ledger,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     magic = shell.magic
-    magic.reset_client()
-    magic._client = JunisClient(**_client_kwargs(emulator.url, emulator.key))
+    aim_magic(magic, emulator.url, emulator.key, monkeypatch)
     magic.update_hz = 1000.0                 # an update per chunk, so the interrupt lands early
 
     updates: list[dict[str, Any]] = []
