@@ -5,8 +5,20 @@ widget.py        ChatPanel: the widgets wired to a Conversation; traitlets other
 html.py          the page's CSS and key hook, turns as (sanitised) HTML, the render cache
 loop.py          work moved onto the panel's home loop; tasks waited for; the redraw throttle
 client.py        the client given (sync, async, none) made async; streams opened and closed
+
+`ChatPanel` is imported on first use, so the model can be used (and tested) without ipywidgets.
 """
+from __future__ import annotations
+
+from typing import Any
+
 from .conversation import Conversation, Phase, Turn, TurnState
-from .widget import ChatPanel
 
 __all__ = ["ChatPanel", "Conversation", "Phase", "Turn", "TurnState"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ChatPanel":
+        from .widget import ChatPanel
+        return ChatPanel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
