@@ -7,6 +7,7 @@ script that runs (and any alert dialog).
 """
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -89,6 +90,16 @@ def wait_streaming(page: Any) -> None:
         """() => { const t = [...document.querySelectorAll('.junis-chat-conversation .junis-assistant')].pop();
                    return t && t.dataset.state === 'streaming' && t.querySelector('.junis-body').innerText.trim().length > 0; }""",
         timeout=_SLOW)
+
+
+def allowed_href(href: str) -> bool:
+    """The rule of docs/panel.md, restated here rather than imported from the renderer: http,
+    https and mailto links, or relative ones (no scheme at all: nothing colon-like before the
+    first `/`, `?` or `#`; a relative link may be percent-encoded text, inert as a path)."""
+    if href.startswith(("http://", "https://", "mailto:")):
+        return True
+    head = re.split(r"[/?#]", href, maxsplit=1)[0]
+    return not href.startswith(("//", "\\")) and ":" not in head and "%3a" not in head.lower()
 
 
 def body_text(page: Any) -> str:
@@ -198,6 +209,6 @@ def test_an_answer_full_of_script_injection_runs_nothing(page: Any, lab: LabServ
     hrefs = page.evaluate("""() => [...document.querySelectorAll('.junis-chat-conversation a')]
         .map(a => a.getAttribute('href'))""")
     assert hrefs, "the safe links of the corpus should survive"
-    assert all(h.startswith(("http://", "https://", "mailto:", "/", "#")) for h in hrefs), hrefs
+    assert all(allowed_href(h) for h in hrefs), hrefs
     text = conversation.inner_text()
     assert "window.__xss" in text and "<script>" in text   # shown to the reader as text
