@@ -3,6 +3,7 @@
 conversation.py  turns, the live exchange, session, token totals, rate limit, the lifecycle
 widget.py        ChatPanel: the widgets wired to a Conversation; traitlets others can watch
 html.py          the page's CSS and key hook, turns as (sanitised) HTML, the render cache
+pickers.py       the agent and session dropdowns: options from the listings, quiet moves
 loop.py          work moved onto the panel's home loop; tasks waited for; the redraw throttle
 client.py        the client given (sync, async, none) made async; streams opened and closed
 

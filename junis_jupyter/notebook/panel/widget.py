@@ -4,14 +4,12 @@ The panel holds no lifecycle of its own: the `Conversation` says what phase it i
 there are, the session and the token totals; the panel moves it on from widget events and from the
 stream, draws what it holds (`html.py`), and mirrors what others may watch into traitlets
 (`session_id`, `busy`, `phase`, `tokens`, `rate_limit`, `agent`). Its work runs on one event loop
-(`loop.py`), through whatever client it was given (`client.py`).
+(`loop.py`), through whatever client it was given (`client.py`); the dropdowns are `pickers.py`.
 """
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -27,14 +25,13 @@ from .client import async_client, close_quietly, open_stream, rate_limit_of
 from .conversation import Conversation, Phase, Turn
 from .html import CSS, EMPTY, KEYS_JS, SUBMIT_MARK, TurnHtml, footer_html, notice_html
 from .loop import Home, TaskSet, Throttle, wait_for
+from .pickers import Pickers
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["ChatPanel", "SUBMIT_MARK"]
 
-ORCHESTRATOR = "Orchestrator"
-NEW_CHAT = "New chat"
 _STILL_STREAMING = "An answer is still streaming: wait for it or press Stop."
 _NO_LOOP = "No running event loop here: use `await panel.send_async(...)`."
 
@@ -89,16 +86,13 @@ class ChatPanel(w.VBox):
         self._task: asyncio.Task[Any] | None = None   # the answer Stop would cancel
         self._loads = TaskSet()                       # pickers and histories being fetched
         self._answers = TaskSet()
-        self._quiet = False                           # set while the panel itself moves a picker
         self._html = TurnHtml()
         self._home = Home(report=lambda exc: self._show(self._advice(exc), "error"))
         self._throttle = Throttle(self._draw_live, 1.0 / update_hz)
 
-        # "" and not None: a Dropdown shows None as "nothing selected".
-        self.agent_picker = w.Dropdown(options=[(ORCHESTRATOR, "")], value="",
-                                       description="Agent", layout=w.Layout(width="260px"))
-        self.session_picker = w.Dropdown(options=[(NEW_CHAT, "")], value="",
-                                         description="Session", layout=w.Layout(width="360px"))
+        self._pickers = Pickers()
+        self.agent_picker = self._pickers.agent
+        self.session_picker = self._pickers.session
         self.new_button = w.Button(description="New chat", icon="plus",
                                    layout=w.Layout(width="auto"))
         # Finished turns and the streaming exchange are two widgets, so a streaming update sends
@@ -225,21 +219,18 @@ class ChatPanel(w.VBox):
         except Exception as exc:
             problems.append(f"Agents could not be listed: {self._advice(exc)}")
         else:
-            options = [(ORCHESTRATOR, "")] + [
-                (valid_unicode(a.name), a.id) for a in agents if a.invocable and a.is_active is not False]
-            current = self.agent_picker.value
-            with self._quietly():
-                self.agent_picker.options = options
-                self.agent_picker.value = current if current in {v for _, v in options} else ""
+            self._pickers.set_agents(agents)
             if self._wanted_agent is not None:
-                self._select_agent(self._wanted_agent, agents)
+                refused = self._pickers.select_agent(self._wanted_agent, agents)
+                if refused:
+                    self._show(refused, "error")
                 self._wanted_agent = None          # once: a later refresh keeps the user's pick
         try:
             sessions = await client.sessions()
         except Exception as exc:
             problems.append(f"Sessions could not be listed: {self._advice(exc)}")
         else:
-            self._set_session_options(list(sessions)[: self._recent])
+            self._pickers.set_sessions(list(sessions)[: self._recent], self.conversation.session_id)
         if problems:
             self._show(" ".join(problems), "error")
         self.conversation.note_rate_limit(rate_limit_of(client))
@@ -293,7 +284,7 @@ class ChatPanel(w.VBox):
         exchange = stream = None
         try:
             await wait_for(self._loads)        # pickers (or a picked session) first, then the question
-            exchange = conv.ask(text, self._agent_label(), _now())
+            exchange = conv.ask(text, self._pickers.agent_label(), _now())
             self._show("")
             self._draw()
             stream = await open_stream(self._get_client(), text, conv.session_id, self.agent)
@@ -346,26 +337,6 @@ class ChatPanel(w.VBox):
             self._show("")
             self._draw()
 
-    def _set_session_options(self, sessions: list[Any]) -> None:
-        options = [(NEW_CHAT, "")]
-        for s in sessions:
-            when = s.last_update_time or s.created_at
-            stamp = when.strftime("%Y-%m-%d %H:%M") if when else "?"
-            count = f" · {s.message_count} msgs" if s.message_count is not None else ""
-            options.append((valid_unicode(f"{stamp}{count} · {s.session_id[:8]}"), s.session_id))
-        with self._quietly():
-            self.session_picker.options = options
-        self._pick_session(self.conversation.session_id)
-
-    def _pick_session(self, session_id: str | None) -> None:
-        """Show `session_id` in the picker (added as "current" if the list does not have it)."""
-        with self._quietly():
-            if session_id is not None and session_id not in {v for _, v in self.session_picker.options}:
-                first, *rest = self.session_picker.options
-                self.session_picker.options = [first, (f"current · {session_id[:8]}", session_id),
-                                               *rest]
-            self.session_picker.value = session_id or ""
-
     # -- widget events ------------------------------------------------------------------------
 
     def _on_input(self, change: dict[str, Any]) -> None:
@@ -373,40 +344,17 @@ class ChatPanel(w.VBox):
             self.send()
 
     def _on_agent(self, change: dict[str, Any]) -> None:
-        if not self._quiet:
-            self._show(f"Next question goes to {self._agent_label()}.", "info")
+        if not self._pickers.quiet:
+            self._show(f"Next question goes to {self._pickers.agent_label()}.", "info")
 
     def _on_session(self, change: dict[str, Any]) -> None:
-        if self._quiet:
+        if self._pickers.quiet:
             return
         if not change["new"]:
             self.new_chat()
             return
         self._open(change["new"])    # now, so a New chat right after it wins over the fetch
         self._loads.add(self._home.spawn(self._fetch(change["new"])))
-
-    @contextmanager
-    def _quietly(self) -> Iterator[None]:
-        """The panel itself moves a picker: its observers do not react."""
-        self._quiet = True
-        try:
-            yield
-        finally:
-            self._quiet = False
-
-    def _select_agent(self, wanted: str, agents: list[Any]) -> None:
-        if wanted.lower() == ORCHESTRATOR.lower():
-            return
-        for a in agents:
-            if wanted in (a.id, a.name) or wanted.lower() == a.name.lower():
-                if a.id in {v for _, v in self.agent_picker.options}:
-                    with self._quietly():
-                        self.agent_picker.value = a.id
-                    return
-                self._show(f"Agent {a.name} cannot be chatted with "
-                           "(only active LLM agents can); using the Orchestrator.", "error")
-                return
-        self._show(f"No agent named {wanted!r}; using the Orchestrator.", "error")
 
     # -- the model, mirrored and drawn --------------------------------------------------------
 
@@ -423,7 +371,7 @@ class ChatPanel(w.VBox):
         self.send_button.disabled = conv.busy
         self.footer.value = footer_html(conv.tokens, conv.rate_limit)
         if moved:
-            self._pick_session(conv.session_id)
+            self._pickers.show_session(conv.session_id)
 
     def _draw(self) -> None:
         """Redraw everything: at the start and end of an answer, and on session changes."""
@@ -473,9 +421,3 @@ class ChatPanel(w.VBox):
 
     def _set_input(self, text: str) -> None:
         self.input.value = valid_unicode(text.replace(SUBMIT_MARK, ""))
-
-    def _agent_label(self) -> str:
-        for label, value in self.agent_picker.options:
-            if value == self.agent_picker.value:
-                return label
-        return ORCHESTRATOR
