@@ -196,3 +196,20 @@ def test_rendered_html_always_encodes_as_utf8(codes: list[int]) -> None:
     text = "".join(map(chr, codes))
     render_markdown(text).encode("utf-8")
     escape_html(text).encode("utf-8")
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/statm"), reason="reads /proc")
+def test_rendering_frees_what_cmark_allocates() -> None:
+    """cmarkgfm's markdown_to_html_with_extensions frees neither the tree nor the HTML (~27 bytes
+    a character): 2.4M characters would leak ~65 MB. A kernel renders answers all day."""
+    def rss_mb() -> float:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            return int(fh.read().split()[1]) * 4096 / 1e6
+    block = "## Part\n\nSome *text* and a [link](https://a.b).\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n"
+    text = block * (8000 // len(block))
+    for _ in range(20):
+        render_markdown(text)
+    before = rss_mb()
+    for _ in range(300):
+        render_markdown(text)
+    assert rss_mb() - before < 16
