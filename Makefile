@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: setup test test-fast demo bench soak browser tests-readme clean wheel-check
+.PHONY: setup test test-fast demo bench soak browser tests-readme notebooks clean wheel-check
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ soak: setup
 tests-readme: setup
 	$(PYTEST) tests/reliability/test_faults_matrix.py -q
 	cp build/fault-matrix.md tests/README.md
+
+# The example notebooks' stored outputs (what nbval compares), from a run against the emulator.
+notebooks: setup
+	$(BIN)/python scripts/refresh-notebooks
 
 clean:
 	rm -rf build .pytest_cache

@@ -45,6 +45,13 @@ def pytest_unconfigure(config: Any) -> None:
     _emulator = _home = None
 
 
+def _merged(messages: list[Any]) -> list[Any]:
+    """The held displays with an answer's parts merged into one (answer_outputs.py says why)."""
+    from answer_outputs import merge_answer_parts
+    kept = merge_answer_parts([m["content"] for m in messages])
+    return [m for m in messages if any(m["content"] is c for c in kept)]
+
+
 def _fold_display_updates() -> None:
     """nbval (0.11) ignores `update_display_data`, so it would compare a streamed answer's first
     few characters with the stored final text. Hold each display that has a display_id until the
@@ -72,7 +79,7 @@ def _fold_display_updates() -> None:
                 held[display_id]["content"]["data"] = msg["content"]["data"]
                 held[display_id]["content"]["metadata"] = msg["content"]["metadata"]
                 continue
-            ready.extend(held.values())
+            ready.extend(_merged(list(held.values())))
             held.clear()
             ready.append(msg)
         return ready.popleft()

@@ -5,8 +5,8 @@ conftest.py loads this module as a plugin: its two fixtures are the one shell ev
 - `ipython` (module scope): the process's InteractiveShell with junis_jupyter loaded, as a
   `MagicShell`; unloaded when the module's tests are done.
 - `shell` (function scope): the same, with the magic as a fresh `%load_ext` leaves it (no client,
-  no session, every option at its default, no login key, no `_junis`, no `%config` left by an
-  earlier test), and again so afterwards. It sets no environment: a test asks for `junis_env`
+  no session, every option at its default but `on_error="print"`, no login key, no `_junis`, no
+  `%config` left by an earlier test), and again so afterwards. It sets no environment: a test asks for `junis_env`
   (or its own server's) to say where the magic's calls go.
 """
 from __future__ import annotations
@@ -43,18 +43,24 @@ class CellRun:
     def __init__(self, events: list[dict[str, Any]], out: str, err: str, error: Any) -> None:
         self.events, self.out, self.err, self.error = events, out, err, error
 
+    def answer_outputs(self) -> list[list[dict[str, Any]]]:
+        """Each output of the answer (its display, then its updates), in order: a streamed answer
+        settles its finished blocks into outputs of their own (notebook/render.py)."""
+        outputs: dict[str, list[dict[str, Any]]] = {}
+        for event in self.events:
+            if event["display_id"] and "junis" not in event["metadata"]:
+                outputs.setdefault(event["display_id"], []).append(event)
+        return list(outputs.values())
+
     def answer_events(self) -> list[dict[str, Any]]:
-        ids = [e["display_id"] for e in self.events if e["display_id"]]
-        return [e for e in self.events if ids and e["display_id"] == ids[0]]
+        """Every display message of the answer, in the order sent."""
+        return [e for e in self.events if e["display_id"] and "junis" not in e["metadata"]]
 
     @property
     def shown(self) -> str:
-        """The answer's last displayed text ('' when nothing was displayed)."""
-        events = self.answer_events()
-        if not events:
-            return ""
-        data = events[-1]["data"]
-        return data.get("text/markdown", data.get("text/plain", ""))
+        """What the notebook finally shows of the answer: each output's last text, joined ('' when
+        nothing was displayed)."""
+        return "".join(_text(events[-1]["data"]) for events in self.answer_outputs())
 
     @property
     def footer(self) -> dict[str, Any]:
@@ -63,6 +69,10 @@ class CellRun:
 
     def error_lines(self) -> list[str]:
         return [line for line in self.err.splitlines() if line.strip()]
+
+
+def _text(data: dict[str, Any]) -> str:
+    return data.get("text/markdown", data.get("text/plain", ""))
 
 
 Run = TypeVar("Run", bound=CellRun)
@@ -138,6 +148,10 @@ def shell(ipython: MagicShell, monkeypatch: pytest.MonkeyPatch) -> Iterator[Magi
     magic = ipython.magic
     for name in magic.trait_names(config=True):
         monkeypatch.setattr(magic, name, magic.trait_defaults(name))
+    # The suites built on this fixture read a failure's one line from stderr, so failures are
+    # printed here; that the same line fails the cell by default is tested on its own
+    # (tests/notebook/test_notebook_document.py, test_notebook_kernel.py).
+    monkeypatch.setattr(magic, "on_error", "print")
     try:
         yield ipython
     finally:

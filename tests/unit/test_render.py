@@ -86,18 +86,21 @@ def test_finish_without_chunks_still_shows_one_output():
 
 
 def test_markdown_is_shown_as_safe_html_and_text_as_text():
-    objs = []
-    record = lambda o, **k: objs.append(o) or RecordingDisplay()(o, **k)  # noqa: E731
     hostile = "# T\n\n<script>alert(1)</script> <img src=x onerror=alert(2)> [x](javascript:alert(3))"
-    StreamRenderer("markdown", display=record).feed(hostile)
-    StreamRenderer("text", display=record).feed(hostile)
-    bundle = objs[0]._repr_mimebundle_()
-    html = bundle["text/html"]
+    shown = {}
+    for mode in ("markdown", "text"):
+        disp = OutputsDisplay()
+        r = StreamRenderer(mode, display=disp)
+        r.feed(hostile)
+        r.finish()
+        shown[mode] = [o._repr_mimebundle_() for o in disp.outputs]
+        assert not any(hasattr(o, "_repr_markdown_") for o in disp.outputs)  # never raw markdown
+    html = "".join(b["text/html"] for b in shown["markdown"])
     assert "<h1>T</h1>" in html
     assert "<script" not in html and "<img" not in html and "href=\"javascript" not in html
-    assert bundle["text/plain"] == hostile
-    assert objs[1]._repr_mimebundle_() == {"text/plain": hostile}
-    assert not hasattr(objs[0], "_repr_markdown_")     # raw markdown is never published
+    assert "".join(b["text/plain"] for b in shown["markdown"]) == hostile
+    assert "".join(b["text/plain"] for b in shown["text"]) == hostile
+    assert all(set(b) == {"text/plain"} for b in shown["text"])
 
 
 def test_slow_updates_space_themselves_out():
@@ -221,19 +224,22 @@ def test_a_link_definition_anywhere_means_whole_renders():
 @pytest.mark.parametrize("mode", ["markdown", "text", "terminal"])
 def test_thousands_of_chunks_between_updates_lose_nothing(mode):
     from junis_jupyter.client.textbuffer import FOLD
-    clock, disp, out = FakeClock(), RecordingDisplay(), io.StringIO()
+    clock, disp, out = FakeClock(), OutputsDisplay(), io.StringIO()
     r = StreamRenderer(mode, update_hz=1, display=disp, clock=clock, stdout=out)
     pieces = [f"{i}é " if i % 7 else f"\n\n{i}\n" for i in range(3 * FOLD + 11)]
+
+    def settled() -> str:      # the outputs before the current one (the current one is r.text)
+        return "".join(o.text for o in disp.outputs[:r.outputs - (r._handle is not None)])
     for i, p in enumerate(pieces):
         clock.now = i * 0.0004         # about one update per 2,500 chunks: folds in between
         r.feed(p)
         if i in (FOLD - 1, FOLD, 2 * FOLD + 1):
-            assert r.text == "".join(pieces[:i + 1])
-    assert r.finish() == r.text == "".join(pieces)
+            assert (settled() if mode != "terminal" else "") + r.text == "".join(pieces[:i + 1])
+    r.finish()
     if mode == "terminal":
-        assert out.getvalue() == "".join(pieces)
+        assert out.getvalue() == r.text == "".join(pieces)
     else:
-        assert (disp.updates or disp.shown)[-1] == "".join(pieces)
+        assert "".join(o.text for o in disp.outputs) == "".join(pieces)
 
 
 def test_a_long_finished_stretch_is_rendered_in_pieces_that_add_up(monkeypatch):
@@ -309,3 +315,70 @@ def test_a_last_update_that_cuts_its_output_still_shows_the_rest(mode):
     r.finish()
     assert "".join(o.text for o in disp.outputs) == "x0123456789\n\nabc\n\nde"
     assert len(disp.outputs) == r.outputs == 2
+
+
+class ByteCountingDisplay:
+    """Counts the bytes of every message sent to the frontend, and which outputs were updated."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.sent = 0
+        self.messages: list[float] = []       # the clock time of each message
+        self.outputs: list = []
+        self.updated_after_settling: list[int] = []
+
+    def _count(self, obj) -> None:
+        self.sent += sum(len(v.encode()) for v in obj._repr_mimebundle_().values())
+        self.messages.append(self.clock())
+
+    def __call__(self, obj, display_id=None, **kwargs):
+        self._count(obj)
+        index = len(self.outputs)
+        self.outputs.append(obj)
+        outer = self
+
+        class Handle:
+            def update(self, obj):
+                if index < len(outer.outputs) - 1:
+                    outer.updated_after_settling.append(index)
+                outer._count(obj)
+                outer.outputs[index] = obj
+        return Handle()
+
+    def final_bytes(self) -> int:
+        return sum(sum(len(v.encode()) for v in o._repr_mimebundle_().values()) for o in self.outputs)
+
+
+@pytest.mark.parametrize("size", [20_000, 60_000])
+def test_a_streamed_answer_sends_about_its_own_size_and_settles_finished_blocks(size):
+    from junis_jupyter.emulator.responder import answer_text, split_pieces
+    from junis_jupyter.notebook.markdown import render_markdown
+    text, _ = answer_text(f"[[size={size}]] Explain the quarterly trend")
+    pieces = split_pieces(text, None)
+    clock = FakeClock()
+    disp = ByteCountingDisplay(clock)
+    r = StreamRenderer("markdown", update_hz=15, display=disp, clock=clock)
+    for i, piece in enumerate(pieces):
+        clock.now = i * 10.0 / len(pieces)    # the answer takes ten seconds to arrive
+        r.feed(piece)
+    streaming = list(disp.messages)                     # the final update comes on top
+    r.finish()
+    assert "".join(o.text for o in disp.outputs) == text
+    assert "".join(o._repr_mimebundle_()["text/html"] for o in disp.outputs) == render_markdown(text)
+    assert disp.updated_after_settling == []            # a settled output is never sent again
+    assert disp.sent <= 2 * disp.final_bytes()          # was 75x: every update resent it all
+    per_second = max(sum(1 for t in streaming if s <= t < s + 1) for s in range(10))
+    assert per_second <= 16
+
+
+def test_a_note_goes_on_the_last_output_and_nothing_is_lost():
+    clock, disp = FakeClock(), OutputsDisplay()
+    r = StreamRenderer("markdown", update_hz=10, display=disp, clock=clock)
+    for i, piece in enumerate(["# Title\n\n", "Para one.\n\n", "```py\nx = 1\n"]):
+        clock.now = i
+        r.feed(piece)
+    r.finish(note="interrupted")
+    texts = [o.text for o in disp.outputs]
+    assert "".join(texts[:-1]) + texts[-1].split("\n```\n\n*[interrupted]*")[0] == \
+        "# Title\n\nPara one.\n\n```py\nx = 1\n"
+    assert texts[-1].endswith("\n```\n\n*[interrupted]*")      # the open fence is closed first
