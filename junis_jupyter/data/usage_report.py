@@ -27,7 +27,8 @@ _COUNTS = _METRICS[:5]
 
 def _failed(df: pd.DataFrame) -> pd.Series:
     code = df["error_code"]
-    return (code.notna() & (code != "interrupted")).fillna(False).astype(bool) | \
+    ok = code.isin(["interrupted", "cached"])       # stopped by the user; replayed, no call
+    return (code.notna() & ~ok).fillna(False).astype(bool) | \
         (df["status"] >= 400).fillna(False).astype(bool)
 
 
@@ -138,7 +139,7 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-_USAGE = "%junis usage [--plot] [--since DATE] [--until DATE]"
+_USAGE = "%junis usage [--summary] [--plot] [--since DATE] [--until DATE]"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -162,6 +163,7 @@ def _date(text: str) -> pd.Timestamp:
 def _parse(args: list[str] | str) -> argparse.Namespace:
     parser = _Parser(prog="%junis usage", add_help=False, exit_on_error=False)
     parser.add_argument("--plot", action="store_true")
+    parser.add_argument("--summary", action="store_true")
     parser.add_argument("--since", type=_date, metavar="DATE")
     parser.add_argument("--until", type=_date, metavar="DATE")
     try:
@@ -176,8 +178,10 @@ def _utc(ts: pd.Timestamp | None) -> Any:
     return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
 
 
-def show(shell: Any, args: list[str] | str = ()) -> None:
-    """`%junis usage`: the summary of the default ledger, and with `--plot` its charts."""
+def show(shell: Any, args: list[str] | str = ()) -> Any:
+    """`%junis usage`: the usage frame of the default ledger (what the cell returns, so
+    `usage = %junis usage` keeps it); `--summary` returns the per-agent and per-day summary
+    instead; `--plot` also draws the charts."""
     from IPython.display import Image, display
 
     from . import frames
@@ -188,8 +192,8 @@ def show(shell: Any, args: list[str] | str = ()) -> None:
     if df.empty:
         window = f" since {since:%Y-%m-%d %H:%M} UTC" if since else ""
         print(f"No Junis calls recorded{window} in {default_path()}.")
-        return
+        return df
     fig = plot(df) if opts.plot else None     # a missing matplotlib fails before any output
-    display(UsageSummary(summary(df), str(default_path())))
     if fig is not None:
         display(Image(data=_png(fig), format="png"))
+    return UsageSummary(summary(df), str(default_path())) if opts.summary else df

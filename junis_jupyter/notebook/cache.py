@@ -48,7 +48,10 @@ def answer_key(agent: str | None, history: Iterable[Turn], prompt: str,
                options: Mapping[str, Any]) -> str:
     material = {"agent": agent, "history": [(t.agent, t.prompt, t.answer) for t in history],
                 "prompt": prompt, "options": dict(sorted(options.items()))}
-    return hashlib.sha256(json.dumps(material, ensure_ascii=False).encode()).hexdigest()
+    # surrogatepass: a prompt may hold lone surrogates (undecodable bytes); the client refuses
+    # those with its own clear line, the key must not fail first
+    return hashlib.sha256(json.dumps(material, ensure_ascii=False)
+                          .encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def default_path(notebook: str | None) -> Path:

@@ -121,7 +121,7 @@ class JunisMagics(Magics):
     timeout = Float(60.0, help="Seconds to wait for the service's next byte.").tag(config=True)
     max_retries = Integer(2, min=0, help="Tries again after a 429, a 5xx or a connection error, "
                           "before the error is shown.").tag(config=True)
-    on_error = Enum(_ON_ERROR, "print", help="'raise': a failing cell fails (Run All stops there); "
+    on_error = Enum(_ON_ERROR, "raise", help="'raise': a failing cell fails (Run All stops there); "
                     "'print': print the line and let the cell succeed.").tag(config=True)
     cache = Enum(_CACHE_MODES, help="Answer cache: off | use (hits shown, misses asked and stored) | "
                  "replay (misses are errors; no network) | refresh (always ask, store). "
@@ -293,7 +293,7 @@ class JunisMagics(Magics):
             self._show(dry_run(prompt, opts.system, history, self.chain.plan(self._cell_id)))
             return
         cache_mode = CacheMode(opts.cache)
-        key = answer_key(opts.agent, history, prompt, dict(
+        key = "" if cache_mode is CacheMode.OFF else answer_key(opts.agent, history, prompt, dict(
             system=opts.system, temperature=opts.temperature, max_tokens=opts.max_tokens,
             format=opts.format, session=opts.session))
         mode = pick_mode(self.shell, "text" if opts.format in ("text", "json") else "markdown")

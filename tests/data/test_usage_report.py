@@ -10,6 +10,7 @@ import pytest
 
 from junis_jupyter import frames
 from junis_jupyter.data import usage_report
+from junis_jupyter.notebook.cellerror import CellError
 from junis_jupyter.client.types import CallRecord, Usage
 from junis_jupyter.errors import ConfigurationError
 from junis_jupyter.data.ledger import Ledger
@@ -77,13 +78,15 @@ def test_summary_of_an_empty_frame() -> None:
     assert len(s["by_agent"]) == 0 and len(s["by_day"]) == 0
 
 
-def test_show_prints_the_summary_and_since_filters(ledger: Ledger, capsys) -> None:
-    usage_report.show(None, ["--since", "2026-03-02"])
-    out = capsys.readouterr().out
+def test_show_returns_the_frame_or_the_summary_and_since_filters(ledger: Ledger) -> None:
+    df = usage_report.show(None, ["--since", "2026-03-02"])
+    assert len(df) == 6 and df["total_tokens"].sum() == 450
+    assert df.dtypes.equals(frames.empty("usage").dtypes)
+    out = repr(usage_report.show(None, ["--summary", "--since", "2026-03-02"]))
     assert "Junis usage: 6 calls, 0 failed, 450 tokens" in out
     assert "Writer" in out and "Research" not in out
-    usage_report.show(None, "")
-    assert "28 calls, 2 failed, 650 tokens" in capsys.readouterr().out
+    assert "28 calls, 2 failed, 650 tokens" in repr(usage_report.show(None, "--summary"))
+    assert len(usage_report.show(None, "")) == 28
 
 
 def test_html_rendering_escapes_and_holds_both_tables(ledger: Ledger) -> None:
@@ -119,12 +122,11 @@ def test_bad_option_through_the_magic_is_one_line_and_no_argparse_noise(
         captured = capsys.readouterr()
     finally:
         shell.run_line_magic("unload_ext", "junis_jupyter")
-    assert result.error_in_exec is None and result.error_before_exec is None
-    assert captured.out == ""
-    lines = captured.err.splitlines()
-    assert len(lines) == 1, captured.err                   # no "usage: ..." lines before it
+    assert isinstance(result.error_in_exec, CellError)    # the cell fails, with one line
+    lines = (captured.out + captured.err).splitlines()
+    assert lines == [f"Junis: {result.error_in_exec.line}"], captured   # no "usage: ..." noise
     assert lines[0].startswith("Junis: bad option for `%junis usage`: ")
-    assert "Use: %junis usage [--plot] [--since DATE] [--until DATE]" in lines[0]
+    assert "Use: %junis usage [--summary] [--plot] [--since DATE] [--until DATE]" in lines[0]
     assert ": 2" not in lines[0] and "Traceback" not in lines[0]
 
 

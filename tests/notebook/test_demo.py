@@ -32,8 +32,8 @@ def test_demo_runs_the_quickstart_and_writes_readable_html(tmp_path, started, ca
     out = tmp_path / "demo"
     assert demo.main(["--out", str(out), "--notebooks", str(QUICKSTART)]) == 0
     printed = capsys.readouterr().out
-    assert "quickstart" in printed and "1 of 1 notebooks ran cleanly" in printed
-    line = next(l for l in printed.splitlines() if l.strip().startswith("quickstart"))
+    assert "quickstart" in printed and "2 of 2 notebooks ran cleanly" in printed
+    line = next(l for l in printed.splitlines() if l.strip().startswith("quickstart "))
     words = line.split()      # name, N cells, N answers, N API calls, N tokens, s, ok
     answers, calls, tokens = int(words[3]), int(words[5]), int(words[8])
     assert answers == 5 and calls >= answers and tokens > 0   # calls counted by the ledger
@@ -48,6 +48,7 @@ def test_demo_runs_the_quickstart_and_writes_readable_html(tmp_path, started, ca
                    for o in c.outputs)
     html = (out / "quickstart.html").read_text(encoding="utf-8")
     assert "<html" in html and "You asked:" in html
+
     for path in out.iterdir():
         assert key not in path.read_text(encoding="utf-8"), path
 
@@ -72,3 +73,19 @@ def test_a_failing_notebook_and_a_leaked_key_fail_the_demo(tmp_path, started, ca
 def test_no_notebooks_is_an_error(tmp_path, capsys):
     assert demo.main(["--out", str(tmp_path / "o"), "--notebooks", str(tmp_path)]) == 2
     assert "no notebooks" in capsys.readouterr().err
+
+
+def test_demo_runs_the_quickstart_again_from_the_answer_cache(tmp_path, started, capsys):
+    out = tmp_path / "demo"
+    assert demo.main(["--out", str(out), "--notebooks", str(QUICKSTART)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    again = next(i for i, l in enumerate(lines) if l.strip().startswith("quickstart-from-cache"))
+    words = lines[again].split()
+    first = next(l for l in lines if l.strip().startswith("quickstart ")).split()
+    assert int(words[3]) == 5 and int(words[5]) == int(first[5]) - 5   # 5 answers, no call each
+    assert lines[again + 1].strip().startswith("5 of 5 answers came from the answer cache")
+    assert "credits saved" in lines[again + 1]
+    nb = nbformat.read(out / "quickstart-from-cache.ipynb", as_version=4)
+    notes = [o.metadata["junis"]["note"] for c in nb.cells if c.cell_type == "code"
+             for o in c.outputs if o.get("metadata", {}).get("junis")]
+    assert notes == ["cached"] * 5

@@ -99,12 +99,17 @@ def test_config_session_is_continued_when_none_is_current(run):
 
 # -- streaming ------------------------------------------------------------------------------
 
-def test_answer_streams_into_one_display_then_a_small_footer(run):
-    cell = run("%%junis\n[[chunks=40]] Tell me about tides.")
+def test_answer_streams_into_settled_outputs_then_a_small_footer(run):
+    cell = run("%%junis\n[[chunks=40]] [[delay=0.02]] Tell me about tides.")
     result = run.shell.user_ns["_junis"]
     answer = cell.answer_events()
-    assert not answer[0]["update"] and all(e["update"] for e in answer[1:])
-    assert len({e["display_id"] for e in answer}) == 1
+    outputs = cell.answer_outputs()
+    assert len(outputs) > 1                     # finished blocks settle into their own outputs
+    for events in outputs:                      # each: one display, then only updates
+        assert not events[0]["update"] and all(e["update"] for e in events[1:])
+    order = [cell.events.index(e) for e in answer]
+    for earlier, later in zip(outputs, outputs[1:]):   # a settled output is never sent again
+        assert max(order[answer.index(e)] for e in earlier) < min(order[answer.index(e)] for e in later)
     assert cell.shown == result.text and result.text
     assert not result.interrupted and result.usage.total_tokens > 0
     footer = cell.footer
@@ -113,7 +118,7 @@ def test_answer_streams_into_one_display_then_a_small_footer(run):
     assert footer["data"]["text/html"].startswith("<sub>")
     assert cell.err == ""
     assert all("text/markdown" not in e["data"] for e in cell.events)
-    assert "<h2>" in answer[-1]["data"]["text/html"]
+    assert "<h2>" in "".join(events[-1]["data"]["text/html"] for events in outputs)
 
 
 def test_hostile_answer_cannot_put_markup_in_the_page(run):
@@ -159,12 +164,12 @@ def test_cells_continue_one_session_until_new(run, emulator):
     assert run.shell.user_ns["_junis"].session_id == fresh
     cell = run(f"%%junis --session {first}\nBack to the first")
     assert run.shell.user_ns["_junis"].session_id == first
-    history = run("%junis history")
-    table = history.events[-1]["data"]["text/plain"]
-    assert f"session {first}: 6 messages" in table
-    assert "Back to the first" in table and "A fresh start" not in table
-    other = run(f"%junis history {fresh}").events[-1]["data"]["text/plain"]
-    assert f"session {fresh}: 4 messages" in other and "A fresh start" in other
+    history = run.shell.run_line_magic("junis", "history")
+    assert len(history) == 6 and set(history["session_id"]) == {first}
+    assert "Back to the first" in history["content"].iloc[4]
+    assert not history["content"].str.contains("A fresh start").any()
+    other = run.shell.run_line_magic("junis", f"history {fresh}")
+    assert len(other) == 4 and other["content"].str.contains("A fresh start").any()
     assert cell.err == ""
 
 
@@ -436,7 +441,7 @@ def test_sigint_mid_stream_keeps_the_text(run, emulator):
     result = run.shell.user_ns["_junis"]
     assert result.interrupted and 0 < len(result.text)
     assert cell.shown.startswith(result.text) and "interrupted" in cell.shown
-    assert cell.err == ""
+    assert error_line(cell) == "Junis: interrupted: the text that arrived is shown above and kept in _junis."
 
 
 def test_sigint_before_the_first_byte_is_one_line(run, emulator):
@@ -450,18 +455,17 @@ def test_sigint_before_the_first_byte_is_one_line(run, emulator):
 
 # -- line commands --------------------------------------------------------------------------
 
-def test_agents_table(run):
-    cell = run("%junis agents")
-    html = cell.events[-1]["data"]["text/html"]
-    for name in ("Orchestrator", "Research", "Writer", "Analyst", "Pipeline", "Retired"):
-        assert f'<td style="text-align:left">{name}</td>' in html
+def test_agents_returns_the_agents_frame(run):
+    agents = run.shell.run_line_magic("junis", "agents")
+    assert {"Orchestrator", "Research", "Writer", "Analyst", "Pipeline", "Retired"} <= set(agents["name"])
+    assert agents.set_index("name").loc["Pipeline", "agent_type"] == "SEQUENTIAL_AGENT"
 
 
-def test_sessions_marks_the_current_one(run):
+def test_sessions_returns_the_newest_first(run):
     run("%%junis --new\nHi")
     sid = run.shell.user_ns["_junis"].session_id
-    text = run("%junis sessions").events[-1]["data"]["text/plain"]
-    assert f"{sid} (current)" in text
+    sessions = run.shell.run_line_magic("junis", "sessions")
+    assert sessions["session_id"].iloc[0] == sid
 
 
 def test_status_shows_session_and_rate_limit(run):
@@ -546,8 +550,10 @@ def test_terminal_ipython_prints_the_answer_as_plain_text(junis_env):
 def test_usage_reports_the_calls_of_this_kernel(run):
     run("%%junis\nHi")
     tokens = run.shell.user_ns["_junis"].usage.total_tokens
-    cell = run("%junis usage")
-    assert f"{tokens} tokens" in cell.events[-1]["data"]["text/plain"]
+    usage = run.shell.run_line_magic("junis", "usage")
+    assert usage["total_tokens"].iloc[-1] == tokens
+    summary = run.shell.run_line_magic("junis", "usage --summary")
+    assert f"{tokens} tokens" in repr(summary)
 
 
 def test_chat_shows_the_panel(run):

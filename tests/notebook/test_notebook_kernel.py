@@ -28,10 +28,16 @@ def execute(nb: Any, cwd: Path) -> Any:
 
 
 def answers(nb: Any) -> list[str]:
-    """The final text/plain of each answer display (not the footers)."""
-    return [o["data"]["text/plain"] for c in nb.cells for o in c.get("outputs", [])
-            if o.get("output_type") == "display_data" and "junis" not in o.get("metadata", {})
-            and "text/html" in o.get("data", {})]
+    """Each answer's text, as the cell finally shows it: its outputs joined (a streamed answer
+    settles its finished blocks into outputs of their own), footers left out."""
+    found = []
+    for cell in nb.cells:
+        parts = [o["data"]["text/plain"] for o in cell.get("outputs", [])
+                 if o.get("output_type") == "display_data" and "junis" not in o.get("metadata", {})
+                 and "text/html" in o.get("data", {})]
+        if parts:
+            found.append("".join(parts))
+    return found
 
 
 def test_a_failing_cell_stops_the_notebook_with_its_one_line(junis_env: Any, tmp_path: Path) -> None:
