@@ -22,7 +22,7 @@ import copy
 import logging
 import re
 from time import perf_counter
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import httpx
 
@@ -170,11 +170,12 @@ class Core:
                   messages: list[dict[str, Any]] | None = None, system: str | None = None,
                   session_id: str | None = None, agent: str | Agent | None = None,
                   temperature: float | None = None, max_tokens: int | None = None,
-                  model: str | None = None) -> Op[tuple[Call, httpx.Request]]:
+                  model: str | None = None, extra_body: Mapping[str, Any] | None = None,
+                  ) -> Op[tuple[Call, httpx.Request]]:
         """Resolve the agent, build the request and open its call record."""
         target = None if agent is None else (yield from self.resolve_agent(agent))
         body = chat_body(stream, prompt, messages, system, session_id, temperature, max_tokens,
-                         model)
+                         model, extra_body)
         path, endpoint = chat_route(target)
         request = self.requests.build("POST", path, json=body, stream=stream)
         agent_name = target.name if target else None

@@ -5,7 +5,7 @@ not a bare UnicodeEncodeError from deep inside httpx."""
 from __future__ import annotations
 
 from json import dumps
-from typing import Any
+from typing import Any, Mapping
 from urllib.parse import quote
 
 import httpx
@@ -60,8 +60,11 @@ class Requests:
 
 def chat_body(stream: bool, prompt: str | None, messages: list[dict[str, Any]] | None,
               system: str | None, session_id: str | None, temperature: float | None,
-              max_tokens: int | None, model: str | None) -> dict[str, Any]:
-    """A chat completion request's body; a stream asks for the usage in its last chunk."""
+              max_tokens: int | None, model: str | None,
+              extra_body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A chat completion request's body; a stream asks for the usage in its last chunk.
+    `extra_body` is merged in last, as the OpenAI SDK does: fields this client does not name
+    (`top_p`, `tools`, a server's own) reach the server as given."""
     body: dict[str, Any] = {"messages": build_messages(prompt, messages, system),
                             "stream": stream}
     if session_id:
@@ -74,6 +77,13 @@ def chat_body(stream: bool, prompt: str | None, messages: list[dict[str, Any]] |
         body["model"] = model
     if stream:
         body["stream_options"] = {"include_usage": True}
+    if extra_body:
+        if not isinstance(extra_body, Mapping):
+            raise ConfigurationError("extra_body= must be a dict of request fields.")
+        if "stream" in extra_body:
+            raise ConfigurationError("extra_body= cannot set 'stream': call stream() for a "
+                                     "streamed answer, chat() for a whole one.")
+        body.update(extra_body)
     return body
 
 

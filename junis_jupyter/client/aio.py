@@ -70,21 +70,26 @@ class AsyncJunisClient(ClientBase[httpx.AsyncClient]):
                    messages: list[dict[str, Any]] | None = None, system: str | None = None,
                    session_id: str | None = None, agent: str | Agent | None = None,
                    temperature: float | None = None, max_tokens: int | None = None,
-                   model: str | None = None) -> ChatResult:
-        """One answer, whole. Without `session_id` a new session starts (see `.session_id`)."""
+                   model: str | None = None,
+                   extra_body: dict[str, Any] | None = None) -> ChatResult:
+        """One answer, whole. Without `session_id` a new session starts (see `.session_id`).
+        `extra_body` is merged into the request's JSON (fields this client does not name)."""
         return await self._drive(self._core.chat(
             prompt, messages=messages, system=system, session_id=session_id, agent=agent,
-            temperature=temperature, max_tokens=max_tokens, model=model))
+            temperature=temperature, max_tokens=max_tokens, model=model,
+            extra_body=extra_body))
 
     def stream(self, prompt: str | None = None, *, messages: list[dict[str, Any]] | None = None,
                system: str | None = None, session_id: str | None = None,
                agent: str | Agent | None = None, temperature: float | None = None,
-               max_tokens: int | None = None, model: str | None = None) -> "AsyncChatStream":
+               max_tokens: int | None = None, model: str | None = None,
+               extra_body: dict[str, Any] | None = None) -> "AsyncChatStream":
         """The answer as it is written: `async for` its `ChatChunk`s. The request is sent when
         the iteration (or the `async with` block) starts."""
         return AsyncChatStream(self, prompt, dict(
             messages=messages, system=system, session_id=session_id, agent=agent,
-            temperature=temperature, max_tokens=max_tokens, model=model))
+            temperature=temperature, max_tokens=max_tokens, model=model,
+            extra_body=extra_body))
 
     async def agents(self, agent_type: str | None = None,
                      is_active: bool | None = None) -> list[Agent]:

@@ -75,21 +75,26 @@ class JunisClient(ClientBase[httpx.Client]):
     def chat(self, prompt: str | None = None, *, messages: list[dict[str, Any]] | None = None,
              system: str | None = None, session_id: str | None = None,
              agent: str | Agent | None = None, temperature: float | None = None,
-             max_tokens: int | None = None, model: str | None = None) -> ChatResult:
-        """One answer, whole. Without `session_id` a new session starts (see `.session_id`)."""
+             max_tokens: int | None = None, model: str | None = None,
+             extra_body: dict[str, Any] | None = None) -> ChatResult:
+        """One answer, whole. Without `session_id` a new session starts (see `.session_id`).
+        `extra_body` is merged into the request's JSON (fields this client does not name)."""
         return self._drive(self._core.chat(
             prompt, messages=messages, system=system, session_id=session_id, agent=agent,
-            temperature=temperature, max_tokens=max_tokens, model=model))
+            temperature=temperature, max_tokens=max_tokens, model=model,
+            extra_body=extra_body))
 
     def stream(self, prompt: str | None = None, *, messages: list[dict[str, Any]] | None = None,
                system: str | None = None, session_id: str | None = None,
                agent: str | Agent | None = None, temperature: float | None = None,
-               max_tokens: int | None = None, model: str | None = None) -> "ChatStream":
+               max_tokens: int | None = None, model: str | None = None,
+               extra_body: dict[str, Any] | None = None) -> "ChatStream":
         """The answer as it is written: iterate for `ChatChunk`s. The request is sent when the
         iteration (or the `with` block) starts."""
         return ChatStream(self, prompt, dict(
             messages=messages, system=system, session_id=session_id, agent=agent,
-            temperature=temperature, max_tokens=max_tokens, model=model))
+            temperature=temperature, max_tokens=max_tokens, model=model,
+            extra_body=extra_body))
 
     def agents(self, agent_type: str | None = None, is_active: bool | None = None) -> list[Agent]:
         return self._drive(self._core.agents(agent_type, is_active))
