@@ -1,13 +1,17 @@
 """The I/O side's shared half. `ClientBase`: what JunisClient and AsyncJunisClient share besides
 the core (construction: a Core and the httpx client that carries it; its state; observers).
 `StreamView`: what ChatStream and AsyncChatStream share (the response being read, the pure
-assembler it feeds, their read-only face)."""
+assembler it feeds, their read-only face). `_Limited`: the httpx client as the drivers see it,
+taking a slot of the process-wide limiter (`limiter.py`, when installed) around each request."""
 from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
+import weakref
+
 import httpx
 
+from . import limiter as _limiter
 from ._assembler import StreamAssembler
 from ._calls import Observer
 from ._core import DEFAULT_MAX_RESPONSE_BYTES, Core
@@ -50,7 +54,7 @@ class ClientBase(Generic[H]):
     def _attach(self, core: Core, http_client: H | None) -> None:
         self._core = core
         self._owns_http = http_client is None
-        self._http = http_client or self._http_class()
+        self._http = _Limited(http_client or self._http_class())  # type: ignore[assignment]
 
     @property
     def base_url(self) -> str:
@@ -71,6 +75,83 @@ class ClientBase(Generic[H]):
 
     def __repr__(self) -> str:
         return self._core.describe(type(self).__name__)
+
+
+class _Limited:
+    """The httpx client, its `send` taking a limiter slot first (when a limiter is installed)
+    and giving it back when the response is closed, a stream's when it has been read or closed;
+    everything else is the client's own (`event_hooks`, `close`, ...)."""
+
+    __slots__ = ("_inner", "send")
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.send = self._send_async if isinstance(inner, httpx.AsyncClient) else self._send_sync
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def _send_sync(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        limiter = _limiter.current()
+        if limiter is None:
+            return self._inner.send(request, **kwargs)
+        slot = limiter.acquire()
+        try:
+            response = self._inner.send(request, **kwargs)
+        except BaseException:
+            slot.release()
+            raise
+        return _give_back(response, slot, _SyncStream)
+
+    async def _send_async(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        limiter = _limiter.current()
+        if limiter is None:
+            return await self._inner.send(request, **kwargs)
+        slot = await limiter.acquire_async()
+        try:
+            response = await self._inner.send(request, **kwargs)
+        except BaseException:
+            slot.release()
+            raise
+        return _give_back(response, slot, _AsyncStream)
+
+
+def _give_back(response: httpx.Response, slot: Any, wrap: type) -> httpx.Response:
+    if response.is_closed:          # read whole already (not streamed)
+        slot.release()
+    else:
+        response.stream = wrap(response.stream, slot)
+        weakref.finalize(response, slot.release)    # dropped unclosed: the slot comes back
+    return response
+
+
+class _SyncStream(httpx.SyncByteStream):
+    def __init__(self, inner: Any, slot: Any) -> None:
+        self._inner, self._slot = inner, slot
+
+    def __iter__(self) -> Any:
+        yield from self._inner
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            self._slot.release()
+
+
+class _AsyncStream(httpx.AsyncByteStream):
+    def __init__(self, inner: Any, slot: Any) -> None:
+        self._inner, self._slot = inner, slot
+
+    async def __aiter__(self) -> Any:
+        async for part in self._inner:
+            yield part
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            self._slot.release()
 
 
 class StreamView:
