@@ -16,6 +16,17 @@ carry on), or `UNFINISHED`. Any other exception stops the pool and is raised. An
 (KeyboardInterrupt, or the task's cancellation) stops the rest and is returned as
 `Results.interrupted` with every finished outcome kept; the caller re-raises it or reports it.
 Threads cannot be cancelled mid-call, so calls in flight finish first; tasks are cancelled.
+`run_threads(stop=Event)` lets another thread (a background job) stop the pool the same way: the
+outcomes come back with `Results.interrupted` a `Stopped`.
+
+Pacing is the other half of the shared core: every outcome's rate-limit headers (its
+`rate_limit`, a `RateLimitInfo`: limit, remaining, reset) feed one `Pacer`, and every call asks it
+for a start time first. While the calls still to make fit in what is left of the key's window,
+they go at once; when they do not, the window's remaining calls are spread evenly until its reset
+(and, in a window no response has described yet, at `limit` per minute), so a batch larger than
+the window never spends it at once and meets 429s. Calls in flight are counted against the
+estimate (a response's `remaining` does not know of the calls started after it). 429s that come
+anyway are ridden out by the gate as before.
 """
 from __future__ import annotations
 
@@ -29,15 +40,18 @@ from typing import Any, Generic, TypeVar
 
 from ..errors import ConfigurationError, JunisError, RateLimitError
 
-__all__ = ["Gate", "Results", "UNFINISHED", "run_threads", "run_tasks"]
+__all__ = ["Gate", "Pacer", "Results", "Stopped", "UNFINISHED", "run_threads", "run_tasks"]
 
 T = TypeVar("T")
 Item = TypeVar("Item")
 Progress = Callable[[int, int], None]
+OnOutcome = Callable[[int, Any], None]      # (index, outcome), as each item finishes
+Observe = Callable[[Any], Any]              # outcome -> its RateLimitInfo, or None
 
 DEFAULT_WAIT = 1.0      # seconds, when a 429 names no wait
 MAX_WAIT = 120.0
 RATE_LIMIT_RETRIES = 8
+WINDOW = 60.0           # seconds: the window X-RateLimit-Limit counts (requests per minute)
 
 _sleep = asyncio.sleep  # a module attribute, so tests can watch the waits
 
@@ -77,6 +91,82 @@ class Gate:
         return True
 
 
+def rate_limit_of(outcome: Any) -> Any:
+    """The default `observe`: the `rate_limit` a result (or an exception) carries, if any."""
+    return getattr(outcome, "rate_limit", None)
+
+
+class Pacer:
+    """When each call may start, from the rate-limit headers seen so far (see the module's doc).
+
+    `reserve(pending)` is asked before every call, `pending` being the calls the pool still has
+    to make, this one included; `seen(info, seq)` is told each response's headers, `seq` being
+    the number `reserve` gave that call. Thread-safe; the clock is wall time (Unix seconds),
+    because `X-RateLimit-Reset` is.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.limit: int | None = None
+        self.left: int | None = None       # calls the window still allows, in-flight ones taken
+        self.reset: float | None = None    # when that window ends
+        self._floor = 0.0                  # the reset of the last window a response described
+        self._assumed = False              # the window after a reset no response has described
+        self._started = 0
+        self._next_at = 0.0
+
+    def seen(self, info: Any, seq: int | None = None) -> None:
+        remaining = getattr(info, "remaining", None)
+        reset = getattr(info, "reset", None)
+        if remaining is None or reset is None:
+            return
+        limit = getattr(info, "limit", None)
+        with self._lock:
+            # the calls started after this one may not have been counted in `remaining` yet
+            after = 0 if seq is None else max(0, self._started - seq - 1)
+            estimate = max(0, remaining - after)
+            if self.reset is None or reset > self._floor:          # a newer window
+                self.left, self.reset, self._floor = estimate, reset, reset
+                self._assumed = False
+                self._next_at = 0.0
+            elif reset == self._floor and not self._assumed and self.left is not None:
+                self.left = min(self.left, estimate)
+            else:
+                return                                               # an older window's news
+            if limit is not None:
+                self.limit = limit
+
+    def reserve(self, pending: int = 1) -> tuple[bool, float, int]:
+        """(granted, delay, seq): granted, start in `delay` seconds (the call is counted now);
+        not granted, ask again in `delay` seconds (the window is spent until its reset)."""
+        with self._lock:
+            now = self._clock()
+            seq = self._started
+            if self.reset is not None and now >= self.reset and self.limit is not None:
+                # the window ended: assume a fresh one until a response says what it is
+                self._floor = self.reset if not self._assumed else self._floor
+                self.reset, self.left = self.reset + WINDOW, self.limit
+                self._assumed, self._next_at = True, 0.0
+            delay = 0.0
+            if self.left is not None and self.reset is not None:
+                if self.left <= 0:
+                    return False, max(0.0, self.reset - now), seq
+                if pending > self.left:       # more calls than the window allows: spread them
+                    slot = max(now, self._next_at)
+                    interval = (WINDOW / self.limit if self._assumed and self.limit
+                                else max(0.0, self.reset - slot) / self.left)
+                    self._next_at = slot + interval
+                    delay = slot - now
+                self.left -= 1
+            self._started += 1
+            return True, delay, seq
+
+
+class Stopped(Exception):
+    """`Results.interrupted` when the caller's `stop` event ended the pool (a cancelled job)."""
+
+
 @dataclass
 class Results(Generic[T]):
     """Outcomes in input order, and the interrupt that stopped the pool early, if one did."""
@@ -93,39 +183,84 @@ def _check(concurrency: int, retries: int) -> None:
 
 # --- threads ----------------------------------------------------------------------------------
 
+class _Unstarted:
+    """How many items have not made their first call yet (what the pacer calls `pending`)."""
+
+    def __init__(self, n: int) -> None:
+        self._lock = threading.Lock()
+        self.n = n
+
+    def pending(self, first: bool) -> int:
+        with self._lock:
+            return self.n if first else self.n + 1
+
+    def started(self) -> None:
+        with self._lock:
+            self.n -= 1
+
+
 def run_threads(fn: Callable[[Item], T], items: Sequence[Item], *, concurrency: int,
                 rate_limit_retries: int = RATE_LIMIT_RETRIES,
                 catch: tuple[type[BaseException], ...] = (JunisError,),
-                progress: Progress | None = None, name: str = "junis-pool") -> Results[T]:
-    """`fn(item)` for every item on at most `concurrency` worker threads. Call it from the thread
-    that receives Ctrl-C (a notebook cell's): that is where the interrupt is caught."""
+                progress: Progress | None = None, name: str = "junis-pool",
+                on_outcome: OnOutcome | None = None, pacer: Pacer | None = None,
+                observe: Observe = rate_limit_of,
+                stop: threading.Event | None = None) -> Results[T]:
+    """`fn(item)` for every item on at most `concurrency` worker threads. From a notebook cell,
+    call it on the thread that receives Ctrl-C (the cell's): that is where the interrupt is
+    caught. From any other thread (a background job), pass `stop` and set it to cancel.
+
+    `on_outcome(index, outcome)` and `progress` are called on the calling thread as each item
+    finishes. `pacer` (a fresh one by default; pass a shared one to pace several pools as one
+    key) is fed `observe(outcome)`."""
     _check(concurrency, rate_limit_retries)
     n = len(items)
     results: Results[T] = Results([UNFINISHED] * n)
     if not n:
         return results
     gate = Gate(rate_limit_retries)
-    stop = threading.Event()
+    pace = pacer if pacer is not None else Pacer()
+    unstarted = _Unstarted(n)
+    stop = stop if stop is not None else threading.Event()
+    stopped_by_caller = stop.is_set
 
     def attempt(item: Item) -> T:
         tried = 0
         while True:
             while (left := gate.left()) > 0 and not stop.wait(left):
                 pass
+            while not stop.is_set():
+                granted, delay, seq = pace.reserve(unstarted.pending(tried == 0))
+                if granted:
+                    if tried == 0:
+                        unstarted.started()
+                    if delay > 0:
+                        stop.wait(delay)
+                    break
+                stop.wait(delay)
             if stop.is_set():
                 return UNFINISHED
             try:
-                return fn(item)
+                result = fn(item)
             except RateLimitError as exc:
+                pace.seen(observe(exc), seq)
                 if not gate.retry(exc, tried):
                     raise
                 tried += 1
+                continue
+            except BaseException as exc:
+                pace.seen(observe(exc), seq)
+                raise
+            pace.seen(observe(result), seq)
+            return result
 
     def take(future: Future[T], index: int) -> None:
         try:
             results.outcomes[index] = future.result()
         except catch as exc:
             results.outcomes[index] = exc
+        if on_outcome is not None and results.outcomes[index] is not UNFINISHED:
+            on_outcome(index, results.outcomes[index])
 
     pool = ThreadPoolExecutor(max_workers=min(concurrency, n), thread_name_prefix=name)
     futures = {pool.submit(attempt, item): i for i, item in enumerate(items)}
@@ -150,6 +285,9 @@ def run_threads(fn: Callable[[Item], T], items: Sequence[Item], *, concurrency: 
         raise
     finally:
         pool.shutdown(wait=True)
+    if results.interrupted is None and stopped_by_caller() \
+            and any(o is UNFINISHED for o in results.outcomes):
+        results.interrupted = Stopped("the pool was stopped before every item finished")
     return results
 
 
@@ -158,13 +296,18 @@ def run_threads(fn: Callable[[Item], T], items: Sequence[Item], *, concurrency: 
 async def run_tasks(fn: Callable[[Item], Awaitable[T]], items: Sequence[Item], *,
                     concurrency: int, rate_limit_retries: int = RATE_LIMIT_RETRIES,
                     catch: tuple[type[BaseException], ...] = (JunisError,),
-                    progress: Progress | None = None) -> Results[T]:
+                    progress: Progress | None = None, on_outcome: OnOutcome | None = None,
+                    pacer: Pacer | None = None,
+                    observe: Observe = rate_limit_of) -> Results[T]:
     """`await fn(item)` for every item on at most `concurrency` tasks. Cancelling the caller
-    cancels the calls in flight; the caller must re-raise `Results.interrupted`."""
+    cancels the calls in flight; the caller must re-raise `Results.interrupted`. `on_outcome`,
+    `progress`, `pacer` and `observe` as in `run_threads`."""
     _check(concurrency, rate_limit_retries)
     n = len(items)
     results: Results[T] = Results([UNFINISHED] * n)
     gate = Gate(rate_limit_retries)
+    pace = pacer if pacer is not None else Pacer()
+    unstarted = _Unstarted(n)
     todo = iter(range(n))
     finished = 0
 
@@ -173,12 +316,28 @@ async def run_tasks(fn: Callable[[Item], Awaitable[T]], items: Sequence[Item], *
         while True:
             while (left := gate.left()) > 0:
                 await _sleep(left)
+            while True:
+                granted, delay, seq = pace.reserve(unstarted.pending(tried == 0))
+                if granted:
+                    if tried == 0:
+                        unstarted.started()
+                    if delay > 0:
+                        await _sleep(delay)
+                    break
+                await _sleep(delay)
             try:
-                return await fn(item)
+                result = await fn(item)
             except RateLimitError as exc:
+                pace.seen(observe(exc), seq)
                 if not gate.retry(exc, tried):
                     raise
                 tried += 1
+                continue
+            except Exception as exc:
+                pace.seen(observe(exc), seq)
+                raise
+            pace.seen(observe(result), seq)
+            return result
 
     async def worker() -> None:
         nonlocal finished
@@ -188,6 +347,8 @@ async def run_tasks(fn: Callable[[Item], Awaitable[T]], items: Sequence[Item], *
             except catch as exc:
                 results.outcomes[index] = exc
             finished += 1
+            if on_outcome is not None:
+                on_outcome(index, results.outcomes[index])
             if progress is not None:
                 progress(finished, n)
 

@@ -4,21 +4,33 @@ Calls run on the pool's worker threads (`client.pool.run_threads`) over one bloc
 works the same in a script and in a notebook cell (which already runs on the kernel's event loop:
 no nested loop needed). A rate limit pauses every worker until the server's `Retry-After` has
 passed, then the row is tried again (a bounded number of times); any other error is that row's
-`error`, not the batch's.
+`error`, not the batch's. The pool also paces the calls from the rate-limit headers, so a batch
+larger than the key's window is spread over it rather than meeting 429s.
+
+`checkpoint=PATH` writes each row to a SQLite file as it arrives (`checkpoint.py`); the same call
+again asks only the rows not yet answered. `dry_run=True` returns an `Estimate` and makes no
+request (`estimate.py`).
+
+`run` is the batch's core, callable from any thread: a background job passes `stop` (a
+threading.Event it sets to cancel), `on_row` for its own progress and `progress=False`.
 """
 from __future__ import annotations
 
+import os
+import threading
 import time
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..advice import Surface, advise
-from ..client.pool import UNFINISHED, run_threads
+from ..client.pool import UNFINISHED, Pacer, Stopped, run_threads
 from ..errors import ConfigurationError, JunisError
+from .checkpoint import Checkpoint, Recorded
 from .default_client import sync_client
-from .progress import progress_bar
+from .estimate import Estimate, estimate
+from .progress import row_bar
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,7 +38,9 @@ if TYPE_CHECKING:
     from ..client.sync import JunisClient
     from ..client.types import Agent
 
-__all__ = ["ask_many", "render_prompts"]
+__all__ = ["ask_many", "prepare", "render_prompts", "run"]
+
+OnRow = Callable[[int, int, int], None]     # (rows done, rows in all, rows failed)
 
 _INTERRUPTED = "interrupted: the batch was stopped before this row finished"
 
@@ -38,6 +52,7 @@ class _Row:
     tokens: int | None = None
     latency: float | None = None
     error: str | None = None
+    rate_limit: Any = None          # the headers that came with the answer: the pool paces on it
 
 
 def _row(outcome: Any) -> _Row:
@@ -75,10 +90,21 @@ def render_prompts(items: Sequence[Any], template: str | None) -> list[str]:
     return prompts
 
 
+def prepare(items: Iterable[Any], template: str | None) -> tuple[list[Any], list[str], Any]:
+    """(values, prompts, index) of `ask_many`'s items: a DataFrame's rows as mappings, the
+    rendered prompts, and the Series' or DataFrame's index (None for other iterables)."""
+    import pandas as pd
+    index = items.index if isinstance(items, (pd.Series, pd.DataFrame)) else None
+    values = items.to_dict("records") if isinstance(items, pd.DataFrame) else list(items)
+    return values, render_prompts(values, template), index
+
+
 def ask_many(items: Iterable[Any], agent: str | Agent | None = None, concurrency: int = 5,
              template: str | None = None, client: JunisClient | None = None, *,
              rate_limit_retries: int = 8, progress: bool | None = None,
-             **chat_kwargs: Any) -> pd.DataFrame:
+             checkpoint: str | os.PathLike[str] | None = None, dry_run: bool = False,
+             model: str | None = None, extra_body: dict[str, Any] | None = None,
+             **chat_kwargs: Any) -> pd.DataFrame | Estimate:
     """Ask one question per item; a DataFrame (input, answer, session_id, tokens, latency, error)
     in input order (a Series or DataFrame keeps its index; a DataFrame's rows fill the template's
     `{column}`s). Each question starts its own session.
@@ -87,47 +113,123 @@ def ask_many(items: Iterable[Any], agent: str | Agent | None = None, concurrency
     waits for `Retry-After` and is tried again up to `rate_limit_retries` times. A failed row has
     its `error` set and the others carry on. Stopping the cell returns the rows done so far (the
     rest marked interrupted) with a warning.
+
+    `checkpoint=PATH` records each row in a SQLite file as it arrives; running the same call
+    again asks only the rows not yet answered (failed rows are asked again) and returns them
+    all. A checkpoint of other prompts or options is refused. `dry_run=True` returns an
+    `Estimate` (rows, prompt tokens, time at the rate limit) and makes no request. `model` and
+    `extra_body` go to every `chat` call, as do other keyword arguments (temperature, ...).
     """
-    import pandas as pd
-    index = items.index if isinstance(items, (pd.Series, pd.DataFrame)) else None
-    values = items.to_dict("records") if isinstance(items, pd.DataFrame) else list(items)
-    return run(values, render_prompts(values, template), index=index, agent=agent,
-               concurrency=concurrency, client=client, rate_limit_retries=rate_limit_retries,
-               progress=progress, chat_kwargs=chat_kwargs)
+    values, prompts, index = prepare(items, template)
+    return run(values, prompts, index=index, agent=agent, concurrency=concurrency, client=client,
+               rate_limit_retries=rate_limit_retries, progress=progress, chat_kwargs=chat_kwargs,
+               checkpoint=checkpoint, dry_run=dry_run, model=model, extra_body=extra_body)
+
+
+def _agent_key(agent: Any) -> Any:
+    return agent if agent is None or isinstance(agent, str) else getattr(agent, "id", repr(agent))
 
 
 def run(items: Sequence[Any], prompts: Sequence[str], *, index: Any, agent: str | Agent | None,
         concurrency: int, client: JunisClient | None, rate_limit_retries: int,
-        progress: bool | None, chat_kwargs: dict[str, Any]) -> pd.DataFrame:
-    """The batch itself, for prompts already rendered (shared with the DataFrame accessor)."""
+        progress: bool | None, chat_kwargs: dict[str, Any],
+        checkpoint: str | os.PathLike[str] | None = None, dry_run: bool = False,
+        model: str | None = None, extra_body: dict[str, Any] | None = None,
+        stop: threading.Event | None = None, on_row: OnRow | None = None,
+        pacer: Pacer | None = None) -> pd.DataFrame | Estimate:
+    """The batch itself, for prompts already rendered (shared with the DataFrame accessor).
+
+    Callable from any thread. `stop`: set it to cancel (calls in flight finish, the rest are
+    marked interrupted, recorded rows stay in the checkpoint). `on_row(done, total, failed)` is
+    called on the calling thread as each row finishes. `pacer`: share one to pace several
+    batches on one key together (each batch has its own otherwise)."""
     from .schemas import build
     if concurrency < 1:
         raise ConfigurationError("concurrency must be at least 1.")
     if rate_limit_retries < 0:
         raise ConfigurationError("rate_limit_retries must be 0 or more.")
+    extras = {k: v for k, v in (("model", model), ("extra_body", extra_body)) if v is not None}
+    kwargs = {**chat_kwargs, **extras}
+    options = {**kwargs, "agent": _agent_key(agent)}
+    n = len(prompts)
+    store = Checkpoint.open(checkpoint, prompts, options, create=not dry_run) \
+        if checkpoint is not None else None
+    try:
+        done = store.done() if store is not None else {}
+        rows: list[_Row | None] = [None] * n
+        for position, got in done.items():
+            rows[position] = _Row(got.answer, got.session_id, got.tokens, got.latency)
+        todo = [i for i in range(n) if rows[i] is None]
+        if dry_run:
+            return estimate([prompts[i] for i in todo], rows=n, system=kwargs.get("system"),
+                            rate_limit=getattr(client, "rate_limit", None))
+        interrupted = _ask(todo, prompts, rows, store, agent=agent, kwargs=kwargs,
+                           concurrency=concurrency, client=client,
+                           rate_limit_retries=rate_limit_retries, progress=progress, stop=stop,
+                           on_row=on_row, pacer=pacer, already=n - len(todo))
+    finally:
+        if store is not None:
+            store.close()
+    final = [r if r is not None else _Row(error=_INTERRUPTED) for r in rows]
+    if interrupted is not None and not isinstance(interrupted, Stopped):
+        finished = sum(r.error != _INTERRUPTED for r in final)
+        again = (" Run it again with the same checkpoint to ask only the rest."
+                 if checkpoint is not None else "")
+        warnings.warn(f"ask_many stopped: {finished} of {n} rows done; the others "
+                      f"have error 'interrupted'.{again}", RuntimeWarning, stacklevel=3)
+    return build("batch", {
+        "input": list(prompts), "answer": [r.answer for r in final],
+        "session_id": [r.session_id for r in final], "tokens": [r.tokens for r in final],
+        "latency": [r.latency for r in final], "error": [r.error for r in final],
+    }, index=index)
+
+
+def _ask(todo: list[int], prompts: Sequence[str], rows: list[_Row | None],
+         store: Checkpoint | None, *, agent: Any, kwargs: dict[str, Any], concurrency: int,
+         client: JunisClient | None, rate_limit_retries: int, progress: bool | None,
+         stop: threading.Event | None, on_row: OnRow | None, pacer: Pacer | None,
+         already: int) -> BaseException | None:
+    """Ask the rows `todo`, filling `rows` (and the checkpoint) as each arrives; the interrupt
+    that stopped it early, if one did."""
+    if not todo:
+        return None
+    n = len(prompts)
+    failed = 0
     with sync_client(client, "ask_many") as c:
         if isinstance(agent, str):
             agent = c.resolve_agent(agent)     # once, and an unknown name fails here
-        kwargs = {**chat_kwargs, "agent": agent}
+        call = {**kwargs, "agent": agent}
+        if pacer is None:
+            pacer = Pacer()
+        pacer.seen(c.rate_limit)       # what the client's last response said, if it made one
 
         def ask(prompt: str) -> _Row:
             started = time.perf_counter()
-            result = c.chat(prompt, **kwargs)
+            result = c.chat(prompt, **call)
             latency = result.latency_s if result.latency_s is not None \
                 else time.perf_counter() - started
-            return _Row(result.text, result.session_id, result.usage.total_tokens, latency)
+            return _Row(result.text, result.session_id, result.usage.total_tokens, latency,
+                        rate_limit=result.rate_limit)
 
-        with progress_bar(len(prompts), "ask_many", "row", progress) as bar:
-            done = run_threads(ask, prompts, concurrency=concurrency,
-                               rate_limit_retries=rate_limit_retries, progress=bar,
-                               name="junis-ask-many")
-    rows = [_row(outcome) for outcome in done.outcomes]
-    if done.interrupted is not None:
-        finished = sum(r.error != _INTERRUPTED for r in rows)
-        warnings.warn(f"ask_many stopped: {finished} of {len(prompts)} rows done; the others "
-                      "have error 'interrupted'.", RuntimeWarning, stacklevel=3)
-    return build("batch", {
-        "input": list(prompts), "answer": [r.answer for r in rows],
-        "session_id": [r.session_id for r in rows], "tokens": [r.tokens for r in rows],
-        "latency": [r.latency for r in rows], "error": [r.error for r in rows],
-    }, index=index)
+        with row_bar(n, already, "ask_many", progress) as bar:
+            finished = already
+
+            def arrived(i: int, outcome: Any) -> None:
+                nonlocal failed, finished
+                row = _row(outcome)
+                position = todo[i]
+                rows[position] = row
+                if store is not None:
+                    store.record(position, Recorded(row.answer, row.session_id, row.tokens,
+                                                    row.latency, row.error))
+                finished += 1
+                failed += row.error is not None
+                if bar is not None:
+                    bar.row(row.error is not None)
+                if on_row is not None:
+                    on_row(finished, n, failed)
+
+            done = run_threads(ask, [prompts[i] for i in todo], concurrency=concurrency,
+                               rate_limit_retries=rate_limit_retries, on_outcome=arrived,
+                               pacer=pacer, stop=stop, name="junis-ask-many")
+    return done.interrupted
