@@ -8,14 +8,10 @@ from time import perf_counter
 from typing import Any, Callable
 
 from ..errors import APIConnectionError, APIError, APITimeoutError
+from .observers import DEFAULT_OBSERVERS, Observer
 from .types import CallRecord, RateLimitInfo, Usage
 
 __all__ = ["Observer", "DEFAULT_OBSERVERS", "Call", "error_code_for"]
-
-Observer = Callable[[CallRecord], None]
-
-# Copied into every new client. The IPython extension appends the usage ledger here on load.
-DEFAULT_OBSERVERS: list[Observer] = []
 
 _INTERRUPTS = (KeyboardInterrupt, GeneratorExit, asyncio.CancelledError)
 

@@ -9,7 +9,6 @@ not written over, so nothing in it is lost.
 from __future__ import annotations
 
 import enum
-import hashlib
 import json
 import os
 import sqlite3
@@ -46,6 +45,7 @@ class Recorded:
 
 def answer_key(agent: str | None, history: Iterable[Turn], prompt: str,
                options: Mapping[str, Any]) -> str:
+    import hashlib      # at the first cached cell, not at %load_ext (OpenSSL's load is slow)
     material = {"agent": agent, "history": [(t.agent, t.prompt, t.answer) for t in history],
                 "prompt": prompt, "options": dict(sorted(options.items()))}
     # surrogatepass: a prompt may hold lone surrogates (undecodable bytes); the client refuses

@@ -17,7 +17,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
@@ -25,18 +25,19 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, default, observe, validate
 
 from .. import config, errors
-from ..advice import Surface, advise
 from ..data import ledger
 from ..client.types import CallRecord, ChatResult, Usage
-from . import interpolate as interp
 from .cache import CACHE_ENV, AnswerCache, CacheMode, Recorded, answer_key
 from .cache import default_path as default_cache_path
 from .cellerror import CellError
 from .chain import Chain, Turn, seed_messages
-from .context import dry_run, recent_code
 from .failures import Failures
-from .prompt import check_prompt
-from .render import Footer, StreamRenderer, Table, pick_mode
+
+if TYPE_CHECKING:
+    from .render import StreamRenderer
+
+# What only a cell's work needs (rendering, interpolation, the answer cache) is imported when a
+# cell runs, not at `%load_ext`: loading the extension stays under 20 ms (make bench, load cost).
 
 __all__ = ["JunisMagics", "load", "unload"]
 
@@ -252,6 +253,7 @@ class JunisMagics(Magics):
         except _Interrupted:
             self._fail("interrupted: the text that arrived is shown above and kept in _junis.")
         except Exception as exc:  # noqa: BLE001 - a cell shows one line, never a traceback
+            from ..advice import Surface, advise
             self._fail(advise(exc, Surface.CELL, base_url=self._base_url()))
         return None
 
@@ -277,6 +279,10 @@ class JunisMagics(Magics):
         prompt = cell.strip()
         if not prompt:
             raise errors.ConfigurationError("nothing to ask: write the prompt in the cell body.")
+        from . import interpolate as interp
+        from .context import dry_run, recent_code
+        from .prompt import check_prompt
+        from .render import StreamRenderer, pick_mode
         if opts.interpolate:
             prompt = interp.interpolate(prompt, self.shell.user_ns,
                                         max_table_rows=self.max_table_rows,
@@ -408,6 +414,7 @@ class JunisMagics(Magics):
             self.shell.user_ns[opts.out] = result
 
     def _footer(self, result: ChatResult, mode: str, note: str | None) -> None:
+        from .render import Footer
         footer = Footer(result.session_id, result.usage, agent=result.agent, note=note)
         if mode == "terminal":
             print("\n" + repr(footer), flush=True)
@@ -491,6 +498,7 @@ class JunisMagics(Magics):
             source = "%config" if name in configured else "default"
             rows.append((name, "None" if value is None else repr(value), source))
         rows.append(("current session", self.session_id or "(none yet)", "this kernel"))
+        from .render import Table
         self._show(Table(("setting", "value", "from"), rows))
 
     def _cmd_agents(self, args: list[str]) -> Any:
@@ -560,6 +568,7 @@ class JunisMagics(Magics):
         rl = getattr(self._client, "rate_limit", None)      # None before the first call
         said = rl.describe(time.time()) if rl is not None else None
         rows.append(("rate limit", said or "(no call made yet)"))
+        from .render import Table
         self._show(Table(("", ""), rows))
 
     def _cmd_usage(self, args: list[str]) -> Any:
