@@ -4,6 +4,7 @@ are `junis_jupyter.errors`'; this reads the answer. Messages never hold the key.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import httpx
@@ -11,7 +12,7 @@ import httpx
 from ..config import scrub
 from ..errors import APIConnectionError, APIError, APITimeoutError, error_for_status
 from ._bodies import text_or_none
-from ._headers import parse_retry_after
+from ._retry import server_wait
 
 __all__ = ["error_from_response", "redirect_error", "connection_error"]
 
@@ -32,7 +33,8 @@ def error_from_response(response: httpx.Response, key: str | None) -> APIError:
     return error_for_status(status, code)(
         scrub(message, key), status=status, code=code, type=etype,
         request_id=headers.get("x-request-id"), body=body,
-        retry_after=parse_retry_after(headers.get("retry-after")))
+        # Retry-After, else (on a 429) the window's reset: what the pool and the advice wait for
+        retry_after=server_wait(status, headers, time.time()))
 
 
 def _error_fields(body: Any) -> tuple[str | None, str | None, str | None]:

@@ -6,6 +6,8 @@ the other documented variants have to be produced here.
 """
 from __future__ import annotations
 
+import time
+
 import gzip
 import json
 from email.utils import format_datetime
@@ -70,6 +72,19 @@ def test_structured_error_body_with_code_string() -> None:
               "details": {"limit": 100}}, {"Retry-After": "7"}), KEY)
     assert type(err) is RateLimitError
     assert (err.code, err.message, err.retry_after) == ("rate_limit_exceeded", "Slow down", 7.0)
+
+
+def test_a_429_without_retry_after_waits_for_the_window_reset() -> None:
+    # the live service may send only X-RateLimit-Reset; the error's wait (what the pool, the
+    # batch gate and the advice use) comes from it, not a default second
+    reset = int(time.time()) + 40
+    err = error_from_response(response(429, {"error": {"message": "Too many", "code":
+                                                       "rate_limit_exceeded"}},
+                                       {"X-RateLimit-Reset": str(reset)}), KEY)
+    assert type(err) is RateLimitError and 38 <= err.retry_after <= 40
+    other = error_from_response(response(503, {"detail": "busy"},
+                                         {"X-RateLimit-Reset": str(reset)}), KEY)
+    assert other.retry_after is None               # only a 429 waits for the window
 
 
 def test_structured_error_nested_under_detail() -> None:
