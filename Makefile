@@ -30,7 +30,15 @@ test-fast: setup
 demo: setup
 	$(BIN)/python -m junis_jupyter.cli demo --out build/demo
 
+# jupyter-ai's %%ai beside %%junis (benchmarks/jupyter_ai.py) needs its own environment: made when
+# missing; if that fails the bench still runs and the contender's rows say "not installed".
+JAI_VENV  := .venv-jupyter-ai
+JAI_STAMP := $(JAI_VENV)/.installed-stamp
+
 bench: setup
+	@test -f $(JAI_STAMP) || { { test -x $(JAI_VENV)/bin/python || $(PYTHON) -m venv $(JAI_VENV); } \
+	  && $(JAI_VENV)/bin/python -m pip install -q 'jupyter-ai-magics>=2.31,<3' 'langchain-openai>=0.3,<0.4' \
+	  && touch $(JAI_STAMP); } || echo "bench: jupyter-ai-magics not installed; its rows will say so"
 	$(BIN)/python -m benchmarks.run
 
 # The built wheel alone in a fresh venv: %load_ext, %%junis against an emulator, the chat panel,
