@@ -52,6 +52,7 @@ DEFAULT_WAIT = 1.0      # seconds, when a 429 names no wait
 MAX_WAIT = 120.0
 RATE_LIMIT_RETRIES = 8
 WINDOW = 60.0           # seconds: the window X-RateLimit-Limit counts (requests per minute)
+RECHECK = 0.5           # seconds: the longest a paced worker sleeps before asking again
 
 _sleep = asyncio.sleep  # a module attribute, so tests can watch the waits
 
@@ -138,29 +139,31 @@ class Pacer:
                 self.limit = limit
 
     def reserve(self, pending: int = 1) -> tuple[bool, float, int]:
-        """(granted, delay, seq): granted, start in `delay` seconds (the call is counted now);
-        not granted, ask again in `delay` seconds (the window is spent until its reset)."""
+        """(granted, wait, seq): granted, the call may start now (it is counted); not granted,
+        ask again in `wait` seconds (at most RECHECK, so that news a response brings meanwhile,
+        such as a new window, is acted on)."""
         with self._lock:
             now = self._clock()
             seq = self._started
-            if self.reset is not None and now >= self.reset and self.limit is not None:
+            if self.reset is not None and now >= self.reset and self.limit is None:
+                self.left = self.reset = None       # ended, and its size unknown: no pacing
+            elif self.reset is not None and now >= self.reset:
                 # the window ended: assume a fresh one until a response says what it is
                 self._floor = self.reset if not self._assumed else self._floor
                 self.reset, self.left = self.reset + WINDOW, self.limit
                 self._assumed, self._next_at = True, 0.0
-            delay = 0.0
             if self.left is not None and self.reset is not None:
                 if self.left <= 0:
-                    return False, max(0.0, self.reset - now), seq
+                    return False, min(RECHECK, max(0.0, self.reset - now)), seq
                 if pending > self.left:       # more calls than the window allows: spread them
-                    slot = max(now, self._next_at)
+                    if self._next_at > now:
+                        return False, min(RECHECK, self._next_at - now), seq
                     interval = (WINDOW / self.limit if self._assumed and self.limit
-                                else max(0.0, self.reset - slot) / self.left)
-                    self._next_at = slot + interval
-                    delay = slot - now
+                                else max(0.0, self.reset - now) / self.left)
+                    self._next_at = now + interval
                 self.left -= 1
             self._started += 1
-            return True, delay, seq
+            return True, 0.0, seq
 
 
 class Stopped(Exception):
@@ -230,14 +233,12 @@ def run_threads(fn: Callable[[Item], T], items: Sequence[Item], *, concurrency: 
             while (left := gate.left()) > 0 and not stop.wait(left):
                 pass
             while not stop.is_set():
-                granted, delay, seq = pace.reserve(unstarted.pending(tried == 0))
+                granted, wait, seq = pace.reserve(unstarted.pending(tried == 0))
                 if granted:
                     if tried == 0:
                         unstarted.started()
-                    if delay > 0:
-                        stop.wait(delay)
                     break
-                stop.wait(delay)
+                stop.wait(wait)
             if stop.is_set():
                 return UNFINISHED
             try:
@@ -317,14 +318,12 @@ async def run_tasks(fn: Callable[[Item], Awaitable[T]], items: Sequence[Item], *
             while (left := gate.left()) > 0:
                 await _sleep(left)
             while True:
-                granted, delay, seq = pace.reserve(unstarted.pending(tried == 0))
+                granted, wait, seq = pace.reserve(unstarted.pending(tried == 0))
                 if granted:
                     if tried == 0:
                         unstarted.started()
-                    if delay > 0:
-                        await _sleep(delay)
                     break
-                await _sleep(delay)
+                await _sleep(wait)
             try:
                 result = await fn(item)
             except RateLimitError as exc:

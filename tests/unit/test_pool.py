@@ -313,3 +313,107 @@ def test_progress_is_told_each_finished_item_on_the_calling_thread() -> None:
 
     in_tasks(work, list(range(4)), concurrency=3, progress=lambda n, total: told.append((n, total)))
     assert told == [(n, 4) for n in range(1, 5)]
+
+
+# --- pacing -------------------------------------------------------------------------------------
+
+class Clock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def headers(remaining: int, reset: float, limit: int = 10) -> Any:
+    from junis_jupyter.client.types import RateLimitInfo
+    return RateLimitInfo(limit=limit, remaining=remaining, reset=reset)
+
+
+def test_the_pacer_lets_a_batch_that_fits_go_at_once_and_spreads_one_that_does_not() -> None:
+    clock = Clock()
+    pacer = pool.Pacer(clock)
+    assert pacer.reserve(100)[0]                     # nothing seen yet: no pacing
+    pacer.seen(headers(remaining=9, reset=1010.0), seq=0)
+    assert all(pacer.reserve(9 - k)[0] for k in range(5))    # 5 calls, 8 left: fits, at once
+    pacer = pool.Pacer(clock)
+    pacer.seen(headers(remaining=5, reset=1010.0))
+    starts = []
+    while len(starts) < 5:                           # 20 calls, 5 left in 10 s: 2 s apart
+        granted, wait, _ = pacer.reserve(20 - len(starts))
+        if granted:
+            starts.append(clock.now)
+        else:
+            assert 0 < wait <= pool.RECHECK
+            clock.now += wait
+    assert [round(t - 1000, 3) for t in starts] == [0, 2, 4, 6, 8]
+    granted, wait, _ = pacer.reserve(15)             # the window is spent: wait for its reset
+    assert not granted and wait <= pool.RECHECK
+    clock.now = 1010.0                               # a new window, no response yet: limit/minute
+    assert pacer.reserve(15)[0] and pacer.left == 9
+    assert not pacer.reserve(14)[0]
+
+
+def test_the_pacer_counts_calls_in_flight_and_ignores_an_older_window() -> None:
+    clock = Clock()
+    pacer = pool.Pacer(clock)
+    seqs = [pacer.reserve(1)[2] for _ in range(4)]   # 4 calls start before any response
+    assert seqs == [0, 1, 2, 3]
+    pacer.seen(headers(remaining=6, reset=1060.0), seq=0)   # 3 started after it: maybe uncounted
+    assert pacer.left == 3
+    pacer.seen(headers(remaining=9, reset=1060.0), seq=3)   # a higher figure never raises it
+    assert pacer.left == 3
+    pacer.seen(headers(remaining=50, reset=1120.0), seq=3)  # a newer window replaces it
+    assert (pacer.left, pacer.reset) == (50, 1120.0)
+    pacer.seen(headers(remaining=1, reset=1060.0), seq=2)   # late news of the old one: ignored
+    assert pacer.left == 50
+    pacer.seen(None)
+    pacer.seen(headers(remaining=None, reset=None))         # no headers: nothing changes
+    assert pacer.left == 50
+
+
+class Answer:
+    def __init__(self, remaining: int, reset: float) -> None:
+        self.rate_limit = headers(remaining, reset, limit=4)
+
+
+def test_both_drivers_pace_from_the_outcomes_headers(monkeypatch) -> None:
+    # 4 calls a 1-second window, 10 items: the pool must spread them, never more than 4 a window
+    def fake(window: list[float], lock: threading.Lock) -> Callable[[int], Answer]:
+        def call(i: int) -> Answer:
+            with lock:
+                now = time.time()
+                if not window or now >= window[0] + 1.0:
+                    window[:] = [now, 0]
+                window[1] += 1
+                assert window[1] <= 4, "the window was overspent"
+                return Answer(4 - int(window[1]), window[0] + 1.0)
+        return call
+
+    monkeypatch.setattr(pool, "WINDOW", 1.0)
+    call = fake([], threading.Lock())
+    done = run_threads(call, list(range(10)), concurrency=3, catch=())
+    assert all(isinstance(o, Answer) for o in done.outcomes)
+
+    acall = fake([], threading.Lock())
+
+    async def work(i: int) -> Answer:
+        return acall(i)
+    done = in_tasks(work, list(range(10)), concurrency=3, catch=())
+    assert all(isinstance(o, Answer) for o in done.outcomes)
+
+
+def test_on_outcome_and_a_callers_stop() -> None:
+    seen: list[tuple[int, Any]] = []
+    stop = threading.Event()
+
+    def work(i: int) -> int:
+        if i == 1:
+            stop.set()
+        return i
+
+    done = run_threads(work, list(range(6)), concurrency=1, stop=stop,
+                       on_outcome=lambda i, o: seen.append((i, o)))
+    assert isinstance(done.interrupted, pool.Stopped)
+    assert done.outcomes[:2] == [0, 1] and done.outcomes[2:] == [UNFINISHED] * 4
+    assert seen == [(0, 0), (1, 1)]                  # unfinished items are not reported
