@@ -17,6 +17,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import StdinNotImplementedError, UsageError
@@ -62,6 +63,7 @@ HELP = """\
   --cache MODE        off | use | replay | refresh (default: %config JunisMagics.cache)
   --context N         put the sources of the last N code cells run before the prompt
   --dry-run           show the exact messages and a token estimate; send nothing
+  --background        return at once; the answer streams into this cell while others run
 Prompts: {name}, {obj.attr}, {In[n]}, {Out[n]}, {Err} (the last error), {Err[n]};
   views: {df:schema} {df:head=N} {df:sample=N} {df:csv} {df:json}; `code` and ``` fences
   are sent as written; {{ and }} are literal braces
@@ -77,10 +79,14 @@ Prompts: {name}, {obj.attr}, {In[n]}, {Out[n]}, {Err} (the last error), {Err[n]}
 %junis status         the current session's status and the last rate-limit figures
 %junis usage [--plot] what you have spent (from the local usage ledger; returns a frame)
 %junis chat           the chat panel
+%junis jobs           the background cells: id, cell, agent, state, tokens, elapsed, error
+%junis wait [ID ...]  until those jobs (default: all) end; fails if one failed
+%junis cancel [ID ..] stop those jobs (default: all), keeping the text that arrived
 %junis help           this text
 Defaults: %config JunisMagics.agent = "Research" (and format, stream, system, temperature,
 max_tokens, interpolate, new, out, cache, cache_path, on_error, max_prompt_chars, max_table_rows,
-max_string_chars, update_hz, timeout, max_retries, context, dry_run)."""
+max_string_chars, update_hz, timeout, max_retries, context, dry_run, background,
+max_concurrent: requests in flight at once, shared by background cells, the panel and batches)."""
 
 
 EXPLAIN = ("A cell in my Jupyter notebook failed. Explain briefly why, and how to fix it.\n\n")
@@ -130,6 +136,11 @@ class JunisMagics(Magics):
     context = Integer(0, min=0, help="Put the sources of the last N executed code cells before "
                       "the prompt.").tag(config=True)
     dry_run = Bool(False, help="Show the messages that would be sent, and send nothing.").tag(config=True)
+    background = Bool(False, help="Run every cell's request in the background (the cell returns "
+                      "at once; `%junis wait` waits).").tag(config=True)
+    max_concurrent = Integer(5, min=1, help="Requests in flight at once in this kernel: background "
+                             "cells, the chat panel and batches share it (the plan's cap; "
+                             "Basic 5, Pro 20).").tag(config=True)
     cache_path = Unicode(None, allow_none=True, help="The answer cache's file (default: beside "
                          f"the notebook, else ${CACHE_PATH_ENV}, else the user data directory)."
                          ).tag(config=True)
@@ -144,6 +155,8 @@ class JunisMagics(Magics):
         self._client_for: tuple[str, str] | None = None
         self._cache: AnswerCache | None = None
         self.failures = Failures(shell)
+        from .jobs import Jobs
+        self.jobs = Jobs(self)
 
     @default("cache")
     def _cache_from_env(self) -> str:
@@ -191,6 +204,12 @@ class JunisMagics(Magics):
             raise TraitError(f"JunisMagics.timeout must be a positive number of seconds, "
                              f"not {proposal['value']!r}.")
         return proposal["value"]
+
+    @observe("max_concurrent")
+    def _limit_changed(self, change: Any) -> None:
+        from ..client import limiter
+        if limiter.current() is not None:
+            limiter.set_limit(change["new"])
 
     @observe("timeout", "max_retries")
     def _settings_changed(self, change: Any) -> None:
@@ -241,6 +260,8 @@ class JunisMagics(Magics):
     @argument("--cache", default=None, choices=_CACHE_MODES, help="answer cache mode")
     @argument("--context", type=int, default=None, help="put the last N code cells before the prompt")
     @argument("--dry-run", action="store_true", default=None, help="show what would be sent")
+    @argument("--background", action="store_true", default=None, help="return at once; stream "
+              "into this cell's output")
     @line_cell_magic
     def junis(self, line: str, cell: str | None = None) -> Any:
         """Ask a Junis agent (`%%junis`), or run a command (`%junis help`)."""
@@ -275,6 +296,31 @@ class JunisMagics(Magics):
         return args
 
     def _ask(self, line: str, cell: str) -> None:
+        ask = self._prepare(line, cell)
+        if ask is None:
+            return
+        if ask.opts.background and ask.recorded is None and CacheMode(ask.opts.cache) is not \
+                CacheMode.REPLAY:
+            from .jobs import running_loop
+            loop = running_loop()
+            if loop is not None:
+                self.jobs.start(ask, loop)
+                return
+            print("Junis: no kernel event loop here: --background runs in the foreground.",
+                  flush=True)
+        if ask.recorded is not None:
+            result = self._replay(ask.recorded, ask.renderer)
+        elif CacheMode(ask.opts.cache) is CacheMode.REPLAY:
+            raise errors.ConfigurationError(
+                f"no recorded answer for this cell in {self._answer_cache().path}: run it once "
+                "with the cache on (--cache use, or %config JunisMagics.cache = 'use').")
+        else:
+            result = self._request(ask.prompt, ask.opts, ask.renderer)
+        self._settle(ask, result)
+
+    def _prepare(self, line: str, cell: str) -> Any:
+        """Everything before the request: options, the prompt as sent, the turn's place in the
+        chain, its cache key and any recorded answer, the renderer. None after a dry run."""
         opts = self._options(line)
         prompt = cell.strip()
         if not prompt:
@@ -297,35 +343,36 @@ class JunisMagics(Magics):
         history = self._follow(opts)
         if opts.dry_run:
             self._show(dry_run(prompt, opts.system, history, self.chain.plan(self._cell_id)))
-            return
+            return None
         cache_mode = CacheMode(opts.cache)
         key = "" if cache_mode is CacheMode.OFF else answer_key(opts.agent, history, prompt, dict(
             system=opts.system, temperature=opts.temperature, max_tokens=opts.max_tokens,
             format=opts.format, session=opts.session))
         mode = pick_mode(self.shell, "text" if opts.format in ("text", "json") else "markdown")
-        renderer = StreamRenderer(mode, update_hz=self.update_hz)
         recorded = None
         if cache_mode in (CacheMode.USE, CacheMode.REPLAY):
             recorded = self._answer_cache().get(key)
-        if recorded is not None:
-            result = self._replay(recorded, renderer)
-        elif cache_mode is CacheMode.REPLAY:
-            raise errors.ConfigurationError(
-                f"no recorded answer for this cell in {self._answer_cache().path}: run it once "
-                "with the cache on (--cache use, or %config JunisMagics.cache = 'use').")
-        else:
-            result = self._request(prompt, opts, renderer)
-            if cache_mode in (CacheMode.USE, CacheMode.REFRESH) and not result.interrupted:
-                self._answer_cache().put(key, Recorded(
-                    config.scrub(result.text, self._client_for[0] if self._client_for else None),
-                    result.session_id, opts.agent, result.usage))
-        cached = recorded is not None
-        self.chain.record(Turn(self._cell_id, prompt, result.text, opts.agent, result.session_id,
-                               result.usage, cached=cached),
-                          live=not cached and not result.interrupted)
+        return SimpleNamespace(opts=opts, prompt=prompt, key=key, mode=mode, recorded=recorded,
+                               renderer=StreamRenderer(mode, update_hz=self.update_hz),
+                               cell_id=self._cell_id, show=None,
+                               count=getattr(self.shell, "execution_count", None))
+
+    def _settle(self, ask: Any, result: ChatResult, *, live: bool = True,
+                note: str | None = None) -> None:
+        """Everything after the answer: the cache, the chain, _junis and --out, the footer. `live`
+        False: the chain moved while the answer was coming (a background cell)."""
+        opts, cached = ask.opts, ask.recorded is not None
+        if not cached and CacheMode(opts.cache) in (CacheMode.USE, CacheMode.REFRESH) \
+                and not result.interrupted:
+            self._answer_cache().put(ask.key, Recorded(
+                config.scrub(result.text, self._client_for[0] if self._client_for else None),
+                result.session_id, opts.agent, result.usage))
+        self.chain.record(Turn(ask.cell_id, ask.prompt, result.text, opts.agent,
+                               result.session_id, result.usage, cached=cached),
+                          live=live and not cached and not result.interrupted)
         self._keep(result, opts)
-        self._footer(result, mode, note="cached" if cached else
-                     "interrupted" if result.interrupted else None)
+        self._footer(result, ask.mode, note="cached" if cached else
+                     (note or "interrupted") if result.interrupted else None, show=ask.show)
         if result.interrupted:
             raise _Interrupted
         self._post(result, opts)
@@ -340,12 +387,16 @@ class JunisMagics(Magics):
             self.chain.start(self.session)
         return self.chain.before(self._cell_id)
 
+    def _request_args(self, opts: Any, cell_id: str | None) -> dict[str, Any]:
+        """Continue the chain's session, or seed a new one with the turns before the cell."""
+        plan = self.chain.plan(cell_id)
+        return dict(system=opts.system, session_id=plan.session_id, agent=opts.agent,
+                    messages=seed_messages(plan.history) if plan.history else None,
+                    temperature=opts.temperature, max_tokens=opts.max_tokens)
+
     def _request(self, prompt: str, opts: Any, renderer: StreamRenderer) -> ChatResult:
-        """Ask: continue the chain's session, or seed a new one with the turns before the cell."""
-        plan = self.chain.plan(self._cell_id)
-        request = dict(system=opts.system, session_id=plan.session_id, agent=opts.agent,
-                       messages=seed_messages(plan.history) if plan.history else None,
-                       temperature=opts.temperature, max_tokens=opts.max_tokens)
+        """Ask, streamed into the renderer (or whole)."""
+        request = self._request_args(opts, self._cell_id)
         try:
             if opts.stream:
                 return self._stream(prompt, request, renderer, opts)
@@ -413,13 +464,14 @@ class JunisMagics(Magics):
         if opts is not None and opts.out and opts.format != "json":
             self.shell.user_ns[opts.out] = result
 
-    def _footer(self, result: ChatResult, mode: str, note: str | None) -> None:
+    def _footer(self, result: ChatResult, mode: str, note: str | None,
+                show: Any = None) -> None:
         from .render import Footer
         footer = Footer(result.session_id, result.usage, agent=result.agent, note=note)
         if mode == "terminal":
             print("\n" + repr(footer), flush=True)
         else:
-            self._show(footer, metadata=footer.metadata())
+            (show or self._show)(footer, metadata=footer.metadata())
 
     def _post(self, result: Any, opts: Any) -> None:
         if opts.format == "code":
@@ -454,7 +506,7 @@ class JunisMagics(Magics):
                     "see `%junis help`.")
             raise errors.ConfigurationError(
                 f"unknown command {name!r}: try agents, sessions, history, conversation, new, "
-                "explain, fix, status, usage, chat, config, login or help.")
+                "explain, fix, status, usage, chat, jobs, wait, cancel, config, login or help.")
         return handler(args)
 
     def _cmd_help(self, args: list[str]) -> None:
@@ -575,6 +627,27 @@ class JunisMagics(Magics):
         from ..data.usage_report import show
         return show(self.shell, args)
 
+    def _cmd_jobs(self, args: list[str]) -> Any:
+        return self.jobs.frame()
+
+    def _cmd_wait(self, args: list[str]) -> None:
+        """Reached when the line was not made an awaited wait (jobs.await_wait): in a terminal,
+        or inside other code. A kernel's loop cannot run its jobs under a blocking wait."""
+        from .jobs import running_loop
+        jobs = [j for j in self.jobs.pick(args, "wait") if not j.state.over]
+        if jobs and running_loop() is not None:
+            raise errors.ConfigurationError(
+                "`%junis wait` waits only on a line of its own at the top of a cell (the jobs run "
+                "on this kernel's loop, which a blocking wait would stop).")
+        failed = [j for j in self.jobs.pick(args, "wait") if j.state.value == "failed"]
+        if failed:
+            raise errors.ConfigurationError(f"job {failed[0].id} failed: {failed[0].error}")
+
+    def _cmd_cancel(self, args: list[str]) -> None:
+        stopped = self.jobs.cancel(self.jobs.pick(args, "cancel"))
+        print(f"Junis: {stopped} job{'' if stopped == 1 else 's'} stopped; the text that arrived "
+              "is kept.")
+
     def _cmd_chat(self, args: list[str]) -> None:
         from .panel import ChatPanel
         self._show(ChatPanel(client=self.client))
@@ -613,6 +686,11 @@ def load(ipython: Any) -> None:
     ipython.events.register("pre_run_cell", _instance.pre_run_cell)
     ipython.events.register("post_run_cell", _instance.post_run_cell)
     ledger.install()
+    from ..client import limiter
+    from .jobs import await_wait
+    limiter.install(_instance.max_concurrent)
+    if await_wait not in ipython.input_transformers_post:
+        ipython.input_transformers_post.append(await_wait)
 
 
 def unload(ipython: Any) -> None:
@@ -630,3 +708,8 @@ def unload(ipython: Any) -> None:
             ipython.configurables.remove(_instance)
         _instance = None
     ledger.uninstall()
+    from ..client import limiter
+    from .jobs import await_wait
+    limiter.uninstall()
+    while await_wait in ipython.input_transformers_post:
+        ipython.input_transformers_post.remove(await_wait)
