@@ -5,8 +5,9 @@ loading the extension costs little: pandas, ipywidgets and the emulator come in 
 """
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
+
+from ._lazy import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -25,13 +26,7 @@ _LAZY = {
 __all__ = sorted(_LAZY) + ["load_ipython_extension", "unload_ipython_extension"]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'junis_jupyter' has no attribute {name!r}")
-    module = import_module(_LAZY[name])
-    value = module if module.__name__.endswith("." + name) else getattr(module, name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())
 
 
 def load_ipython_extension(ipython: Any) -> None:

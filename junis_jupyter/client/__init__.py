@@ -6,8 +6,9 @@ and the observer list at load, does not import httpx until the first call.
 """
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
+
+from .._lazy import lazy_attributes
 
 from .observers import DEFAULT_OBSERVERS, Observer
 from .types import (Agent, CallRecord, ChatChunk, ChatResult, Message, RateLimitInfo, Session,
@@ -26,9 +27,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'junis_jupyter.client' has no attribute {name!r}")
-    value = getattr(import_module(_LAZY[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())

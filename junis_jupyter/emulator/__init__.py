@@ -14,8 +14,9 @@ the one line naming the extra.
 """
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
+
+from .._lazy import lazy_attributes
 
 _LAZY = {
     "EmulatorOptions": ".options",
@@ -30,9 +31,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(_LAZY[name], __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())

@@ -139,12 +139,12 @@ def package_imports(root: Path = PACKAGE_DIR) -> list[Import]:
 
 # --- the rules -------------------------------------------------------------------------------------
 
-BASE = {f"{PACKAGE}.errors", f"{PACKAGE}.config", f"{PACKAGE}.advice"}
+BASE = {f"{PACKAGE}.errors", f"{PACKAGE}.config", f"{PACKAGE}.advice", f"{PACKAGE}._lazy"}
 ENTRY = {f"{PACKAGE}.cli", f"{PACKAGE}.demo"}
 
 
 def floor(module: str) -> str:
-    """root (the package's __init__), base (errors/config/advice), client, data, notebook,
+    """root (the package's __init__), base (errors/config/advice/_lazy), client, data, notebook,
     emulator, entry (cli, demo)."""
     if module == PACKAGE:
         return "root"
@@ -158,7 +158,7 @@ def floor(module: str) -> str:
 # floor -> the floors it may not import from, and why (the message says it)
 FORBIDDEN: dict[str, dict[str, str]] = {
     "base": dict.fromkeys(("client", "data", "notebook", "emulator", "entry"),
-                          "errors, config and advice sit under every floor"),
+                          "errors, config, advice and _lazy sit under every floor"),
     "client": {"data": "the client knows nothing of DataFrames or batches",
                "notebook": "the client knows nothing of IPython or widgets",
                "emulator": "the client reaches the emulator over a socket, like any server",

@@ -6,10 +6,9 @@ the other documented variants have to be produced here.
 """
 from __future__ import annotations
 
-import time
-
 import gzip
 import json
+import time
 from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
 from typing import Any
