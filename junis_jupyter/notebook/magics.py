@@ -37,7 +37,7 @@ from .failures import Failures
 if TYPE_CHECKING:
     from .render import StreamRenderer
 
-# What only a cell's work needs (rendering, interpolation, the answer cache) is imported when a
+# What only a cell's work needs (rendering, interpolation, advice) is imported when a
 # cell runs, not at `%load_ext`: loading the extension stays under 20 ms (make bench, load cost).
 
 __all__ = ["JunisMagics", "load", "unload"]

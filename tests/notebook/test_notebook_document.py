@@ -257,3 +257,15 @@ def test_login_rebuilds_the_client(nb: MagicShell, emulator: Any, monkeypatch: p
     nb.run("%junis login")
     assert nb.magic.client is not client
     assert nb.magic.client._core.key == config.resolve_key()
+
+
+def test_the_cache_sits_beside_the_notebook_when_its_path_is_known(
+        nb: MagicShell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JUNIS_CACHE_PATH")
+    monkeypatch.setitem(nb.shell.user_ns, "__session__", str(tmp_path / "analysis.ipynb"))
+    nb.magic.cache = "use"
+    answer(nb, "%%junis\nHi", "c1")
+    assert (tmp_path / "analysis.junis-cache.sqlite").exists()
+    nb.magic.cache_path = str(tmp_path / "elsewhere.sqlite")          # the setting wins
+    answer(nb, "%%junis\nHi again", "c2")
+    assert (tmp_path / "elsewhere.sqlite").exists()
