@@ -25,6 +25,7 @@ BENCHMARKS = {   # name -> module with `run(ctx) -> list[Figure]`, in the order 
     "magic_render": "benchmarks.magic_render",
     "long_answer": "benchmarks.long_answer",
     "batch": "benchmarks.batch",
+    "batch_pacing": "benchmarks.batch_pacing",
     "frames": "benchmarks.messages_frame",
     "load_cost": "benchmarks.load_cost",
     "notebook_cache": "benchmarks.notebook_cache",
