@@ -6,7 +6,8 @@ flight, answers instant: the limit, not the answers, sets the pace. The ideal is
 at most 1.05x, zero 429s). The emulator's window is a fixed minute from the key's first
 request, so the fastest a 429-free run can be is one minute (200 calls spread over the first
 window, the last 100 at once when the second opens): a ratio near 0.67 is that floor, not a
-miscount (measured: 61.2 s, 0.68x, zero 429s). One run (each needs a fresh key's window and a minute): `--repeat` does not apply.
+miscount (measured: 61.2 s, 0.68x, zero 429s). One run (each needs a fresh key's
+window and a minute): `--repeat` does not apply.
 """
 from __future__ import annotations
 
