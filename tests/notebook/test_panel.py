@@ -21,7 +21,7 @@ from junis_jupyter.client.sync import JunisClient
 from junis_jupyter.client.types import Usage
 from junis_jupyter.notebook.markdown import escape_html, render_markdown
 from junis_jupyter.notebook.panel import ChatPanel, Phase, TurnState
-from junis_jupyter.notebook.panel.html import SUBMIT_MARK
+from junis_jupyter.notebook.panel.html import RECALL_MARK, SUBMIT_MARK, answer_html
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -60,6 +60,32 @@ def run_with_panel(emulator: Any,
         finally:
             await client.aclose()
     run(main)
+
+
+class WidgetWire:
+    """Every widget message the kernel would send the frontend (comm opens and state updates),
+    as the JSON the kernel serialises: widgets get their comm from `comm.create_comm`, which is
+    swapped here for a recording one. (No frontend runs, so this is the honest count of bytes.)"""
+
+    def __init__(self, monkeypatch: Any) -> None:
+        import json
+
+        import comm
+        from comm.base_comm import BaseComm
+        self.messages: list[str] = []
+        wire = self
+
+        class Recording(BaseComm):
+            def publish_msg(self, msg_type: str, data: Any = None, metadata: Any = None,
+                            buffers: Any = None, **keys: Any) -> None:
+                wire.messages.append(json.dumps(
+                    {"msg_type": msg_type, "comm_id": self.comm_id, "data": data},
+                    default=str, ensure_ascii=False))
+        monkeypatch.setattr(comm, "create_comm", lambda *a, **k: Recording(*a, **k))
+
+    @property
+    def bytes(self) -> int:
+        return sum(len(m.encode("utf-8")) for m in self.messages)
 
 
 def visible_text(html: str) -> str:
@@ -109,11 +135,11 @@ def test_send_button_streams_the_answer_into_the_conversation(emulator: Any) -> 
         assert panel.rate_limit is not None and panel.rate_limit.remaining is not None
         # The HTML the page gets: one div per turn, the answer rendered from markdown.
         html = panel.transcript_html()
-        assert html == panel.history.value and panel.live.value == ""
+        assert panel.live.value == "" and panel.live not in panel.transcript.children
         assert html.startswith('<div class="junis-turn junis-user" data-state="done">')
         assert ('<div class="junis-turn junis-assistant" data-state="done">'
                 f'<div class="junis-who">Orchestrator</div>'
-                f'<div class="junis-body">{render_markdown(answer.text())}</div></div>') in html
+                f'<div class="junis-body">{answer_html(answer.text())}</div></div>') in html
         assert (f"Tokens used in this panel: {answer.usage.describe()} · "
                 f"Rate limit: {panel.rate_limit.describe()}") in panel.footer.value
     run_with_panel(emulator, scenario)
@@ -162,7 +188,7 @@ def test_updates_are_rate_bounded_not_one_per_chunk(emulator: Any) -> None:
         assert panel.turns[-1].state is TurnState.DONE
         # question shown, first chunk, moved to the history at the end: a handful, not sixty.
         assert len(updates) <= 4, len(updates)
-        assert panel.live.value == "" and panel.history.value.count("junis-turn ") == 2
+        assert panel.live.value == "" and panel.transcript_html().count("junis-turn ") == 2
         await client.aclose()
     run(scenario)
 
@@ -240,7 +266,7 @@ def test_stop_cancels_at_once_keeps_the_partial_answer_and_the_panel_usable(emul
         partial = answer.text()
         assert 0 < len(partial)
         assert panel.tokens == Usage()                     # a stopped answer's usage never came
-        assert panel.history.value.endswith(
+        assert panel.transcript_html().endswith(
             '<div class="junis-mark">■ stopped</div></div>')     # the mark, as the page shows it
         assert not panel.busy and panel.stop_button.disabled and not panel.send_button.disabled
         # The connection was closed: the emulator sees the request end long before 400 chunks.
@@ -509,7 +535,7 @@ def test_a_broken_stream_keeps_what_arrived_exactly_once(emulator: Any, fault: d
         kept = answer.text()
         assert answer.state is TurnState.FAILED
         assert 0 < len(kept) < len(sent) and sent.startswith(kept), kept
-        assert panel.history.value.count(render_markdown(kept)) == 1
+        assert panel.transcript_html().count(render_markdown(kept)) == 1
         await client.aclose()
     run(scenario)
 
@@ -677,23 +703,24 @@ def test_streaming_redraws_render_only_the_block_being_written(emulator: Any,
         answer = panel.turns[-1]
         assert answer.state is TurnState.DONE and len(answer.text()) == 60000
         assert len(redraws) > 2                                   # it was drawn while streaming
-        assert rendered.count(60000) == 1 and sum(rendered) < 4 * 60000
-        assert panel.history.value.count(real(answer.text())) == 1
+        # Block by block (live.py): no piece is rendered twice but the one being written, and
+        # the whole answer never at once, not even when it settles.
+        assert 60000 not in rendered and sum(rendered) < 4 * 60000
+        assert panel.transcript_html().count(panel_html.answer_html(answer.text())) == 1
     run_with_panel(emulator, scenario, update_hz=50)
 
 
-def test_streaming_updates_carry_the_live_answer_not_the_whole_conversation(emulator: Any) -> None:
+def test_streaming_updates_carry_the_live_answer_not_the_whole_conversation(
+        emulator: Any, monkeypatch: Any) -> None:
     async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
         panel.send("First question about apples [[chunks=3]]")
         await panel.wait()
-        live: list[str] = []
-        history: list[str] = []
-        panel.live.observe(lambda ch: live.append(ch["new"]), names="value")
-        panel.history.observe(lambda ch: history.append(ch["new"]), names="value")
+        wire = WidgetWire(monkeypatch)
         panel.send("Second question about pears [[chunks=8]] [[delay=0.03]]")
         await panel.wait()
-        assert len(live) >= 3 and not any("apples" in v for v in live)
-        assert len(history) == 1 and "apples" in history[0] and "pears" in history[0]
+        assert wire.messages and not any("apples" in m for m in wire.messages)
+        assert any("pears" in m for m in wire.messages)
+        assert "apples" in panel.transcript_html() and "pears" in panel.transcript_html()
     run_with_panel(emulator, scenario)
 
 
@@ -893,6 +920,58 @@ def test_stop_while_a_finished_stream_closes_keeps_the_answer() -> None:
         answer = panel.turns[-1]
         assert answer.text() == "Hello world" and answer.state == "done"
         assert panel.input.value == "" and not panel.busy        # not given back: it was answered
-        assert panel.live.value == "" and "Hello world" in panel.history.value
+        assert panel.live.value == "" and "Hello world" in panel.transcript_html()
         assert panel.tokens.total_tokens == 5
     run(scenario)
+
+
+# -- block-wise streaming: bytes on the wire (issue 15) ------------------------------------------
+
+def _answer_bytes(panel: ChatPanel) -> int:
+    """The final answer's HTML as the page holds it."""
+    return len(panel._views[-1].answer.html().encode("utf-8"))
+
+
+@pytest.mark.parametrize("size", [20_000, 60_000])
+def test_a_streamed_answer_sends_at_most_twice_its_own_bytes(emulator: Any, monkeypatch: Any,
+                                                             size: int) -> None:
+    # Before: the whole answer's HTML re-sent at every redraw (dozens of times its size).
+    wire = WidgetWire(monkeypatch)                  # before the panel: every widget recorded
+
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        wire.messages.clear()                       # the answer's messages only
+        # about 2.4 s at about 8,000 characters a second (benchmarks/panel_bytes.py has slower)
+        panel.send(f"Tides [[size={size}]] [[chunks=200]] [[delay=0.01]]")
+        await panel.wait()
+        answer = panel.turns[-1]
+        assert answer.state is TurnState.DONE and len(answer.text()) == size
+        final = _answer_bytes(panel)
+        assert final > size * 0.9
+        ratio = wire.bytes / final
+        assert ratio <= 2, (wire.bytes, final, len(wire.messages))
+    run_with_panel(emulator, scenario, update_hz=12)
+
+
+def test_settled_blocks_are_appended_once_and_never_updated(emulator: Any, monkeypatch: Any) -> None:
+    import json
+    wire = WidgetWire(monkeypatch)
+
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        wire.messages.clear()
+        panel.send("Tides [[size=20000]] [[chunks=100]] [[delay=0.01]]")
+        await panel.wait()
+        view = panel._views[-1].answer
+        blocks = [c for g in view._groups for c in g.children if c.value]
+        assert len(blocks) > 3                                     # it was settled piece by piece
+        sent = [json.loads(m) for m in wire.messages]
+        # Each settled piece's widget: opened empty in a box of slots, filled once, never again.
+        for block in blocks:
+            to_it = [m for m in sent if m["comm_id"] == block.model_id]
+            assert [m["msg_type"] for m in to_it] == ["comm_open", "comm_msg"]
+            assert to_it[1]["data"]["state"] == {"value": block.value}
+        updated = {m["comm_id"] for m in sent if m["msg_type"] == "comm_msg"}
+        assert panel.live.model_id in updated                      # the tail was redrawn
+        # What the page shows is the answer's HTML, as one render of it would be.
+        assert view.html().count(answer_html(panel.turns[-1].text())) == 1
+        assert panel.live.value == "" and panel.live not in view.body.children
+    run_with_panel(emulator, scenario, update_hz=20)

@@ -93,6 +93,7 @@ class Conversation:
         self.rate_limit: RateLimitInfo | None = None
         self.phase = Phase.IDLE
         self.error: BaseException | None = None   # what failed the last exchange
+        self.last_asked: str | None = None        # the last question sent (Edit, Retry)
         self._on_change = on_change
 
     @property
@@ -117,7 +118,25 @@ class Conversation:
                       state=TurnState.STREAMING)
         self.turns += [question, answer]
         self.live = Exchange(question, answer)
+        self.last_asked = text
         return self.live
+
+    def recall(self) -> str:
+        """The last question sent, to be edited and sent again ("" if none): what Up in an empty
+        input box brings back. No move: the edited question is sent as any other."""
+        return self.last_asked or ""
+
+    def retry(self) -> str:
+        """Ask the last question again (idle or failed -> sending), as `reserve` does; returns
+        its text, which then goes through `ask` like any question. The earlier answer stays: the
+        session on the server holds it too."""
+        if self.busy:
+            raise LifecycleError(f"cannot retry while {self.phase.value}")
+        if not self.last_asked:
+            raise LifecycleError("nothing to retry: no question has been sent")
+        text = self.last_asked
+        self.reserve()
+        return text
 
     def feed(self, text: str = "", session_id: str | None = None,
              usage: Usage | None = None) -> None:
@@ -201,6 +220,7 @@ class Conversation:
         self.turns = []
         self.live = None
         self.session_id = session_id
+        self.last_asked = None
         if self.phase is Phase.FAILED:
             self.phase, self.error = Phase.IDLE, None
         self._changed()
@@ -210,6 +230,8 @@ class Conversation:
         if self.session_id != session_id:
             return False
         self.turns = [Turn.from_message(m, now) for m in messages]
+        asked = [t for t in self.turns if t.role == "user"]
+        self.last_asked = asked[-1].text() if asked else None
         return True
 
     # -- usage and limits ---------------------------------------------------------------------
@@ -219,6 +241,10 @@ class Conversation:
         if limit is not None and limit.remaining is not None and limit != self.rate_limit:
             self.rate_limit = limit
             self._changed()
+
+    def pairs(self) -> list[tuple[str, str, str | None]]:
+        """(role, text, agent name) of each turn: what the Markdown and notebook exports take."""
+        return [(t.role, t.text(), t.agent_name) for t in self.turns]
 
     def messages(self) -> list[Message]:
         """The turns as `Message`s, positions counted per session: the rows of `to_frame()`."""

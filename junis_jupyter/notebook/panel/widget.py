@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -22,10 +23,15 @@ from ...errors import ConfigurationError
 from ..markdown import valid_unicode
 from ..prompt import check_prompt
 from .client import async_client, close_quietly, open_stream, rate_limit_of
-from .conversation import Conversation, Phase, Turn
-from .html import CSS, EMPTY, KEYS_JS, SUBMIT_MARK, TurnHtml, footer_html, notice_html
+from .conversation import Conversation, Exchange, Phase, Turn
+from .code import code_blocks
+from .export import turns_to_markdown, turns_to_notebook
+from .html import (CSS, EMPTY, KEYS_JS, RECALL_MARK, SUBMIT_MARK, TurnHtml, answer_html,
+                   footer_html, notice_html)
+from .live import LiveAnswer, Piece
 from .loop import Home, TaskSet, Throttle, wait_for
 from .pickers import Pickers
+from .side import open_beside
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,10 +40,19 @@ __all__ = ["ChatPanel", "SUBMIT_MARK"]
 
 _STILL_STREAMING = "An answer is still streaming: wait for it or press Stop."
 _NO_LOOP = "No running event loop here: use `await panel.send_async(...)`."
+_NOTHING_YET = "Nothing to retry yet: ask a question first."
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+@dataclass(eq=False)
+class _ExchangeView:
+    """One exchange on the page: its question's HTML and its answer's widgets."""
+    exchange: Exchange
+    question: w.HTML
+    answer: LiveAnswer
 
 
 def _close_tree(widget: w.Widget) -> None:
@@ -95,12 +110,18 @@ class ChatPanel(w.VBox):
         self.session_picker = self._pickers.session
         self.new_button = w.Button(description="New chat", icon="plus",
                                    layout=w.Layout(width="auto"))
-        # Finished turns and the streaming exchange are two widgets, so a streaming update sends
-        # one answer, not the whole conversation. The outer box scrolls; "column-reverse" around
-        # its single child keeps it pinned to the newest text as it grows, with no script.
+        # `history` holds the turns there were at the last full redraw (a session loaded, New
+        # chat); each exchange then adds its question and its answer after it, and the answer is
+        # drawn block by block (live.py): finished blocks are appended once, and only `live`,
+        # the block being written, is redrawn. Nothing is re-sent when the answer ends. The outer
+        # box scrolls; "column-reverse" around its single child keeps it pinned to the newest
+        # text as it grows, with no script.
         self.history = w.HTML(EMPTY)
         self.live = w.HTML("")
-        turns = w.VBox([self.history, self.live], layout=w.Layout(flex="0 0 auto"))  # never shrunk
+        self._views: list[_ExchangeView] = []          # each exchange's widgets after `history`
+        self._live_view: LiveAnswer | None = None
+        self.transcript = w.VBox([self.history], layout=w.Layout(flex="0 0 auto"))  # never shrunk
+        turns = self.transcript
         self.conversation_box = w.Box([turns], layout=w.Layout(
             display="flex", flex_flow="column-reverse", max_height="460px", overflow="auto"))
         self.conversation_box.add_class("junis-chat-conversation")
@@ -109,30 +130,49 @@ class ChatPanel(w.VBox):
                                 rows=3, continuous_update=True,
                                 layout=w.Layout(width="100%", flex="1 1 auto"))
         self.input.add_class("junis-chat-input")
+        # Sizes are left to the CSS (flex, wrapping): the panel may be 250 px wide in a side area.
         self.send_button = w.Button(description="Send", button_style="primary", icon="paper-plane",
-                                    layout=w.Layout(width="96px"))
+                                    layout=w.Layout(width="auto"))
         self.stop_button = w.Button(description="Stop", button_style="warning", icon="stop",
-                                    disabled=True, layout=w.Layout(width="96px"))
+                                    disabled=True, layout=w.Layout(width="auto"))
+        self.retry_button = w.Button(description="Retry", icon="redo", disabled=True,
+                                     tooltip="Ask the last question again",
+                                     layout=w.Layout(width="auto"))
+        self.edit_button = w.Button(description="Edit", icon="pencil", disabled=True,
+                                    tooltip="Put the last question back in the box to edit "
+                                            "(Up in an empty box does the same)",
+                                    layout=w.Layout(width="auto"))
         self.footer = w.HTML(footer_html(Usage(), None))
         for name, button in (("junis-send", self.send_button), ("junis-stop", self.stop_button),
-                             ("junis-new", self.new_button)):
+                             ("junis-new", self.new_button), ("junis-retry", self.retry_button),
+                             ("junis-edit", self.edit_button)):
             button.add_class(name)
+        for picker in (self.agent_picker, self.session_picker):
+            picker.layout.width = "auto"
+            picker.add_class("junis-picker")
+        pickers_row = w.HBox([self.agent_picker, self.session_picker, self.new_button])
+        buttons = w.HBox([self.send_button, self.stop_button, self.retry_button, self.edit_button])
+        for row in (pickers_row, buttons):
+            row.add_class("junis-row")
+        buttons.add_class("junis-buttons")
 
         super().__init__([
             w.HTML(CSS),
-            w.HBox([self.agent_picker, self.session_picker, self.new_button]),
+            pickers_row,
             self.conversation_box,
             self.notice,
-            w.HBox([self.input, w.VBox([self.send_button, self.stop_button])],
-                   layout=w.Layout(width="100%")),
+            self.input,
+            buttons,
             self.footer,
-        ])
+        ], layout=w.Layout(width="100%"))
         self.add_class("junis-chat-panel")
 
         guard = self._home.guard
         self.send_button.on_click(guard(lambda _: self.send()))
         self.stop_button.on_click(guard(lambda _: self.stop()))
         self.new_button.on_click(guard(lambda _: self.new_chat()))
+        self.retry_button.on_click(guard(lambda _: self.retry()))
+        self.edit_button.on_click(guard(lambda _: self.edit()))
         self.input.observe(guard(self._on_input), names="value")
         self.agent_picker.observe(lambda ch: self.set_trait("agent", ch["new"] or None),
                                   names="value")
@@ -147,6 +187,15 @@ class ChatPanel(w.VBox):
         from IPython.display import Javascript, display
         display(Javascript(KEYS_JS))
         display(self._repr_mimebundle_(), raw=True)
+
+    def show(self, side: bool = False, *, anchor: str = "right", title: str = "Junis") -> Any:
+        """Show the panel: in the cell's output, or (`side=True`) in JupyterLab's side area
+        through `sidecar`, where it stays while the notebook scrolls and runs cells. Where there
+        is no side area it opens inline, with one line saying why. Returns the Sidecar, if any."""
+        if not side:
+            self._ipython_display_()
+            return None
+        return open_beside(self, KEYS_JS, anchor=anchor, title=title)
 
     # -- public actions -----------------------------------------------------------------------
 
@@ -240,14 +289,50 @@ class ChatPanel(w.VBox):
         self._open(session_id)
         await self._fetch(session_id)
 
+    def retry(self) -> asyncio.Task[Any] | None:
+        """Ask the last question again, through the same streaming path as Send (the earlier
+        answer stays above: the session on the server holds it too); returns the task."""
+        if self._still_streaming():
+            return None
+        if not self.conversation.recall():
+            self._show(_NOTHING_YET, "info")
+            return None
+        task = self._start(self.conversation.recall(), retry=True)
+        if task is None:
+            self._show(_NO_LOOP, "info")
+        return task
+
+    def edit(self) -> None:
+        """Put the last question back in the input box, to be edited and sent (what Up in an
+        empty box does); what is being typed there is kept if the box is not empty."""
+        last = self.conversation.recall()
+        if not last:
+            self._show(_NOTHING_YET, "info")
+        elif not self.input.value.replace(RECALL_MARK, "").strip():
+            self._set_input(last)
+
+    def code_blocks(self) -> list[tuple[str, str]]:
+        """(language, code) of every fenced code block in the answers, in order."""
+        return [block for t in self.turns if t.role != "user" for block in code_blocks(t.text())]
+
+    def to_markdown(self) -> str:
+        """The conversation as Markdown: a heading per turn (You, the agent), then its text."""
+        return turns_to_markdown(self.conversation.pairs())
+
+    def to_notebook(self, path: str) -> None:
+        """Write the conversation as a notebook: a Markdown cell per turn, and a code cell (not
+        executed) under an answer for each of its code blocks."""
+        turns_to_notebook(self.conversation.pairs(), path)
+
     def to_frame(self) -> pd.DataFrame:
         """The conversation as a messages frame (the schema of `junis_jupyter.frames`)."""
         from ...data.frames import messages_from_objects
         return messages_from_objects(self.conversation.messages())
 
     def transcript_html(self) -> str:
-        """The conversation's HTML as the page shows it (finished turns, then the live ones)."""
-        return self.history.value + self.live.value
+        """The conversation's HTML as the page shows it, as one string (the turns of the last
+        full redraw, then each exchange since, its answer's pieces joined)."""
+        return self.history.value + "".join(v.question.value + v.answer.html() for v in self._views)
 
     async def aclose(self) -> None:
         """Stop any answer, close the client if the panel made it, and close the widgets."""
@@ -257,16 +342,20 @@ class ChatPanel(w.VBox):
             await self._client.aclose()
             self._client = None
         _close_tree(self)
+        self.live.close()                           # lent to answers: maybe in no tree now
 
     # -- one exchange -------------------------------------------------------------------------
 
-    def _start(self, text: str) -> asyncio.Task[Any] | None:
+    def _start(self, text: str, retry: bool = False) -> asyncio.Task[Any] | None:
         """The exchange as a task on the home loop, the conversation sending from this moment
         (so Stop is live before the first byte); None when no loop runs here."""
         task = self._home.spawn(self._exchange(text))
         if task is None:
             return None
-        self.conversation.reserve()
+        if retry:
+            self.conversation.retry()
+        else:
+            self.conversation.reserve()
         self._task = task
         self._answers.add(task)
         task.add_done_callback(lambda t: self._never_ran(t, text))
@@ -286,7 +375,7 @@ class ChatPanel(w.VBox):
             await wait_for(self._loads)        # pickers (or a picked session) first, then the question
             exchange = conv.ask(text, self._pickers.agent_label(), _now())
             self._show("")
-            self._draw()
+            self._begin_live(exchange)
             stream = await open_stream(self._get_client(), text, conv.session_id, self.agent)
             async for chunk in stream:
                 conv.feed(chunk.text, chunk.session_id, chunk.usage)
@@ -312,7 +401,7 @@ class ChatPanel(w.VBox):
                 self._task = None
             self._throttle.cancel()
             conv.note_rate_limit(rate_limit_of(stream, self._client))
-            self._draw()
+            self._end_live(exchange)
             if stream is not None:                 # last: a Stop landing here changes nothing
                 await close_quietly(stream)
 
@@ -342,6 +431,10 @@ class ChatPanel(w.VBox):
     def _on_input(self, change: dict[str, Any]) -> None:
         if SUBMIT_MARK in change["new"]:
             self.send()
+        elif RECALL_MARK in change["new"]:
+            typed = change["new"].replace(RECALL_MARK, "")
+            last = self.conversation.recall()
+            self._set_input(last if last and not typed.strip() else typed)
 
     def _on_agent(self, change: dict[str, Any]) -> None:
         if not self._pickers.quiet:
@@ -369,22 +462,63 @@ class ChatPanel(w.VBox):
         self.set_trait("session_id", conv.session_id)
         self.stop_button.disabled = not conv.busy
         self.send_button.disabled = conv.busy
+        self.retry_button.disabled = self.edit_button.disabled = conv.busy or not conv.recall()
         self.footer.value = footer_html(conv.tokens, conv.rate_limit)
         if moved:
             self._pickers.show_session(conv.session_id)
 
     def _draw(self) -> None:
-        """Redraw everything: at the start and end of an answer, and on session changes."""
+        """Redraw everything as one HTML (a session loaded or left, New chat): each exchange
+        after this adds its own widgets (`_begin_live`)."""
         conv = self.conversation
         self._html.keep_only(conv.turns)
         live = conv.live.turns if conv.live is not None else ()
-        settled = self._html.turns([t for t in conv.turns if t not in live])
-        self.history.value = settled or ("" if live else EMPTY)
-        self._draw_live()
+        settled = [t for t in conv.turns if t not in live]
+        for view in [v for v in self._views if v.exchange is not conv.live]:
+            self._drop(view)
+        self.history.value = self._html.turns(settled) or ("" if self._views else EMPTY)
+
+    def _drop(self, view: _ExchangeView) -> None:
+        """An exchange's widgets leave the page and are closed (the lent tail is kept)."""
+        self._views.remove(view)
+        if self._live_view is view.answer:
+            self._live_view = None
+        view.answer.release()
+        self._place()
+        for widget in (view.question, *view.answer.widgets()):
+            widget.close()
+
+    def _place(self) -> None:
+        self.transcript.children = (self.history, *(
+            widget for v in self._views for widget in (v.question, v.answer.box)))
+
+    def _begin_live(self, exchange: Exchange) -> None:
+        """The question and an empty answer join the page, after what is there."""
+        if self.history.value == EMPTY:
+            self.history.value = ""
+        question = Piece(self._html.turn(exchange.question))
+        self._live_view = LiveAnswer(exchange.answer, self.live, answer_html)
+        self._views.append(_ExchangeView(exchange, question, self._live_view))
+        self._place()
+
+    def _end_live(self, exchange: Exchange | None) -> None:
+        """The exchange ended: its answer settles where it is (the rest of its text, its mark),
+        or, if the conversation dropped it (nothing arrived), it leaves the page."""
+        view = next((v for v in self._views if v.exchange is exchange), None)
+        self._live_view = None
+        if view is None:
+            return                                   # the conversation moved on (New chat...)
+        if exchange.answer in self.conversation.turns:   # type: ignore[union-attr]
+            view.answer.settle(view.answer.turn.text(), view.answer.turn.state)
+            return
+        self._drop(view)
+        if not self._views and not self.history.value:
+            self.history.value = EMPTY
 
     def _draw_live(self) -> None:
-        live = self.conversation.live
-        self.live.value = self._html.turns(live.turns) if live is not None else ""
+        live, view = self.conversation.live, self._live_view
+        if live is not None and view is not None and view.turn is live.answer:
+            view.draw(live.answer.text())
 
     def _show(self, message: str, kind: str = "info") -> None:
         self.notice.value = notice_html(message, kind)
