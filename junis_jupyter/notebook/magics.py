@@ -71,14 +71,15 @@ Prompts: {name}, {obj.attr}, {In[n]}, {Out[n]}, {Err} (the last error), {Err[n]}
 %junis config         effective settings and where each came from (key masked)
 %junis agents         the organisation's agents (returns the agents frame)
 %junis sessions       recent sessions (returns the sessions frame)
-%junis history [ID]   the messages of a session (default: the current one; returns a frame)
+%junis history [ID] [--markdown]  a session's messages (default: the current one; a frame,
+                      or printed as Markdown)
 %junis conversation   the notebook's conversation: a turn per cell, in notebook order (a frame)
 %junis new            start a new conversation with the next %%junis cell
 %junis explain [N]    ask why cell N (default: the last that failed) failed
 %junis fix [N]        ask for a corrected cell N; the code goes into the next cell, not run
 %junis status         the current session's status and the last rate-limit figures
 %junis usage [--plot] what you have spent (from the local usage ledger; returns a frame)
-%junis chat           the chat panel
+%junis chat [--side] the chat panel (--side: in JupyterLab's side area, beside the notebook)
 %junis jobs           the background cells: id, cell, agent, state, tokens, elapsed, error
 %junis wait [ID ...]  until those jobs (default: all) end; fails if one failed
 %junis cancel [ID ..] stop those jobs (default: all), keeping the text that arrived
@@ -563,10 +564,19 @@ class JunisMagics(Magics):
 
     def _cmd_history(self, args: list[str]) -> Any:
         from ..data import frames
-        session_id = args[0] if args else self.session_id
+        markdown = "--markdown" in args
+        rest = [a for a in args if a != "--markdown"]
+        if len(rest) > 1 or any(a.startswith("-") for a in rest):
+            raise errors.ConfigurationError("usage: %junis history [ID] [--markdown]")
+        session_id = rest[0] if rest else self.session_id
         if not session_id:
             raise errors.ConfigurationError(
                 "no current session yet: ask something with %%junis first, or give a session id.")
+        if markdown:
+            from .panel.export import turns_to_markdown
+            print(turns_to_markdown((m.role, m.content, m.agent_name)
+                                    for m in self.client.messages(session_id)), end="")
+            return None
         return frames.messages(self.client, [session_id])
 
     def _cmd_conversation(self, args: list[str]) -> Any:
@@ -650,7 +660,12 @@ class JunisMagics(Magics):
 
     def _cmd_chat(self, args: list[str]) -> None:
         from .panel import ChatPanel
-        self._show(ChatPanel(client=self.client))
+        if [a for a in args if a != "--side"]:
+            raise errors.ConfigurationError("usage: %junis chat [--side]")
+        if "--side" in args:
+            ChatPanel(client=self.client).show(side=True)
+        else:
+            self._show(ChatPanel(client=self.client))
 
 
 def _when(t: Any) -> str:

@@ -975,3 +975,125 @@ def test_settled_blocks_are_appended_once_and_never_updated(emulator: Any, monke
         assert view.html().count(answer_html(panel.turns[-1].text())) == 1
         assert panel.live.value == "" and panel.live not in view.body.children
     run_with_panel(emulator, scenario, update_hz=20)
+
+
+# -- edit and retry, export, code blocks -----------------------------------------------------
+
+def test_retry_asks_the_last_question_again_through_the_same_stream(emulator: Any) -> None:
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        assert panel.retry_button.disabled and panel.edit_button.disabled   # nothing asked yet
+        assert panel.retry() is None and "Nothing to retry" in panel.notice.value
+        panel.send("Tides please [[chunks=4]]")
+        await panel.wait()
+        assert not panel.retry_button.disabled and not panel.edit_button.disabled
+        before = requests_seen(emulator)
+        panel.retry_button.click()                              # one click
+        assert panel.busy and panel.retry_button.disabled and panel.input.value == ""
+        await panel.wait()
+        questions = [t.text() for t in panel.turns if t.role == "user"]
+        assert questions == ["Tides please [[chunks=4]]"] * 2
+        assert panel.turns[-1].state is TurnState.DONE and panel.turns[-1].text()
+        assert requests_seen(emulator) == before + 1
+        assert panel.transcript_html().count('data-state="done"') == 4
+        stored = await client.messages(panel.session_id)        # the same session, both asked
+        assert [m.role for m in stored] == ["user", "assistant"] * 2
+    run_with_panel(emulator, scenario)
+
+
+def test_up_in_an_empty_box_brings_the_last_question_back_to_edit_and_send(emulator: Any) -> None:
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        panel.input.value = RECALL_MARK                         # nothing asked yet: stays empty
+        assert panel.input.value == ""
+        panel.send("What is the capital of France? [[chunks=3]]")
+        await panel.wait()
+        panel.input.value = RECALL_MARK                         # what the key hook does on Up
+        assert panel.input.value == "What is the capital of France? [[chunks=3]]"
+        panel.input.value = panel.input.value.replace("France", "Spain") + SUBMIT_MARK   # Enter
+        await panel.wait()
+        assert [t.text() for t in panel.turns if t.role == "user"][-1] == \
+            "What is the capital of Spain? [[chunks=3]]"
+        panel.input.value = "typing" + RECALL_MARK              # not empty: kept as typed
+        assert panel.input.value == "typing"
+        panel.input.value = ""
+        panel.edit_button.click()                               # the Edit button does the same
+        assert panel.input.value == "What is the capital of Spain? [[chunks=3]]"
+    run_with_panel(emulator, scenario)
+
+
+def test_retry_while_streaming_is_refused_with_the_usual_notice(emulator: Any) -> None:
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        panel.send("first [[chunks=2]]")
+        await panel.wait()
+        panel.send("slow [[chunks=50]] [[delay=0.05]]")
+        await until(lambda: panel.phase is Phase.STREAMING, "streaming")
+        assert panel.retry() is None and "still streaming" in panel.notice.value
+        panel.stop()
+        await panel.wait()
+    run_with_panel(emulator, scenario)
+
+
+def test_code_blocks_markdown_and_notebook_of_the_conversation(emulator: Any, tmp_path: Any) -> None:
+    import nbformat
+
+    from junis_jupyter.notebook.panel.export import turns_to_markdown
+
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        panel.send("Show me code about tides [[chunks=5]]")
+        await panel.wait()
+        answer = panel.turns[-1].text()
+        blocks = panel.code_blocks()
+        assert blocks and all(isinstance(lang, str) and code for lang, code in blocks)
+        assert blocks[0][1] in answer and f"```{blocks[0][0]}" in answer
+        # Highlighted with a Copy control on the page, the code as written underneath.
+        assert 'class="junis-copy"' in panel.transcript_html() and '<span class="' in panel.transcript_html()
+        md = panel.to_markdown()
+        assert md == turns_to_markdown([("user", panel.turns[0].text()),
+                                        ("assistant", answer, "Orchestrator")])
+        assert md.startswith("### You\n\nShow me code about tides") and "### Orchestrator" in md
+        path = tmp_path / "kept.ipynb"
+        panel.to_notebook(str(path))
+        nb = nbformat.read(path, as_version=4)
+        assert [c.cell_type for c in nb.cells] == ["markdown", "markdown"] + ["code"] * len(blocks)
+        assert [c.source for c in nb.cells[2:]] == [code for _, code in blocks]
+        assert all(c.execution_count is None and not c.outputs for c in nb.cells[2:])
+    run_with_panel(emulator, scenario)
+
+
+def test_a_hostile_answer_with_highlighted_code_is_safe_html(emulator: Any) -> None:
+    corpus = "\n\n".join(f"```{lang}\n{p}\n```" for lang in ("html", "javascript")
+                         for p in HOSTILE if "```" not in p)
+
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        panel.send("[[echo]]\n\n" + corpus)
+        await panel.wait()
+        assert panel.turns[-1].state is TurnState.DONE
+        html = panel.transcript_html()
+        assert html.count('class="junis-code"') >= 2 and '<span class="' in html
+        assert_safe_html(html)
+    run_with_panel(emulator, scenario, max_prompt_chars=1_000_000)
+
+
+# -- the magic's side of it: %junis history --markdown, %junis chat --side ---------------------
+
+def test_history_markdown_prints_the_session_as_the_panel_would(shell: Any, junis_env: Any) -> None:
+    from junis_jupyter.notebook.panel.export import turns_to_markdown
+    assert shell.run("%%junis\nShow me code about tides [[chunks=3]]").error is None
+    session = shell.magic.session_id
+    cell = shell.run("%junis history --markdown")
+    assert cell.error is None and cell.err == ""
+    stored = JunisClient(api_key=junis_env.key, base_url=junis_env.url).messages(session)
+    assert cell.out == turns_to_markdown((m.role, m.content, m.agent_name) for m in stored)
+    assert cell.out.startswith("### You\n\nShow me code about tides") and "```" in cell.out
+    assert shell.run(f"%junis history {session} --markdown").out == cell.out
+    frame = shell.shell.run_line_magic("junis", f"history {session}")      # still a frame
+    assert list(frame["role"]) == ["user", "assistant"]
+
+
+def test_chat_side_without_a_side_area_opens_inline_with_one_line(shell: Any, junis_env: Any) -> None:
+    cell = shell.run("%junis chat --side")
+    assert cell.error is None
+    lines = [line for line in cell.out.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("No side area here (") and "inline" in lines[0]
+    assert any("application/vnd.jupyter.widget-view+json" in e["data"] for e in cell.events)
+    bad = shell.run("%junis chat --wide")
+    assert "usage: %junis chat [--side]" in bad.err

@@ -310,3 +310,56 @@ def test_the_model_needs_no_widgets_and_no_event_loop() -> None:
     imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert not {m for m in imported if m.split(".")[0] in ("asyncio", "threading")}, imported
+
+
+# -- edit and retry -------------------------------------------------------------------------
+
+def test_recall_gives_the_last_question_sent_and_moves_nothing() -> None:
+    conv = Conversation()
+    assert conv.recall() == ""
+    conv = asked("first question")
+    conv.feed("an answer")
+    conv.finish()
+    assert conv.recall() == "first question" and conv.phase is Phase.IDLE
+
+
+def test_retry_reserves_and_gives_the_last_question_for_the_same_path() -> None:
+    conv = asked("what is 6 x 7?")
+    conv.feed("41")
+    conv.finish()
+    text = conv.retry()
+    assert text == "what is 6 x 7?" and conv.phase is Phase.SENDING and conv.busy
+    conv.ask(text, "Orchestrator", NOW)                 # then exactly as any question
+    conv.feed("42")
+    conv.finish()
+    assert [t.text() for t in conv.turns] == ["what is 6 x 7?", "41", "what is 6 x 7?", "42"]
+    assert conv.phase is Phase.IDLE
+
+
+def test_retry_is_refused_while_busy_or_before_any_question() -> None:
+    with pytest.raises(LifecycleError, match="nothing to retry"):
+        Conversation().retry()
+    conv = asked("q")
+    with pytest.raises(LifecycleError, match="cannot retry while sending"):
+        conv.retry()
+
+
+def test_retry_after_a_failure_that_kept_nothing_asks_the_same_question() -> None:
+    conv = asked("flaky question")
+    assert conv.fail(errors.ServerError("boom")) is True          # nothing arrived: taken out
+    assert conv.turns == [] and conv.phase is Phase.FAILED
+    assert conv.retry() == "flaky question" and conv.phase is Phase.SENDING
+
+
+def test_a_new_session_forgets_the_last_question_and_a_loaded_one_offers_its_own() -> None:
+    conv = asked("old")
+    conv.finish()
+    conv.start_new()
+    assert conv.recall() == ""
+    conv.open(SESSION)
+    conv.load(SESSION, [Message(session_id=SESSION, position=0, id="m1", role="user",
+                                content="from history", created_at=NOW),
+                        Message(session_id=SESSION, position=1, id="m2", role="assistant",
+                                content="answer", created_at=NOW)], NOW)
+    assert conv.recall() == "from history"
+    assert conv.pairs() == [("user", "from history", None), ("assistant", "answer", None)]
