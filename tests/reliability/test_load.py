@@ -33,7 +33,7 @@ pytestmark = [
 ]
 
 CALLS = 2_000
-RPM = 700                 # 2,000 calls need three one-minute windows: 429s at the end of two
+RPM = 700                 # 2,000 calls need three one-minute windows: the pool paces them
 PRO_CONCURRENCY = 20
 PROCESSES, PER_PROCESS = 4, 1_000
 
@@ -44,7 +44,8 @@ def test_two_thousand_calls_through_map_under_a_rate_limit(tmp_path: Path) -> No
     prompts = [f"Load item {i}: what is {i} squared?" for i in range(CALLS)]
     with start_emulator_process(plan="pro", rpm=RPM) as emulator:
         async def run() -> list[Any]:
-            # Each call may meet the limit once per window; Retry-After (at most 60 s) is honoured.
+            # The pool spreads the calls over the windows (rate-limit headers); a 429 that still
+            # came would be retried, honouring Retry-After (at most 60 s).
             async with AsyncJunisClient(emulator.key, emulator.url, max_retries=6,
                                         retry_policy=RetryPolicy(max_retries=6, max_wait=61),
                                         observers=[ledger.record]) as client:
@@ -56,15 +57,15 @@ def test_two_thousand_calls_through_map_under_a_rate_limit(tmp_path: Path) -> No
     failures = [r for r in results if not hasattr(r, "text")]
     assert failures == [], failures[:3]
     assert [r.text for r in results] == [answer_text(p)[0] for p in prompts]   # each its own answer
-    assert stats["by_status"].get("429", 0) > 0, stats          # the limit was really met
+    assert stats["by_status"].get("429", 0) == 0, stats         # paced to the window: no 429
     assert stats["by_status"].get("200") == CALLS
     assert 0 < stats["max_concurrent"] <= PRO_CONCURRENCY, stats
     rows = ledger.rows()
     assert len(rows) == CALLS and ledger.pending == 0
     assert all(r["status"] == 200 and r["error_code"] is None for r in rows)
     assert len({r["session_id"] for r in rows}) == CALLS
-    assert sum(r["attempts"] for r in rows) == CALLS + stats["by_status"]["429"]
-    _figures(calls=CALLS, rows=len(rows), rate_limited=stats["by_status"]["429"],
+    assert sum(r["attempts"] for r in rows) == CALLS + stats["by_status"].get("429", 0)
+    _figures(calls=CALLS, rows=len(rows), rate_limited=stats["by_status"].get("429", 0),
              max_concurrent=stats["max_concurrent"])
 
 
