@@ -43,8 +43,9 @@ class RecordingPublisher(DisplayPublisher):
         self.last_chars = 0
 
     def answer_updates(self) -> int:
-        """Publishes of the busiest display handle: the streaming answer's."""
-        return max((n for key, n in self.by_display.items() if key), default=0)
+        """Publishes to the answer's display handles: a streamed answer settles its finished
+        blocks into outputs of their own (notebook/render.py), so every handle counts."""
+        return sum(n for key, n in self.by_display.items() if key)
 
 
 class _Tail(io.TextIOBase):

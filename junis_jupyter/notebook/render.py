@@ -178,10 +178,9 @@ class StreamRenderer:
             self._flush()
 
     def finish(self, note: str | None = None) -> str:
-        """Final update; `note` (e.g. 'interrupted') is appended to what is shown, not to the text."""
-        self._flush(note=note)
-        if self.mode != "terminal" and self._handle is None and self._shown:
-            self._flush()                # that update cut its output: the rest goes in a new one
+        """Final update; `note` (e.g. 'interrupted') is appended to what is shown, not to the text.
+        Nothing is settled now: no later update would resend it, so one message is enough."""
+        self._flush(note=note, final=True)
         return self.text
 
     def _take_new(self) -> str:
@@ -191,7 +190,7 @@ class StreamRenderer:
             self._shown.append(new)
         return new
 
-    def _flush(self, note: str | None = None) -> None:
+    def _flush(self, note: str | None = None, final: bool = False) -> None:
         new = self._take_new()
         if self.mode == "terminal":
             if note:
@@ -208,7 +207,7 @@ class StreamRenderer:
         if self._handle is None and not text and self.outputs and not note:
             return                       # a long answer ended right at an output's end
         began, sent = self._clock(), self.updates
-        if note is None and self._handle is not None and len(text) >= self.segment_chars:
+        if not final and self._handle is not None and len(text) >= self.segment_chars:
             cut = self._settled(text)
             if cut:                      # the finished blocks are shown one last time
                 self._send(_Answer(text[:cut], self._fresh()))
