@@ -6,11 +6,13 @@ interpolation, the chain's place, the cache key, a renderer) and settled exactly
 as a task on the kernel's event loop, through the async client, as the chat panel's does. The
 cell returns at once.
 
-How the answer reaches its own cell: ipykernel keeps the parent header (the execute request a
-message belongs to) in a context variable, and a task copies the context it is created in. The
-task is created while the cell runs, so everything it displays later (the answer's outputs, the
-footer, a failure's line on stderr) carries that cell's header and lands in that cell's output,
-whatever cell is running then. The renderer's display handle is that cell's too.
+How the answer reaches its own cell: a frontend (JupyterLab, nbclient) takes no new output for a
+cell once it has finished, only updates of displays it already has. So the job makes its two
+displays (the answer, and the footer or a failure's line) while the cell runs, and afterwards only
+updates them, by display id. The task runs in an empty context, so those updates carry the parent
+header of the cell running when they are sent, which is the one a frontend listens to; the
+display id takes them to this cell's outputs. A background answer is therefore one display
+updated in place, not settled into outputs block by block as a foreground answer is.
 
 `%junis wait` must let the loop run the jobs while it waits, so it cannot be a plain call: on a
 line of its own in a kernel, an input transformer turns it into `await ...` (IPython then runs the
@@ -102,7 +104,6 @@ class Jobs:
         job = Job(len(self.all) + 1, ask.count, ask.opts.agent)
         self.all.append(job)
         _outputs(job, ask, self.magics.update_hz)
-        # created now, while the cell runs: the task's context holds this cell's parent header
         # An empty context: the task's messages take the kernel's current parent header, that of
         # the cell running when they are sent (a frontend applies a display update by id only
         # while it listens, i.e. for the running cell); the displays were made by this cell.
