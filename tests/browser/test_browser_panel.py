@@ -75,21 +75,32 @@ def last_answer(page: Any) -> Any:
     return page.locator(".junis-chat-conversation .junis-assistant").last
 
 
-def wait_state(page: Any, state: str, count: int) -> None:
+# A turn's state: the `data-state` of a turn drawn as HTML (a loaded history), or the
+# `junis-state-<state>` class of an answer streamed block by block (its frame is a widget box).
+STATE_OF = """t => t.dataset.state ||
+    ([...t.classList].find(c => c.startsWith('junis-state-')) || '').slice('junis-state-'.length)"""
+
+
+def wait_state(page: Any, state: str, count: int, root: str = ".junis-chat-conversation") -> None:
     """Until the `count`-th answer is in `state`."""
     page.wait_for_function(
-        """([state, count]) => {
-             const turns = document.querySelectorAll('.junis-chat-conversation .junis-assistant');
-             return turns.length >= count && turns[count - 1].dataset.state === state;
-           }""", arg=[state, count], timeout=_SLOW)
+        """([state, count, root]) => { const stateOf = %s;
+             const turns = document.querySelectorAll(root + ' .junis-assistant');
+             return turns.length >= count && stateOf(turns[count - 1]) === state;
+           }""" % STATE_OF, arg=[state, count, root], timeout=_SLOW)
 
 
-def wait_streaming(page: Any) -> None:
+def wait_streaming(page: Any, root: str = ".junis-chat-conversation") -> None:
     """Until the newest answer is streaming and some of its text is shown."""
     page.wait_for_function(
-        """() => { const t = [...document.querySelectorAll('.junis-chat-conversation .junis-assistant')].pop();
-                   return t && t.dataset.state === 'streaming' && t.querySelector('.junis-body').innerText.trim().length > 0; }""",
-        timeout=_SLOW)
+        """(root) => { const stateOf = %s;
+                   const t = [...document.querySelectorAll(root + ' .junis-assistant')].pop();
+                   return t && stateOf(t) === 'streaming' && t.querySelector('.junis-body').innerText.trim().length > 0; }""" % STATE_OF,
+        arg=root, timeout=_SLOW)
+
+
+def state_of(locator: Any) -> str:
+    return locator.evaluate(STATE_OF)
 
 
 def allowed_href(href: str) -> bool:
@@ -138,7 +149,7 @@ def test_question_streams_in_stop_stops_it_and_the_panel_stays_usable(page: Any,
     run_cell(page, 1)
     page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".jp-OutputArea-output",
                                                           has_text="other cell ran 42").wait_for(timeout=_SLOW)
-    assert last_answer(page).get_attribute("data-state") == "streaming"   # still going meanwhile
+    assert state_of(last_answer(page)) == "streaming"                  # still going meanwhile
 
     panel.locator("button.junis-stop").click()
     wait_state(page, "stopped", 2)
@@ -212,3 +223,57 @@ def test_an_answer_full_of_script_injection_runs_nothing(page: Any, lab: LabServ
     assert all(allowed_href(h) for h in hrefs), hrefs
     text = conversation.inner_text()
     assert "window.__xss" in text and "<script>" in text   # shown to the reader as text
+
+
+def test_copy_puts_a_code_block_on_the_clipboard(page: Any, lab: LabServer) -> None:
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.url)
+    panel = open_panel(page, lab, "chat.ipynb")
+    box = panel.locator(".junis-chat-input textarea")
+    box.click()
+    page.keyboard.type("Some code please [[chunks=6]]")
+    page.keyboard.press("Enter")
+    wait_state(page, "done", 1)
+    code = last_answer(page).locator(".junis-code").first
+    # Highlighted: the code is in Pygments' token spans, coloured by the panel's CSS.
+    assert code.locator("pre code span.k, pre code span.n, pre code span.nb").count() > 0
+    keyword = code.locator("pre code span.nb").first
+    assert keyword.evaluate("e => getComputedStyle(e).color") != \
+        code.locator("pre code").evaluate("e => getComputedStyle(e).color")
+    expected = code.locator("pre").inner_text().rstrip("\n")
+    assert "prompt = " in expected
+    code.locator(".junis-copy").click()
+    page.wait_for_function(
+        "() => document.querySelector('.junis-chat-conversation .junis-copy').textContent === 'Copied'",
+        timeout=10_000)
+    assert page.evaluate("navigator.clipboard.readText()") == expected
+    assert "Copy" not in expected                       # the label is not part of what is copied
+    assert page.dialogs == [] and page.evaluate("window.__xssHits.length") == 0
+
+
+def test_hostile_code_blocks_highlighted_run_nothing(page: Any, lab: LabServer) -> None:
+    panel = open_panel(page, lab, "chat.ipynb")
+    corpus = "\n\n".join(f"```{lang}\n{p}\n```" for lang in ("html", "javascript", "python")
+                         for p in HOSTILE if "```" not in p)
+    box = panel.locator(".junis-chat-input textarea")
+    box.fill("[[echo]]\n\n" + corpus)
+    box.press("Enter")
+    wait_state(page, "done", 1)
+    conversation = panel.locator(".junis-chat-conversation")
+    assert conversation.locator(".junis-code pre code span[class]").count() > 100   # highlighted
+    page.evaluate("""() => document.querySelectorAll('.junis-chat-conversation *').forEach(el => {
+        el.dispatchEvent(new MouseEvent('mouseover', {bubbles: true}));
+        el.dispatchEvent(new FocusEvent('focus')); })""")
+    for i in range(min(5, conversation.locator(".junis-copy").count())):
+        conversation.locator(".junis-copy").nth(i).click()      # Copy runs nothing either
+    page.wait_for_timeout(1500)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    panel.screenshot(path=str(SCREENSHOTS / "chat_panel_hostile_code.png"))
+    assert page.evaluate("Array.from(window.__xssHits)") == [] and page.dialogs == []
+    dangerous = conversation.locator(
+        "script, img, svg, iframe, object, embed, form, input, video, audio, source, math, "
+        "details, style, meta, link, base, button")
+    assert dangerous.count() == 0
+    on_attributes = page.evaluate("""() => [...document.querySelectorAll('.junis-chat-panel *')]
+        .flatMap(el => [...el.attributes].map(a => a.name)).filter(n => n.startsWith('on'))""")
+    assert on_attributes == []
+    assert "<script>window.__xss = 'script'</script>" in conversation.inner_text()  # as text

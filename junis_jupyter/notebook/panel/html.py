@@ -114,7 +114,8 @@ CSS = """<style>
 .junis-notice { padding: 4px 8px; border-radius: 4px; }
 .junis-error { background: var(--jp-error-color3, #fde7e9); color: var(--jp-error-color0, #8a1f11); }
 .junis-info { background: var(--jp-info-color3, #e8f4fb); }
-.junis-footer { font-size: 0.85em; opacity: 0.8; }
+.junis-footer { font-size: 0.85em; opacity: 0.8; line-height: 1.4; }
+.junis-notice { line-height: 1.4; }
 .jupyterlab-sidecar .junis-chat-panel { max-width: none; }
 .jupyterlab-sidecar .junis-user { margin-left: 8%; }
 .jupyterlab-sidecar .junis-assistant,

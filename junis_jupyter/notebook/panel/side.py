@@ -5,7 +5,7 @@ A `Sidecar` is an Output widget that JupyterLab's sidecar extension shows in the
 and runs cells. Two things from trying it (browser-testing-2.md): the sidecar lays its outputs
 side by side, so only the panel goes into it (the key hook, which installs a listener on the
 window once, is displayed in the cell instead); and a frontend without the extension (classic
-Notebook, VS Code, Lab without sidecar) shows nothing at all, so the sidecar's `_view_count` is
+Notebook, VS Code, Lab without sidecar) shows nothing at all, so the panel's `_view_count` is
 watched: if no view of it appears soon, the panel is shown inline, with a line saying so.
 """
 from __future__ import annotations
@@ -39,7 +39,6 @@ def _why_not() -> str | None:
 
 
 def _inline(panel: Any, keys_js: str, why: str) -> None:
-    from IPython.display import display
     print(NO_SIDE_AREA.format(why=why))
     panel._ipython_display_()
 
@@ -54,26 +53,31 @@ def open_beside(panel: Any, keys_js: str, *, anchor: str = "right", title: str =
     from sidecar import Sidecar
 
     side = Sidecar(title=title, anchor=anchor)
-    side._view_count = 0                 # the frontend counts the views it makes of it
+    # With `_view_count` a number, the frontend counts the views of the panel it shows (on each
+    # view's "displayed"): one more means the sidecar showed it. (The sidecar's own view is
+    # never "displayed" in that sense, so its count says nothing.)
+    if panel._view_count is None:
+        panel._view_count = 0
+    seen = panel._view_count
     display(Javascript(keys_js))         # in the cell: the hook listens on the whole window
-    with side:
-        display(panel)                   # the widget alone: the sidecar puts outputs side by side
+    with side:                           # the widget alone (not its _ipython_display_, which adds
+        display(panel._repr_mimebundle_(), raw=True)   # the hook): outputs sit side by side
     print(f"The chat panel is open in the side area ({title!r}, on the {anchor}).")
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         return side
-    loop.create_task(_fall_back_if_unseen(side, panel, keys_js))
+    loop.create_task(_fall_back_if_unseen(side, panel, keys_js, seen))
     return side
 
 
-async def _fall_back_if_unseen(side: Any, panel: Any, keys_js: str) -> None:
+async def _fall_back_if_unseen(side: Any, panel: Any, keys_js: str, seen: int) -> None:
     """No view of the sidecar after a while: this frontend has no side area; show it inline.
     (Printed and displayed from this task, it lands in the cell that opened it.)"""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WAIT_FOR_VIEW
     while loop.time() < deadline:
-        if side._view_count:
+        if (panel._view_count or 0) > seen:
             return
         await asyncio.sleep(0.1)
     side.close()

@@ -128,7 +128,7 @@ class ChatPanel(w.VBox):
         self.notice = w.HTML("")
         self.input = w.Textarea(placeholder="Ask… (Enter sends, Shift+Enter adds a line)",
                                 rows=3, continuous_update=True,
-                                layout=w.Layout(width="100%", flex="1 1 auto"))
+                                layout=w.Layout(width="auto", align_self="stretch"))
         self.input.add_class("junis-chat-input")
         # Sizes are left to the CSS (flex, wrapping): the panel may be 250 px wide in a side area.
         self.send_button = w.Button(description="Send", button_style="primary", icon="paper-plane",
