@@ -5,8 +5,10 @@ A `Sidecar` is an Output widget that JupyterLab's sidecar extension shows in the
 and runs cells. Two things from trying it (browser-testing-2.md): the sidecar lays its outputs
 side by side, so only the panel goes into it (the key hook, which installs a listener on the
 window once, is displayed in the cell instead); and a frontend without the extension (classic
-Notebook, VS Code, Lab without sidecar) shows nothing at all, so the panel's `_view_count` is
-watched: if no view of it appears soon, the panel is shown inline, with a line saying so.
+Notebook, VS Code, Lab without sidecar) never makes the sidecar's model, so what was displayed
+into it lands in the cell itself: the panel is inline already, and one line says so. Which of the
+two happened is told by the sidecar's `outputs`, which only a frontend that captured the display
+sends back.
 """
 from __future__ import annotations
 
@@ -14,10 +16,11 @@ import asyncio
 import os
 from typing import Any
 
-__all__ = ["open_beside", "NO_SIDE_AREA"]
+__all__ = ["NO_SIDE_AREA", "OPENED", "open_beside"]
 
 NO_SIDE_AREA = "No side area here ({why}): the chat panel opens inline."
-WAIT_FOR_VIEW = 5.0      # seconds for a frontend with the extension to show the sidecar
+OPENED = "The chat panel is open in the side area ({title!r}, on the {anchor})."
+WAIT_FOR_VIEW = 8.0      # seconds for a frontend with the extension to show the sidecar
 
 
 def _why_not() -> str | None:
@@ -53,33 +56,30 @@ def open_beside(panel: Any, keys_js: str, *, anchor: str = "right", title: str =
     from sidecar import Sidecar
 
     side = Sidecar(title=title, anchor=anchor)
-    # With `_view_count` a number, the frontend counts the views of the panel it shows (on each
-    # view's "displayed"): one more means the sidecar showed it. (The sidecar's own view is
-    # never "displayed" in that sense, so its count says nothing.)
-    if panel._view_count is None:
-        panel._view_count = 0
-    seen = panel._view_count
     display(Javascript(keys_js))         # in the cell: the hook listens on the whole window
     with side:                           # the widget alone (not its _ipython_display_, which adds
         display(panel._repr_mimebundle_(), raw=True)   # the hook): outputs sit side by side
-    print(f"The chat panel is open in the side area ({title!r}, on the {anchor}).")
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
+        print(OPENED.format(title=title, anchor=anchor))
         return side
-    loop.create_task(_fall_back_if_unseen(side, panel, keys_js, seen))
+    loop.create_task(_say_where(side, title, anchor))
     return side
 
 
-async def _fall_back_if_unseen(side: Any, panel: Any, keys_js: str, seen: int) -> None:
-    """No view of the sidecar after a while: this frontend has no side area; show it inline.
-    (Printed and displayed from this task, it lands in the cell that opened it.)"""
+async def _say_where(side: Any, title: str, anchor: str) -> None:
+    """One line in the cell (printed from this task, it lands in the cell that opened it): the
+    side area has the panel, or there is none. A frontend with the extension captures what was
+    displayed into the sidecar and sends its `outputs` back; one without never makes the
+    sidecar's model, so the display went to the cell itself, and the panel is there already."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + WAIT_FOR_VIEW
     while loop.time() < deadline:
-        if (panel._view_count or 0) > seen:
+        if side.outputs:
+            print(OPENED.format(title=title, anchor=anchor))
             return
         await asyncio.sleep(0.1)
     side.close()
-    _inline(panel, keys_js, "this frontend did not show the sidecar: it needs JupyterLab with "
-                            "the sidecar extension")
+    print(NO_SIDE_AREA.format(why="this frontend did not show the sidecar: it needs JupyterLab "
+                                  "with the sidecar extension"))
