@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from ..client.sync import JunisClient
     from ..client.types import Agent
+    from .background import BatchJob
 
 __all__ = ["ask_many", "prepare", "render_prompts", "run"]
 
@@ -104,7 +105,7 @@ def ask_many(items: Iterable[Any], agent: str | Agent | None = None, concurrency
              rate_limit_retries: int = 8, progress: bool | None = None,
              checkpoint: str | os.PathLike[str] | None = None, dry_run: bool = False,
              model: str | None = None, extra_body: dict[str, Any] | None = None,
-             **chat_kwargs: Any) -> pd.DataFrame | Estimate:
+             background: bool = False, **chat_kwargs: Any) -> pd.DataFrame | Estimate | BatchJob:
     """Ask one question per item; a DataFrame (input, answer, session_id, tokens, latency, error)
     in input order (a Series or DataFrame keeps its index; a DataFrame's rows fill the template's
     `{column}`s). Each question starts its own session.
@@ -119,11 +120,14 @@ def ask_many(items: Iterable[Any], agent: str | Agent | None = None, concurrency
     all. A checkpoint of other prompts or options is refused. `dry_run=True` returns an
     `Estimate` (rows, prompt tokens, time at the rate limit) and makes no request. `model` and
     `extra_body` go to every `chat` call, as do other keyword arguments (temperature, ...).
+    `background=True` returns a `BatchJob` at once and asks in a worker thread (`%junis jobs`
+    lists it; `job.wait()` gives the frame; `job.stop()` or `%junis cancel` stops it).
     """
     values, prompts, index = prepare(items, template)
     return run(values, prompts, index=index, agent=agent, concurrency=concurrency, client=client,
                rate_limit_retries=rate_limit_retries, progress=progress, chat_kwargs=chat_kwargs,
-               checkpoint=checkpoint, dry_run=dry_run, model=model, extra_body=extra_body)
+               checkpoint=checkpoint, dry_run=dry_run, model=model, extra_body=extra_body,
+               background=background)
 
 
 def _agent_key(agent: Any) -> Any:
@@ -136,14 +140,25 @@ def run(items: Sequence[Any], prompts: Sequence[str], *, index: Any, agent: str 
         checkpoint: str | os.PathLike[str] | None = None, dry_run: bool = False,
         model: str | None = None, extra_body: dict[str, Any] | None = None,
         stop: threading.Event | None = None, on_row: OnRow | None = None,
-        pacer: Pacer | None = None) -> pd.DataFrame | Estimate:
+        pacer: Pacer | None = None, background: bool = False) -> pd.DataFrame | Estimate | BatchJob:
     """The batch itself, for prompts already rendered (shared with the DataFrame accessor).
 
     Callable from any thread. `stop`: set it to cancel (calls in flight finish, the rest are
     marked interrupted, recorded rows stay in the checkpoint). `on_row(done, total, failed)` is
     called on the calling thread as each row finishes. `pacer`: share one to pace several
-    batches on one key together (each batch has its own otherwise)."""
+    batches on one key together (each batch has its own otherwise). `background`: the same
+    batch in a worker thread, returned at once as a `BatchJob` (data/background.py)."""
     from .schemas import build
+    if background:
+        if dry_run:
+            raise ConfigurationError("a dry run makes no request: it has nothing to run in the "
+                                     "background (leave out background=True).")
+        from . import background as jobs
+        return jobs.start(lambda stop, on_row: run(
+            items, prompts, index=index, agent=agent, concurrency=concurrency, client=client,
+            rate_limit_retries=rate_limit_retries, progress=False, chat_kwargs=chat_kwargs,
+            checkpoint=checkpoint, model=model, extra_body=extra_body, stop=stop, on_row=on_row,
+            pacer=pacer), total=len(prompts), agent=agent, progress=progress)
     if concurrency < 1:
         raise ConfigurationError("concurrency must be at least 1.")
     if rate_limit_retries < 0:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import enum
 import re
 import time
 from typing import TYPE_CHECKING, Any
@@ -32,23 +31,12 @@ from typing import TYPE_CHECKING, Any
 from traitlets import HasTraits, Integer, Unicode, UseEnum
 
 from .. import config, errors
+from ..data.background import BatchJob, JobState
 
 if TYPE_CHECKING:
     from .magics import JunisMagics
 
-__all__ = ["JobState", "Job", "Jobs", "running_loop", "await_wait"]
-
-
-class JobState(enum.Enum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def over(self) -> bool:
-        return self in (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
+__all__ = ["Job", "Jobs", "running_loop", "await_wait"]
 
 
 class Job(HasTraits):
@@ -70,6 +58,10 @@ class Job(HasTraits):
         self.task: asyncio.Task[Any] | None = None
         self.handles: tuple[Any, ...] = ()
         self.shown: dict[int, tuple[Any, dict[str, Any]]] = {}   # the last of each display
+
+    def stop(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
 
     def reshow(self) -> None:
         """Send the displays' last contents again, as updates under the running cell: what was
@@ -136,12 +128,24 @@ class Jobs:
             "error": pd.array([j.error for j in jobs], dtype="string"),
         })
 
-    def cancel(self, jobs: list[Job]) -> int:
-        """Stop those still going; each keeps the text that arrived. The number stopped."""
+    def adopt(self, job: BatchJob) -> None:
+        """A background batch (`ask_many(..., background=True)`) joins the list: its id, the
+        cell that started it, and an awaitable of its end for `%junis wait`."""
+        job.id = len(self.all) + 1
+        job.cell = getattr(self.magics.shell, "execution_count", None)
+        loop = running_loop()
+        if loop is not None:
+            job.task = asyncio.wrap_future(job.future, loop=loop)
+            job.task.add_done_callback(lambda task: task.cancelled() or task.exception())
+        self.all.append(job)
+
+    def cancel(self, jobs: list[Job | BatchJob]) -> int:
+        """Stop those still going; each keeps what arrived (text, answered rows). The number
+        stopped."""
         stopped = 0
         for job in jobs:
-            if not job.state.over and job.task is not None and not job.task.done():
-                job.task.cancel()
+            if not job.state.over:
+                job.stop()
                 stopped += 1
         return stopped
 

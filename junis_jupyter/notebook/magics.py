@@ -156,8 +156,15 @@ class JunisMagics(Magics):
         self._client_for: tuple[str, str] | None = None
         self._cache: AnswerCache | None = None
         self.failures = Failures(shell)
-        from .jobs import Jobs
-        self.jobs = Jobs(self)
+        self._jobs: Any = None
+
+    @property
+    def jobs(self) -> Any:
+        """The background jobs (notebook/jobs.py), made when the first one starts."""
+        if self._jobs is None:
+            from .jobs import Jobs
+            self._jobs = Jobs(self)
+        return self._jobs
 
     @default("cache")
     def _cache_from_env(self) -> str:
@@ -649,6 +656,11 @@ class JunisMagics(Magics):
             raise errors.ConfigurationError(
                 "`%junis wait` waits only on a line of its own at the top of a cell (the jobs run "
                 "on this kernel's loop, which a blocking wait would stop).")
+        for job in jobs:            # no loop: only background batches (threads) can be running
+            try:
+                job.future.result()
+            except Exception:       # noqa: BLE001 - the job keeps it; the line below says it
+                pass
         failed = [j for j in self.jobs.pick(args, "wait") if j.state.value == "failed"]
         if failed:
             raise errors.ConfigurationError(f"job {failed[0].id} failed: {failed[0].error}")
@@ -701,11 +713,13 @@ def load(ipython: Any) -> None:
     ipython.events.register("pre_run_cell", _instance.pre_run_cell)
     ipython.events.register("post_run_cell", _instance.post_run_cell)
     ledger.install()
+    from ..data import background
+    if _adopt not in background.ADOPTERS:
+        background.ADOPTERS.append(_adopt)
     from ..client import limiter
-    from .jobs import await_wait
     limiter.install(_instance.max_concurrent)
-    if await_wait not in ipython.input_transformers_post:
-        ipython.input_transformers_post.append(await_wait)
+    if _await_wait not in ipython.input_transformers_post:
+        ipython.input_transformers_post.append(_await_wait)
 
 
 def unload(ipython: Any) -> None:
@@ -723,8 +737,25 @@ def unload(ipython: Any) -> None:
             ipython.configurables.remove(_instance)
         _instance = None
     ledger.uninstall()
+    from ..data import background
+    while _adopt in background.ADOPTERS:
+        background.ADOPTERS.remove(_adopt)
     from ..client import limiter
-    from .jobs import await_wait
     limiter.uninstall()
-    while await_wait in ipython.input_transformers_post:
-        ipython.input_transformers_post.remove(await_wait)
+    while _await_wait in ipython.input_transformers_post:
+        ipython.input_transformers_post.remove(_await_wait)
+
+
+def _adopt(job: Any) -> None:
+    """A background batch (data/background.py) joins this kernel's job list."""
+    if _instance is not None:
+        _instance.jobs.adopt(job)
+
+
+def _await_wait(lines: list[str]) -> list[str]:
+    """The input transformer that makes `%junis wait` an awaited wait (jobs.await_wait); the jobs
+    module is imported only for a cell that has the line, not at `%load_ext`."""
+    if not any("run_line_magic('junis', 'wait" in line for line in lines):
+        return lines
+    from .jobs import await_wait
+    return await_wait(lines)

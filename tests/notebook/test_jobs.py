@@ -6,7 +6,8 @@ import asyncio
 from typing import Any
 
 from junis_jupyter.client import limiter
-from junis_jupyter.notebook.jobs import JobState, await_wait
+from junis_jupyter.data.background import JobState
+from junis_jupyter.notebook.jobs import await_wait
 
 
 def test_without_a_loop_background_runs_in_the_foreground_and_says_so(shell: Any,
