@@ -14,10 +14,13 @@ loop, blocked by this very wait, or one that answers no probe) would wait foreve
 """
 from __future__ import annotations
 
-import asyncio
+import sys
 import threading
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
 
 from ..errors import ConfigurationError
 
@@ -128,10 +131,7 @@ class Limiter:
         with self._lock:
             if not self._waiters and len(self._held) < self._limit:
                 return self._take(None)
-            try:
-                own = asyncio.get_running_loop()    # called from sync code run by a loop
-            except RuntimeError:
-                own = None
+            own = _running_loop()                   # sync code run by a loop (a cell)
             if own is not None and any(s.loop is own for s in self._held):
                 raise LimitBusy(self._busy())
             waiter = _Waiter()
@@ -173,6 +173,7 @@ class Limiter:
 
     async def acquire_async(self) -> Slot:
         """A slot, awaiting one if need be; the loop keeps running meanwhile."""
+        import asyncio
         loop = asyncio.get_running_loop()
         with self._lock:
             if not self._waiters and len(self._held) < self._limit:
@@ -228,3 +229,15 @@ def uninstall() -> None:
     global _current
     with _install_lock:
         _current = None
+
+
+def _running_loop() -> "asyncio.AbstractEventLoop | None":
+    """The loop running this code; none can run while asyncio is not even imported (so loading
+    the extension in a plain shell does not import it)."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None:
+        return None
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

@@ -13,8 +13,10 @@ from __future__ import annotations
 import enum
 import threading
 import time
-from concurrent.futures import Future
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = ["JobState", "BatchJob", "ADOPTERS", "start"]
 
@@ -50,6 +52,7 @@ class BatchJob:
         self.result: Any = None
         self.started = time.monotonic()
         self.ended: float | None = None
+        from concurrent.futures import Future   # at the first batch, not at %load_ext
         self.future: Future[Any] = Future()
         self.task: Any = None               # the job list's awaitable of `future`, if any
         self._stop = threading.Event()
