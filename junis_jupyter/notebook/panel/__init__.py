@@ -3,6 +3,10 @@
 conversation.py  turns, the live exchange, session, token totals, rate limit, the lifecycle
 widget.py        ChatPanel: the widgets wired to a Conversation; traitlets others can watch
 html.py          the page's CSS and key hook, turns as (sanitised) HTML, the render cache
+live.py          a streaming answer drawn block by block: finished blocks sent once
+code.py          code blocks highlighted (inside an nh3 pass) with Copy; (language, code) pairs
+export.py        the conversation as Markdown or as a notebook
+side.py          the panel in JupyterLab's side area (sidecar), or inline saying why
 pickers.py       the agent and session dropdowns: options from the listings, quiet moves
 loop.py          work moved onto the panel's home loop; tasks waited for; the redraw throttle
 client.py        the client given (sync, async, none) made async; streams opened and closed

@@ -20,7 +20,7 @@ __all__ = ["NO_SIDE_AREA", "OPENED", "open_beside"]
 
 NO_SIDE_AREA = "No side area here ({why}): the chat panel opens inline."
 OPENED = "The chat panel is open in the side area ({title!r}, on the {anchor})."
-WAIT_FOR_VIEW = 8.0      # seconds for a frontend with the extension to show the sidecar
+WAIT_FOR_VIEW = 15.0     # seconds for a frontend with the extension to show the sidecar
 
 
 def _why_not() -> str | None:
@@ -80,6 +80,6 @@ async def _say_where(side: Any, title: str, anchor: str) -> None:
             print(OPENED.format(title=title, anchor=anchor))
             return
         await asyncio.sleep(0.1)
-    side.close()
+    # Not closed: on a very slow frontend it may show yet, and closing it would take the panel.
     print(NO_SIDE_AREA.format(why="this frontend did not show the sidecar: it needs JupyterLab "
                                   "with the sidecar extension"))

@@ -2,9 +2,11 @@
 
 The panel holds no lifecycle of its own: the `Conversation` says what phase it is in, which turns
 there are, the session and the token totals; the panel moves it on from widget events and from the
-stream, draws what it holds (`html.py`), and mirrors what others may watch into traitlets
-(`session_id`, `busy`, `phase`, `tokens`, `rate_limit`, `agent`). Its work runs on one event loop
-(`loop.py`), through whatever client it was given (`client.py`); the dropdowns are `pickers.py`.
+stream, draws what it holds (`html.py`; a streaming answer block by block, `live.py`), and mirrors
+what others may watch into traitlets (`session_id`, `busy`, `phase`, `tokens`, `rate_limit`,
+`agent`). Its work runs on one event loop (`loop.py`), through whatever client it was given
+(`client.py`); the dropdowns are `pickers.py`; code blocks `code.py`; exports `export.py`; the side
+area `side.py`.
 """
 from __future__ import annotations
 
@@ -121,8 +123,7 @@ class ChatPanel(w.VBox):
         self._views: list[_ExchangeView] = []          # each exchange's widgets after `history`
         self._live_view: LiveAnswer | None = None
         self.transcript = w.VBox([self.history], layout=w.Layout(flex="0 0 auto"))  # never shrunk
-        turns = self.transcript
-        self.conversation_box = w.Box([turns], layout=w.Layout(
+        self.conversation_box = w.Box([self.transcript], layout=w.Layout(
             display="flex", flex_flow="column-reverse", max_height="460px", overflow="auto"))
         self.conversation_box.add_class("junis-chat-conversation")
         self.notice = w.HTML("")
