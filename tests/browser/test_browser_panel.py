@@ -8,17 +8,13 @@ script that runs (and any alert dialog).
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from support.hostile import HOSTILE
-from support.lab import (LabServer, chromium, lab_with_emulator, open_notebook, skip_without_browser,
-                         trapped_page, xss_trap)
+from support.lab import LabServer, lab_fixtures, open_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -32,27 +28,7 @@ _NOTEBOOKS = {
 }
 
 
-@pytest.fixture(scope="module")
-def lab() -> Iterator[LabServer]:
-    skip_without_browser()
-    scratch = Path(tempfile.mkdtemp(prefix="junis-browser-"))
-    try:
-        with lab_with_emulator(scratch, _NOTEBOOKS) as server:
-            yield server
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def browser(lab: LabServer) -> Iterator[Any]:
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    with trapped_page(browser, xss_trap()) as page:
-        yield page
+lab, browser, page = lab_fixtures(_NOTEBOOKS, "junis-browser-")
 
 
 def open_panel(page: Any, lab: LabServer, notebook: str) -> Any:

@@ -3,16 +3,11 @@ JupyterLab and Debian's Chromium: the panel is in the side area's DOM at its ful
 there, keeps working while the notebook scrolls and runs other cells, and Stop works there."""
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support.lab import (LabServer, chromium, lab_with_emulator, open_notebook, skip_without_browser,
-                         trapped_page, xss_trap)
+from support.lab import LabServer, lab_fixtures, open_notebook
 from test_browser_panel import SCREENSHOTS, _SLOW, run_cell, state_of, wait_state, wait_streaming
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
@@ -28,27 +23,7 @@ _NOTEBOOKS = {
 }
 
 
-@pytest.fixture(scope="module")
-def lab() -> Iterator[LabServer]:
-    skip_without_browser()
-    scratch = Path(tempfile.mkdtemp(prefix="junis-browser-side-"))
-    try:
-        with lab_with_emulator(scratch, _NOTEBOOKS) as server:
-            yield server
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def browser(lab: LabServer) -> Iterator[Any]:
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    with trapped_page(browser, xss_trap()) as page:
-        yield page
+lab, browser, page = lab_fixtures(_NOTEBOOKS, "junis-browser-side-")
 
 
 def open_side_panel(page: Any, lab: LabServer, notebook: str) -> Any:

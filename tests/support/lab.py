@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
+
+import pytest
 
 
 CHROMIUM = "/usr/bin/chromium"
@@ -199,3 +203,30 @@ def open_notebook(page: Any, lab: LabServer, notebook: str, timeout: float) -> N
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout)
     # The execution indicator says "idle" before the kernel exists: the status bar text does not.
     page.locator(".jp-StatusBar-TextItem", has_text="(ipykernel) | Idle").wait_for(timeout=timeout)
+
+
+def lab_fixtures(notebooks: dict[str, list[str]], prefix: str) -> tuple[Callable[..., Any], ...]:
+    """The `lab`, `browser` and `page` fixtures of a browser suite: JupyterLab serving these
+    notebooks (module scope), Chromium (module scope), and a page with the script trap (per
+    test). In the module: `lab, browser, page = lab_fixtures(NOTEBOOKS, "junis-browser-")`."""
+    @pytest.fixture(scope="module")
+    def lab() -> Iterator[LabServer]:
+        skip_without_browser()
+        scratch = Path(tempfile.mkdtemp(prefix=prefix))
+        try:
+            with lab_with_emulator(scratch, notebooks) as server:
+                yield server
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    @pytest.fixture(scope="module")
+    def browser(lab: LabServer) -> Iterator[Any]:
+        with chromium() as found:
+            yield found
+
+    @pytest.fixture
+    def page(browser: Any) -> Iterator[Any]:
+        with trapped_page(browser, xss_trap()) as opened:
+            yield opened
+
+    return lab, browser, page
