@@ -213,7 +213,6 @@ class Jobs:
 
     async def _ask(self, job: Job, ask: Any, client: Any, request: dict[str, Any]) -> Any:
         """The answer, streamed into the cell's renderer (or whole, with --no-stream)."""
-        from ..client.types import ChatResult, Usage
         from .context import estimate_tokens
         renderer, opts = ask.renderer, ask.opts
         if not opts.stream:
@@ -235,9 +234,7 @@ class Jobs:
             renderer.finish(note="cancelled")
             return stream.result
         except errors.StreamError as exc:
-            renderer.finish(note="cut off")
-            self.magics._keep(ChatResult(exc.partial_text or "", exc.session_id, Usage(), None,
-                                         agent=opts.agent), None)
+            self.magics._broken(exc, renderer, opts)
             raise
         renderer.finish()
         return stream.result

@@ -383,12 +383,16 @@ class JunisMagics(LineCommands, Magics):
             renderer.finish(note="interrupted")
             return stream.result
         except errors.StreamError as exc:
-            renderer.finish(note="cut off")
-            self._keep(ChatResult(exc.partial_text or "", exc.session_id, Usage(), None,
-                                  agent=opts.agent), None)
+            self._broken(exc, renderer, opts)
             raise
         renderer.finish()
         return stream.result
+
+    def _broken(self, exc: errors.StreamError, renderer: StreamRenderer, opts: Any) -> None:
+        """A stream cut mid-answer: what arrived stays shown, marked, and in `_junis`."""
+        renderer.finish(note="cut off")
+        self._keep(ChatResult(exc.partial_text or "", exc.session_id, Usage(), None,
+                              agent=opts.agent), None)
 
     def _replay(self, recorded: Recorded, renderer: StreamRenderer) -> ChatResult:
         """A cache hit: shown at once, no request, no credits; the ledger still gets its row."""
