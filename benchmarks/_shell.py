@@ -27,12 +27,19 @@ class RecordingPublisher(DisplayPublisher):
         self.by_display: Counter[str] = Counter()
         self.publishes = 0
         self.last_chars = 0
+        self.sent_bytes = 0                             # every publish's text, as UTF-8
+        self.final_bytes: dict[str, int] = {}           # each display's latest publish
 
     def publish(self, data: dict, metadata: dict | None = None, source: Any = None, *,
                 transient: dict | None = None, update: bool = False, **kwargs: Any) -> None:
         self.publishes += 1
-        self.by_display[(transient or {}).get("display_id", "")] += 1
+        display_id = (transient or {}).get("display_id", "")
+        self.by_display[display_id] += 1
         self.last_chars = sum(len(v) for v in data.values() if isinstance(v, str))
+        size = sum(len(v.encode("utf-8")) for v in data.values() if isinstance(v, str))
+        self.sent_bytes += size
+        if display_id:
+            self.final_bytes[display_id] = size
 
     def clear_output(self, wait: bool = False) -> None:
         pass
@@ -41,6 +48,8 @@ class RecordingPublisher(DisplayPublisher):
         self.by_display.clear()
         self.publishes = 0
         self.last_chars = 0
+        self.sent_bytes = 0
+        self.final_bytes.clear()
 
     def answer_updates(self) -> int:
         """Publishes to the answer's display handles: a streamed answer settles its finished

@@ -29,6 +29,7 @@ BENCHMARKS = {   # name -> module with `run(ctx) -> list[Figure]`, in the order 
     "frames": "benchmarks.messages_frame",
     "load_cost": "benchmarks.load_cost",
     "notebook_cache": "benchmarks.notebook_cache",
+    "magic_bytes": "benchmarks.magic_bytes",
     "panel_bytes": "benchmarks.panel_bytes",
     "jupyter_ai": "benchmarks.jupyter_ai",
 }
