@@ -81,3 +81,31 @@ def test_a_recorded_notebook_replays_under_nbval_with_no_emulator(
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=150)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert "4 passed" in run.stdout
+
+
+def test_the_context_example_notebook_replays_under_nbval_with_no_key(
+        make_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """notebooks/context.ipynb (explain, fix, a data view, dry runs): recorded once, then nbval
+    replays it with the emulator stopped, no key and nothing listening at the URL."""
+    server = make_emulator()
+    monkeypatch.setenv("JUNIS_BASE_URL", server.url)
+    monkeypatch.setenv("JUNIS_API_KEY", server.key)
+    monkeypatch.setenv("JUNIS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("JUNIS_CACHE_PATH", str(tmp_path / "context.junis-cache.sqlite"))
+    monkeypatch.setenv("JUNIS_CACHE", "use")
+    example = Path(__file__).resolve().parents[2] / "notebooks" / "context.ipynb"
+    execute(nbformat.read(example, as_version=4), tmp_path)            # asked and stored
+    requests = server.stats()["requests"]
+    replayed = execute(nbformat.read(example, as_version=4), tmp_path)  # from the cache
+    assert server.stats()["requests"] == requests
+    path = tmp_path / "context.ipynb"
+    nbformat.write(replayed, path)
+
+    server.stop()
+    env = {k: v for k, v in os.environ.items() if k != "JUNIS_API_KEY"}
+    env.update(JUNIS_CACHE="replay", JUNIS_BASE_URL="http://127.0.0.1:9")
+    run = subprocess.run([sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env",
+                          "-p", "no:cacheprovider", "-q", str(path)],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=150)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout and "failed" not in run.stdout
