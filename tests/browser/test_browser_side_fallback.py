@@ -3,52 +3,19 @@ disabled. The sidecar is never shown, so the panel opens inline in the cell, wit
 says so, and works there."""
 from __future__ import annotations
 
-import json
-import shutil
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support.lab import (LabServer, chromium, open_notebook, skip_without_browser, trapped_page,
-                         write_notebook, xss_trap)
+from support.lab import LabServer, lab_fixtures, open_notebook
 from test_browser_panel import _SLOW, run_cell, wait_state
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 
-@pytest.fixture(scope="module")
-def lab() -> Iterator[LabServer]:
-    skip_without_browser()
-    from junis_jupyter.emulator.process import start_emulator_process
-    scratch = Path(tempfile.mkdtemp(prefix="junis-browser-noside-"))
-    labconfig = scratch / "lab" / "config" / "labconfig"
-    labconfig.mkdir(parents=True)
-    (labconfig / "page_config.json").write_text(json.dumps(
-        {"disabledExtensions": {"@jupyter-widgets/jupyterlab-sidecar": True}}))
-    root = scratch / "root"
-    root.mkdir()
-    write_notebook(root / "side.ipynb", ["%load_ext junis_jupyter\n%junis chat --side"])
-    emulator = start_emulator_process()
-    server = None
-    try:
-        server = LabServer(root, scratch / "lab", {
-            "JUNIS_BASE_URL": emulator.url, "JUNIS_API_KEY": emulator.key,
-            "JUNIS_HOME": str(scratch / "junis_home")})
-        yield server
-    finally:
-        if server is not None:
-            server.stop()
-        emulator.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-@pytest.fixture
-def page(lab: LabServer) -> Iterator[Any]:
-    with chromium() as browser, trapped_page(browser, xss_trap()) as page:
-        yield page
+lab, browser, page = lab_fixtures(
+    {"side.ipynb": ["%load_ext junis_jupyter\n%junis chat --side"]}, "junis-browser-noside-",
+    page_config={"disabledExtensions": {"@jupyter-widgets/jupyterlab-sidecar": True}})
 
 
 def test_without_the_sidecar_extension_the_panel_opens_inline_and_says_so(page: Any,

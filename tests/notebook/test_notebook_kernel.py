@@ -27,6 +27,18 @@ def execute(nb: Any, cwd: Path) -> Any:
     return nb
 
 
+def replay_under_nbval(path: Path) -> str:
+    """nbval on the stored notebook with the cache in replay mode, no key and nothing listening
+    at the URL; its output (the run must pass)."""
+    env = {k: v for k, v in os.environ.items() if k != "JUNIS_API_KEY"}
+    env.update(JUNIS_CACHE="replay", JUNIS_BASE_URL="http://127.0.0.1:9")
+    run = subprocess.run([sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env",
+                          "-p", "no:cacheprovider", "-q", str(path)],
+                         cwd=path.parent, env=env, capture_output=True, text=True, timeout=150)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    return run.stdout
+
+
 def answers(nb: Any) -> list[str]:
     """Each answer's text, as the cell finally shows it: its outputs joined (a streamed answer
     settles its finished blocks into outputs of their own), footers left out."""
@@ -74,13 +86,7 @@ def test_a_recorded_notebook_replays_under_nbval_with_no_emulator(
     nbformat.write(replayed, path)
 
     server.stop()
-    env = {k: v for k, v in os.environ.items() if k != "JUNIS_API_KEY"}
-    env.update(JUNIS_CACHE="replay", JUNIS_BASE_URL="http://127.0.0.1:9")
-    run = subprocess.run([sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env",
-                          "-p", "no:cacheprovider", "-q", str(path)],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=150)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    assert "4 passed" in run.stdout
+    assert "4 passed" in replay_under_nbval(path)
 
 
 def test_the_context_example_notebook_replays_under_nbval_with_no_key(
@@ -102,10 +108,5 @@ def test_the_context_example_notebook_replays_under_nbval_with_no_key(
     nbformat.write(replayed, path)
 
     server.stop()
-    env = {k: v for k, v in os.environ.items() if k != "JUNIS_API_KEY"}
-    env.update(JUNIS_CACHE="replay", JUNIS_BASE_URL="http://127.0.0.1:9")
-    run = subprocess.run([sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env",
-                          "-p", "no:cacheprovider", "-q", str(path)],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=150)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    assert " passed" in run.stdout and "failed" not in run.stdout
+    out = replay_under_nbval(path)
+    assert " passed" in out and "failed" not in out

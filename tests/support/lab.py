@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import sys
@@ -143,11 +144,16 @@ def write_notebook(path: Path, cells: list[str]) -> None:
 
 
 @contextlib.contextmanager
-def lab_with_emulator(scratch: Path, notebooks: dict[str, list[str]]) -> Iterator[LabServer]:
+def lab_with_emulator(scratch: Path, notebooks: dict[str, list[str]],
+                      page_config: dict[str, Any] | None = None) -> Iterator[LabServer]:
     """JupyterLab serving `scratch / "root"` with these notebooks (name -> code cells) written
     there, its kernels pointed at an emulator process; both stopped after."""
     from junis_jupyter.emulator.process import start_emulator_process
 
+    if page_config is not None:         # e.g. {"disabledExtensions": {...}}: a frontend without one
+        labconfig = scratch / "lab" / "config" / "labconfig"
+        labconfig.mkdir(parents=True)
+        (labconfig / "page_config.json").write_text(json.dumps(page_config))
     root = scratch / "root"
     root.mkdir()
     for name, cells in notebooks.items():
@@ -205,7 +211,8 @@ def open_notebook(page: Any, lab: LabServer, notebook: str, timeout: float) -> N
     page.locator(".jp-StatusBar-TextItem", has_text="(ipykernel) | Idle").wait_for(timeout=timeout)
 
 
-def lab_fixtures(notebooks: dict[str, list[str]], prefix: str) -> tuple[Callable[..., Any], ...]:
+def lab_fixtures(notebooks: dict[str, list[str]], prefix: str,
+                 page_config: dict[str, Any] | None = None) -> tuple[Callable[..., Any], ...]:
     """The `lab`, `browser` and `page` fixtures of a browser suite: JupyterLab serving these
     notebooks (module scope), Chromium (module scope), and a page with the script trap (per
     test). In the module: `lab, browser, page = lab_fixtures(NOTEBOOKS, "junis-browser-")`."""
@@ -214,7 +221,7 @@ def lab_fixtures(notebooks: dict[str, list[str]], prefix: str) -> tuple[Callable
         skip_without_browser()
         scratch = Path(tempfile.mkdtemp(prefix=prefix))
         try:
-            with lab_with_emulator(scratch, notebooks) as server:
+            with lab_with_emulator(scratch, notebooks, page_config) as server:
                 yield server
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
