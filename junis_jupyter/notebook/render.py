@@ -68,8 +68,8 @@ class IncrementalMarkdown:
             return render_markdown(text)
         start = self._upto
         for cut in self._boundaries(text):
-            # Finished text is rendered at most ~PIECE characters at a time: markdown-it's tokens
-            # take ~80 bytes a character, so one parse of a long stretch would dwarf the answer.
+            # Finished text is rendered at most ~PIECE characters at a time: a parser's tree takes
+            # many bytes a character, so one parse of a long stretch would dwarf the answer.
             if cut - start >= PIECE:
                 self._html.append(render_markdown(text[start:cut]))
                 start = cut
