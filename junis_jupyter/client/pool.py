@@ -202,6 +202,28 @@ class _Unstarted:
             self.n -= 1
 
 
+class _Turns:
+    """What a worker decides around each call, the same for threads and tasks (the drivers only
+    wait differently): a slot in the pace, and after the call, whether a 429 is tried again."""
+
+    def __init__(self, gate: Gate, pace: Pacer, unstarted: _Unstarted, observe: Observe) -> None:
+        self.gate, self.pace, self.unstarted, self.observe = gate, pace, unstarted, observe
+
+    def reserve(self, tried: int) -> tuple[bool, float, int]:
+        granted, wait, seq = self.pace.reserve(self.unstarted.pending(tried == 0))
+        if granted and tried == 0:
+            self.unstarted.started()
+        return granted, wait, seq
+
+    def failed(self, exc: BaseException, seq: int, tried: int) -> bool:
+        """The call raised: True when it is a 429 the gate will try again."""
+        self.pace.seen(self.observe(exc), seq)
+        return isinstance(exc, RateLimitError) and self.gate.retry(exc, tried)
+
+    def succeeded(self, result: Any, seq: int) -> None:
+        self.pace.seen(self.observe(result), seq)
+
+
 def run_threads(fn: Callable[[Item], T], items: Sequence[Item], *, concurrency: int,
                 rate_limit_retries: int = RATE_LIMIT_RETRIES,
                 catch: tuple[type[BaseException], ...] = (JunisError,),
@@ -222,8 +244,7 @@ def run_threads(fn: Callable[[Item], T], items: Sequence[Item], *, concurrency: 
     if not n:
         return results
     gate = Gate(rate_limit_retries)
-    pace = pacer if pacer is not None else Pacer()
-    unstarted = _Unstarted(n)
+    turns = _Turns(gate, pacer if pacer is not None else Pacer(), _Unstarted(n), observe)
     stop = stop if stop is not None else threading.Event()
     stopped_by_caller = stop.is_set
 
@@ -233,26 +254,20 @@ def run_threads(fn: Callable[[Item], T], items: Sequence[Item], *, concurrency: 
             while (left := gate.left()) > 0 and not stop.wait(left):
                 pass
             while not stop.is_set():
-                granted, wait, seq = pace.reserve(unstarted.pending(tried == 0))
+                granted, wait, seq = turns.reserve(tried)
                 if granted:
-                    if tried == 0:
-                        unstarted.started()
                     break
                 stop.wait(wait)
             if stop.is_set():
                 return UNFINISHED
             try:
                 result = fn(item)
-            except RateLimitError as exc:
-                pace.seen(observe(exc), seq)
-                if not gate.retry(exc, tried):
+            except BaseException as exc:
+                if not turns.failed(exc, seq, tried):
                     raise
                 tried += 1
                 continue
-            except BaseException as exc:
-                pace.seen(observe(exc), seq)
-                raise
-            pace.seen(observe(result), seq)
+            turns.succeeded(result, seq)
             return result
 
     def take(future: Future[T], index: int) -> None:
@@ -307,8 +322,7 @@ async def run_tasks(fn: Callable[[Item], Awaitable[T]], items: Sequence[Item], *
     n = len(items)
     results: Results[T] = Results([UNFINISHED] * n)
     gate = Gate(rate_limit_retries)
-    pace = pacer if pacer is not None else Pacer()
-    unstarted = _Unstarted(n)
+    turns = _Turns(gate, pacer if pacer is not None else Pacer(), _Unstarted(n), observe)
     todo = iter(range(n))
     finished = 0
 
@@ -318,24 +332,18 @@ async def run_tasks(fn: Callable[[Item], Awaitable[T]], items: Sequence[Item], *
             while (left := gate.left()) > 0:
                 await _sleep(left)
             while True:
-                granted, wait, seq = pace.reserve(unstarted.pending(tried == 0))
+                granted, wait, seq = turns.reserve(tried)
                 if granted:
-                    if tried == 0:
-                        unstarted.started()
                     break
                 await _sleep(wait)
             try:
                 result = await fn(item)
-            except RateLimitError as exc:
-                pace.seen(observe(exc), seq)
-                if not gate.retry(exc, tried):
+            except Exception as exc:     # a cancellation is not an outcome: it passes through
+                if not turns.failed(exc, seq, tried):
                     raise
                 tried += 1
                 continue
-            except Exception as exc:
-                pace.seen(observe(exc), seq)
-                raise
-            pace.seen(observe(result), seq)
+            turns.succeeded(result, seq)
             return result
 
     async def worker() -> None:
