@@ -36,6 +36,15 @@ def resolve_key(explicit: str | None = None) -> str:
     return key
 
 
+def current_key() -> str | None:
+    """The key a call would use now, or None when none is set: for masking text, which must not
+    fail for want of a key."""
+    try:
+        return resolve_key()
+    except ConfigurationError:
+        return None
+
+
 def _check_key(key: str) -> None:
     """A key travels in a header, which holds printable ASCII only. Anything else (a space, a
     line break or a non-breaking space from copy-paste) would fail deep inside httpx with an

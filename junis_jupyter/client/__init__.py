@@ -6,8 +6,6 @@ and the observer list at load, does not import httpx until the first call.
 """
 from __future__ import annotations
 
-from typing import Any
-
 from .._lazy import lazy_attributes
 
 from .observers import DEFAULT_OBSERVERS, Observer

@@ -14,8 +14,6 @@ the one line naming the extra.
 """
 from __future__ import annotations
 
-from typing import Any
-
 from .._lazy import lazy_attributes
 
 _LAZY = {

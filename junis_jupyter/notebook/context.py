@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..data import estimate
 from .chain import Plan, Turn
 from .render import Table
 
-__all__ = ["recent_code", "dry_run", "estimate_tokens"]
+__all__ = ["recent_code", "dry_run"]
 
 _MAGIC_CELL = re.compile(r"\s*%%?junis\b")
 
@@ -41,11 +42,6 @@ def recent_code(shell: Any, count: int) -> str:
     return heading + "\n\n" + "\n\n".join(blocks) + "\n\nMy question:\n"
 
 
-def estimate_tokens(text: str) -> int:
-    """About four characters a token, the usual rule of thumb for English and code."""
-    return max(1, round(len(text) / 4)) if text else 0
-
-
 def dry_run(prompt: str, system: str | None, history: tuple[Turn, ...], plan: Plan) -> Table:
     """The messages a turn would send, and those its session already holds; nothing is sent."""
     rows: list[tuple[str, str, str]] = []
@@ -57,7 +53,7 @@ def dry_run(prompt: str, system: str | None, history: tuple[Turn, ...], plan: Pl
         rows.append(("assistant", held, turn.answer))
     rows.append(("user", "sent", prompt))
     sent = [r for r in rows if r[1].startswith("sent")]
-    tokens = sum(estimate_tokens(content) for _, _, content in rows)
+    tokens = sum(estimate.tokens(content) for _, _, content in rows)
     caption = (f"Dry run: nothing was sent. The turn would send {len(sent)} message"
                f"{'s' if len(sent) != 1 else ''}; the agent would read about {tokens:,} prompt "
                "tokens (an estimate: four characters a token).")

@@ -58,13 +58,6 @@ def _user_frames(exc: BaseException, cells: dict[str, int]) -> list[traceback.Fr
     return frames
 
 
-def _key() -> str | None:
-    try:
-        return config.resolve_key()
-    except Exception:  # noqa: BLE001 - no key configured: only key-shaped strings are masked
-        return None
-
-
 class Failures:
     def __init__(self, shell: Any = None) -> None:
         self._by_count: dict[int, Failure] = {}
@@ -73,7 +66,7 @@ class Failures:
     def remember(self, execution_count: int | None, exc: BaseException, source: str) -> None:
         if execution_count is None:
             return
-        key = _key()
+        key = config.current_key()
         cells = getattr(getattr(self._shell, "compile", None), "_filename_map", None) or {}
         trimmed = "".join(traceback.format_list(_user_frames(exc, cells)))
         tail = "".join(traceback.format_exception_only(type(exc), exc))

@@ -204,7 +204,7 @@ class Jobs:
             if not job.text:                # no answer: the placeholder goes
                 job.shown[0] = (_Line(""), {})
                 job.handles[0].update(_Line(""))
-            ask.show(_Line(f"Junis: {config.scrub(line, magics._key())}", error=True))
+            ask.show(_Line(f"Junis: {config.scrub(line, config.current_key())}", error=True))
             job.state = JobState.FAILED
         finally:
             job.ended = time.monotonic()
@@ -213,7 +213,7 @@ class Jobs:
 
     async def _ask(self, job: Job, ask: Any, client: Any, request: dict[str, Any]) -> Any:
         """The answer, streamed into the cell's renderer (or whole, with --no-stream)."""
-        from .context import estimate_tokens
+        from ..data import estimate
         renderer, opts = ask.renderer, ask.opts
         if not opts.stream:
             result = await client.chat(ask.prompt, **request)
@@ -227,7 +227,7 @@ class Jobs:
                 async for chunk in stream:
                     renderer.feed(chunk.text)
                     job.text = stream.text
-                    job.tokens = estimate_tokens(job.text)
+                    job.tokens = estimate.tokens(job.text)
         except asyncio.CancelledError:
             if stream.result is None:       # stopped before the answer began
                 raise

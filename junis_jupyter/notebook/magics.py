@@ -49,11 +49,7 @@ _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)```", re.S)
 
 def _say(line: str) -> None:
     """One error line, scrubbed of the key whatever produced it."""
-    try:
-        key = config.resolve_key()
-    except errors.ConfigurationError:
-        key = None
-    print(f"Junis: {config.scrub(line, key)}", file=sys.stderr, flush=True)
+    print(f"Junis: {config.scrub(line, config.current_key())}", file=sys.stderr, flush=True)
 
 
 class _Interrupted(Exception):
@@ -187,18 +183,12 @@ class JunisMagics(LineCommands, Magics):
         except errors.ConfigurationError:
             return None
 
-    def _key(self) -> str | None:
-        try:
-            return config.resolve_key()
-        except errors.ConfigurationError:
-            return None
-
     def _fail(self, line: str) -> None:
         """The cell's one error line: raised (the cell fails), or printed with `on_error='print'`."""
         if self.on_error == "print":
             _say(line)
             return
-        raise CellError(config.scrub(line, self._key()))
+        raise CellError(config.scrub(line, config.current_key()))
 
     def _show(self, obj: Any, **kwargs: Any) -> None:
         from IPython.display import display
@@ -296,7 +286,7 @@ class JunisMagics(LineCommands, Magics):
                                         errors=self.failures.text)
         if opts.context:
             prompt = recent_code(self.shell, opts.context) + prompt
-        prompt = config.scrub_keys(prompt, self._key())
+        prompt = config.scrub_keys(prompt, config.current_key())
         check_prompt(prompt, self.max_prompt_chars, "%config JunisMagics.max_prompt_chars",
                      "it is counted after interpolation: put fewer rows in it, or use "
                      "--no-interpolate.")
