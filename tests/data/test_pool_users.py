@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from junis_jupyter import frames
-from junis_jupyter.client import AsyncJunisClient, ChatResult, JunisClient
+from junis_jupyter.client import AsyncJunisClient, JunisClient
 from junis_jupyter.errors import RateLimitError
 
 
