@@ -156,7 +156,7 @@ class StreamRenderer:
         self._handle: Any = None
         self._last = float("-inf")
         self._gap = self.interval    # grows when an update takes long
-        self._markdown = IncrementalMarkdown() if mode == "markdown" else None
+        self._markdown = self._fresh()
         self.segment_chars = segment_chars
         self.updates = 0             # display updates / stdout writes done, for tests and demos
         self.outputs = 0             # display outputs used: a long answer takes several
