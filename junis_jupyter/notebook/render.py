@@ -25,7 +25,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, TextIO
 
 from ..client.textbuffer import TextBuffer
 
-__all__ = ["StreamRenderer", "IncrementalMarkdown", "Footer", "Table", "pick_mode", "MODES"]
+__all__ = ["StreamRenderer", "IncrementalMarkdown", "Footer", "Table", "pick_mode", "MODES",
+           "block_boundaries", "settled_upto", "LINK_DEFINITION"]
 
 MODES = ("markdown", "text", "terminal")
 
@@ -39,7 +40,7 @@ def pick_mode(shell: Any, fmt: str = "markdown") -> str:
 
 _FENCE_LINE = re.compile(r"[ \t]*(`{3,}|~{3,})")
 _LIST_OR_INDENT = re.compile(r"[ \t]|[-*+][ \t]|\d{1,9}[.)][ \t]")
-_LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:", re.M)
+LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:", re.M)
 PIECE = 8192    # finished text rendered at most about this many characters at a time
 
 
@@ -64,7 +65,7 @@ class IncrementalMarkdown:
 
     def render(self, text: str) -> str:
         from .markdown import render_markdown
-        if _LINK_DEFINITION.search(text):
+        if LINK_DEFINITION.search(text):
             return render_markdown(text)
         start = self._upto
         for cut in self._boundaries(text):
@@ -83,6 +84,16 @@ class IncrementalMarkdown:
         for cut in block_boundaries(text, self._upto):
             self._upto = cut
             yield cut
+
+
+def settled_upto(text: str, start: int = 0) -> int:
+    """Where the finished blocks of `text` after `start` (0 or a cut) end; `start` when none has
+    finished, or when a link reference definition may change links before it (keep it whole)."""
+    cut = start
+    if not LINK_DEFINITION.search(text):
+        for cut in block_boundaries(text, start):
+            pass
+    return cut
 
 
 def block_boundaries(text: str, pos: int = 0) -> Iterator[int]:
@@ -227,12 +238,7 @@ class StreamRenderer:
         """Where this output's finished part ends (0: nothing finished yet)."""
         if self._markdown is None:
             return text.rfind("\n") + 1
-        if _LINK_DEFINITION.search(text):
-            return 0                     # a reference may change links before it: keep whole
-        cut = 0
-        for cut in block_boundaries(text):
-            pass
-        return cut
+        return settled_upto(text)
 
     def _show(self, text: str, note: str | None) -> None:
         shown = text

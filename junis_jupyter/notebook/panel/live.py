@@ -20,7 +20,7 @@ from traitlets import Any, Bool, Int, Unicode
 from traitlets import Tuple as TypeTuple
 
 from ..markdown import escape_html
-from ..render import _LINK_DEFINITION, block_boundaries
+from ..render import LINK_DEFINITION, settled_upto
 from .conversation import Turn, TurnState
 from .html import MARKS, turn_close, turn_open, who_html
 
@@ -75,10 +75,7 @@ class LiveAnswer:
             self._rebuild(text)
             return
         start = len(self._settled)
-        cut = start
-        if not _LINK_DEFINITION.search(text):     # a reference may change links before it
-            for cut in block_boundaries(text, start):
-                pass
+        cut = settled_upto(text, start)
         html = None
         if cut > start:
             finished = self._render(text[start:cut])
@@ -98,7 +95,7 @@ class LiveAnswer:
         """The answer ended in `state` with `text`: the rest becomes a settled piece, the tail is
         handed back (emptied), the mark (if any) is added and the state shown."""
         if not text.startswith(self._settled) or (
-                self._settled and _LINK_DEFINITION.search(text)):
+                self._settled and LINK_DEFINITION.search(text)):
             self._rebuild(text)                   # the text was replaced, or links may change
         elif len(text) > len(self._settled):
             self._append(text[len(self._settled):])
