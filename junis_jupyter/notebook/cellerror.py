@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..errors import JunisError
 
-__all__ = ["CellError"]
+__all__ = ["CellError", "AnswerInterrupted"]
 
 
 class CellError(JunisError):
@@ -17,3 +17,8 @@ class CellError(JunisError):
 
     def _render_traceback_(self) -> list[str]:
         return [f"Junis: {self.line}"]
+
+
+class AnswerInterrupted(Exception):
+    """The user stopped a stream after text arrived: the text is kept and shown, then the cell
+    fails with its line (a background job, which has no cell to fail, just ends cancelled)."""

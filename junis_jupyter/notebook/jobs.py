@@ -32,6 +32,7 @@ from traitlets import HasTraits, Integer, Unicode, UseEnum
 
 from .. import config, errors
 from ..data.background import BatchJob, JobState
+from .cellerror import AnswerInterrupted
 
 if TYPE_CHECKING:
     from .magics import JunisMagics
@@ -168,7 +169,6 @@ class Jobs:
 
     async def _work(self, job: Job, ask: Any) -> None:
         from ..advice import Surface, advise
-        from .magics import _Interrupted
         magics = self.magics
         chain = magics.chain
         request = magics._request_args(ask.opts, ask.cell_id)
@@ -192,7 +192,7 @@ class Jobs:
             try:
                 magics._settle(ask, result, live=live,
                                note="cancelled" if result.interrupted else None)
-            except _Interrupted:
+            except AnswerInterrupted:
                 pass
             job.state = JobState.CANCELLED if result.interrupted else JobState.DONE
         except asyncio.CancelledError:      # before an answer began

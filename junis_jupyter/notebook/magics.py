@@ -27,7 +27,7 @@ from ..data import ledger
 from ..client.types import CallRecord, ChatResult, Usage
 from .cache import CACHE_ENV, AnswerCache, CacheMode, Recorded, answer_key
 from .cache import default_path as default_cache_path
-from .cellerror import CellError
+from .cellerror import AnswerInterrupted, CellError
 from .chain import Chain, Turn, seed_messages
 from .commands import LineCommands
 from .failures import Failures
@@ -50,10 +50,6 @@ _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)```", re.S)
 def _say(line: str) -> None:
     """One error line, scrubbed of the key whatever produced it."""
     print(f"Junis: {config.scrub(line, config.current_key())}", file=sys.stderr, flush=True)
-
-
-class _Interrupted(Exception):
-    """The user stopped a stream after text arrived: kept and shown, then the cell fails."""
 
 
 @magics_class
@@ -221,7 +217,7 @@ class JunisMagics(LineCommands, Magics):
             self._ask(line, cell)
         except KeyboardInterrupt:
             self._fail("interrupted before an answer arrived." if cell is not None else "interrupted.")
-        except _Interrupted:
+        except AnswerInterrupted:
             self._fail("interrupted: the text that arrived is shown above and kept in _junis.")
         except Exception as exc:  # noqa: BLE001 - a cell shows one line, never a traceback
             from ..advice import Surface, advise
@@ -324,7 +320,7 @@ class JunisMagics(LineCommands, Magics):
         self._footer(result, ask.mode, note="cached" if cached else
                      (note or "interrupted") if result.interrupted else None, show=ask.show)
         if result.interrupted:
-            raise _Interrupted
+            raise AnswerInterrupted
         self._post(result, opts)
 
     def _follow(self, opts: Any) -> tuple[Turn, ...]:
