@@ -4,10 +4,11 @@ the answer's own HTML, and how many widget messages a second.
 The panel runs without a frontend against the benchmark emulator; widgets get their comm from
 `comm.create_comm`, swapped here for one that records each message as the JSON the kernel would
 serialise (message type, comm id, data: the envelope Jupyter adds is left out, as it is the same
-whatever the panel does). "final" is the answer's HTML as the page ends up holding it. The
-baseline is what the panel did before (issue 15): the whole answer's HTML re-sent at each redraw,
-summed over the redraws this run made. The ratio grows with the number of redraws (each re-sends
-the block still being written), so a slow stream is shown too.
+whatever the panel does). "final" is the answer's HTML as the page ends up holding it, weighed
+the same way: as one widget message carrying it (so JSON's escaping counts on both sides, and
+every widget the panel opens counts against it). The baseline is what the panel did before
+issue 15: that message re-sent at each redraw, summed over the redraws this run made. A slow
+stream is shown too: it is where redraws re-send the block still being written most often.
 """
 from __future__ import annotations
 
@@ -22,11 +23,20 @@ from ._report import Figure
 NAME = "panel bytes"
 TARGET = 2.0          # issue 15: bytes sent at most twice the answer's own
 PACES = {"fast": (200, 0.01), "slow": (1000, 0.01)}   # [[chunks=N]] [[delay=S]]: ~2.4 s, ~11 s
+MAX_RATE = 16.0       # widget messages a second, as the magic's display messages
+
+
+def one_message(html: str) -> int:
+    """The bytes of one widget message carrying `html` as its value: the final answer sent the
+    cheapest way widgets can (so JSON's escaping counts on both sides of the ratio)."""
+    return len(json.dumps({"msg_type": "comm_msg", "comm_id": "0" * 32, "data": {
+        "method": "update", "state": {"value": html}, "buffer_paths": []}},
+        ensure_ascii=False).encode("utf-8"))
 
 
 class _Wire:
     def __init__(self) -> None:
-        self.messages: list[tuple[float, str, int]] = []   # (time, kind, bytes)
+        self.messages: list[tuple[float, str, int]] = []   # (time, comm id, bytes)
 
     def install(self) -> Any:
         import comm
@@ -38,7 +48,7 @@ class _Wire:
                             buffers: Any = None, **keys: Any) -> None:
                 raw = json.dumps({"msg_type": msg_type, "comm_id": self.comm_id, "data": data},
                                  default=str, ensure_ascii=False)
-                wire.messages.append((time.perf_counter(), msg_type, len(raw.encode("utf-8"))))
+                wire.messages.append((time.perf_counter(), self.comm_id, len(raw.encode("utf-8"))))
 
         saved = comm.create_comm
         comm.create_comm = lambda *a, **k: Recording(*a, **k)
@@ -56,26 +66,40 @@ async def _one(ctx: Context, size: int, chunks: int, delay: float) -> dict[str, 
     try:
         panel = ChatPanel(client=client)
         await panel.wait()
-        redraws: list[int] = []           # the answer's length at each redraw
-        panel.live.observe(lambda ch: redraws.append(len(panel.conversation.live.answer.text()))
-                           if panel.conversation.live is not None else None, names="value")
+        # The answer's length at each turn of the redraw clock: where the panel before issue 15
+        # re-sent the whole answer (it now may put a redraw off; that old panel did not).
+        redraws: list[int] = []
+        draw = panel._throttle.fn
+
+        def clocked() -> bool:
+            live = panel.conversation.live
+            if live is not None and (not redraws or redraws[-1] != len(live.answer.text())):
+                redraws.append(len(live.answer.text()))
+            return draw()
+        panel._throttle.fn = clocked
         wire.messages.clear()
         started = time.perf_counter()
         await panel.send_async(f"Tides [[size={size}]] [[chunks={chunks}]] [[delay={delay}]]")
         seconds = time.perf_counter() - started
         text = panel.turns[-1].text()
-        final = len(panel._views[-1].answer.html().encode("utf-8"))
+        final = one_message(panel._views[-1].answer.html())
         sent = sum(b for _, _, b in wire.messages)
-        before = sum(len(answer_html(text[:n]).encode("utf-8")) for n in redraws) + final
-        times = [t for t, _, _ in wire.messages]
+        before = sum(one_message(answer_html(text[:n])) for n in redraws) + final
+        # While it streams: from the first redraw of the block being written to its last; the
+        # messages opening and closing the exchange (buttons, the question, the footer) are
+        # counted apart.
+        tail = [t for t, comm_id, _ in wire.messages if comm_id == panel.live.model_id]
+        times = [t for t, _, _ in wire.messages if tail[0] <= t <= tail[-1]]
+        window = max(tail[-1] - tail[0], 1e-9)
         peak = max((sum(1 for t in times if s <= t < s + 1.0) for s in times), default=0)
+        rest = len(wire.messages) - len(times)
         await panel.aclose()
     finally:
         await client.aclose()
         restore()
     return {"ratio": sent / final, "before": before / final, "sent": sent, "final": final,
-            "messages": len(times), "seconds": seconds, "rate": len(times) / seconds,
-            "peak": peak}
+            "messages": len(times), "rest": rest, "seconds": seconds,
+            "rate": len(times) / window, "peak": peak}
 
 
 def run(ctx: Context) -> list[Figure]:
@@ -89,13 +113,14 @@ def run(ctx: Context) -> list[Figure]:
             got = max(runs, key=lambda r: r["ratio"])        # the worse of the rounds
             figures.append(Figure(
                 NAME, f"{size:,}-character answer, {pace} stream ({got['seconds']:.1f} s): widget "
-                      f"bytes sent / the answer's HTML ({got['final'] / 1000:.0f} kB)",
+                      f"bytes sent / the answer's HTML as one widget value ({got['final'] / 1000:.0f} kB)",
                 f"{got['ratio']:.2f}x", f"{got['before']:.1f}x (whole answer each redraw)",
                 f"{got['before'] / got['ratio']:.0f}x fewer bytes", f"<= {TARGET:.0f}x",
                 got["ratio"] <= TARGET))
             figures.append(Figure(
-                NAME, f"{size:,}-character answer, {pace} stream: widget messages a second "
-                      "(mean; peak in any 1 s)",
-                f"{got['rate']:.0f}/s (peak {got['peak']:.0f})", "", f"{got['messages']:.0f} messages",
-                "", None))
+                NAME, f"{size:,}-character answer, {pace} stream: widget messages a second while "
+                      "it streams (mean; peak in any 1 s)",
+                f"{got['rate']:.1f}/s (peak {got['peak']:.0f})", "",
+                f"{got['messages']:.0f} messages, {got['rest']:.0f} more to open and close it",
+                f"<= {MAX_RATE:.0f}/s (mean)", got["rate"] <= MAX_RATE))
     return figures

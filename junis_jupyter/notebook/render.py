@@ -40,6 +40,7 @@ def pick_mode(shell: Any, fmt: str = "markdown") -> str:
 
 _FENCE_LINE = re.compile(r"[ \t]*(`{3,}|~{3,})")
 _LIST_OR_INDENT = re.compile(r"[ \t]|[-*+][ \t]|\d{1,9}[.)][ \t]")
+_MAYBE_LIST = re.compile(r"[-*+]|\d{1,9}[.)]?")     # a line begun so far that may still be one
 LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:", re.M)
 PIECE = 8192    # finished text rendered at most about this many characters at a time
 
@@ -99,14 +100,20 @@ def settled_upto(text: str, start: int = 0) -> int:
 def block_boundaries(text: str, pos: int = 0) -> Iterator[int]:
     """Where `text` may be cut between finished top-level blocks, after `pos` (0 or a cut): at a
     blank line outside a code fence followed by a line that starts a new top-level block (not
-    indented, not a list item, so a loose list stays one list)."""
+    indented, not a list item, so a loose list stays one list). The line need not be finished,
+    only begun far enough to tell: a paragraph written on one long line settles the one before
+    it as soon as it starts, not when it ends."""
     fence: str | None = None
     blank = False
     end = len(text)
     while pos < end:
         nl = text.find("\n", pos)
         if nl < 0:
-            break                       # an unfinished line decides nothing yet
+            begun = text[pos:]          # an unfinished line: its start may already decide
+            if (fence is None and blank and begun and not _LIST_OR_INDENT.match(begun)
+                    and not _MAYBE_LIST.fullmatch(begun)):
+                yield pos
+            break
         line = text[pos:nl]
         if fence is None and blank and line and not _LIST_OR_INDENT.match(line):
             yield pos

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from support.hostile import HOSTILE, assert_safe_html
+from support.widgets import WidgetWire, one_message
 from junis_jupyter import errors, frames
 from junis_jupyter.advice import Surface, advise
 from junis_jupyter.client.aio import AsyncJunisClient
@@ -60,32 +61,6 @@ def run_with_panel(emulator: Any,
         finally:
             await client.aclose()
     run(main)
-
-
-class WidgetWire:
-    """Every widget message the kernel would send the frontend (comm opens and state updates),
-    as the JSON the kernel serialises: widgets get their comm from `comm.create_comm`, which is
-    swapped here for a recording one. (No frontend runs, so this is the honest count of bytes.)"""
-
-    def __init__(self, monkeypatch: Any) -> None:
-        import json
-
-        import comm
-        from comm.base_comm import BaseComm
-        self.messages: list[str] = []
-        wire = self
-
-        class Recording(BaseComm):
-            def publish_msg(self, msg_type: str, data: Any = None, metadata: Any = None,
-                            buffers: Any = None, **keys: Any) -> None:
-                wire.messages.append(json.dumps(
-                    {"msg_type": msg_type, "comm_id": self.comm_id, "data": data},
-                    default=str, ensure_ascii=False))
-        monkeypatch.setattr(comm, "create_comm", lambda *a, **k: Recording(*a, **k))
-
-    @property
-    def bytes(self) -> int:
-        return sum(len(m.encode("utf-8")) for m in self.messages)
 
 
 def visible_text(html: str) -> str:
@@ -928,8 +903,8 @@ def test_stop_while_a_finished_stream_closes_keeps_the_answer() -> None:
 # -- block-wise streaming: bytes on the wire (issue 15) ------------------------------------------
 
 def _answer_bytes(panel: ChatPanel) -> int:
-    """The final answer's HTML as the page holds it."""
-    return len(panel._views[-1].answer.html().encode("utf-8"))
+    """The final answer's HTML as the page holds it, as one widget message would carry it."""
+    return one_message(panel._views[-1].answer.html())
 
 
 @pytest.mark.parametrize("size", [20_000, 60_000])
@@ -958,7 +933,7 @@ def test_settled_blocks_are_appended_once_and_never_updated(emulator: Any, monke
 
     async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
         wire.messages.clear()
-        panel.send("Tides [[size=20000]] [[chunks=100]] [[delay=0.01]]")
+        panel.send("Tides [[size=20000]] [[chunks=100]] [[delay=0.03]]")
         await panel.wait()
         view = panel._views[-1].answer
         blocks = [c for g in view._groups for c in g.children if c.value]

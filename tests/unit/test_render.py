@@ -196,6 +196,22 @@ def test_incremental_markdown_equals_a_whole_render_at_every_step():
             assert inc.render(text[:pos]) == render_markdown(text[:pos]), text[:pos]
 
 
+@pytest.mark.parametrize("begun, cut", [
+    ("A second paragraph, still bei", True),   # a long one-line paragraph: known at its start
+    ("--", True), ("```py", True), ("| x |", True),
+    ("-", False), ("*", False), ("12", False), ("3.", False), ("4)", False),   # may be a list
+    ("- item", False), ("7. item", False), ("  indented", False), ("", False),
+])
+def test_a_block_is_finished_as_soon_as_the_line_after_it_has_begun_far_enough_to_tell(begun, cut):
+    from junis_jupyter.notebook.markdown import render_markdown
+    from junis_jupyter.notebook.render import settled_upto
+    first = "The first paragraph, all on one line.\n\n"
+    text = first + begun
+    assert settled_upto(text) == (len(first) if cut else 0)
+    if cut:                                     # apart, the pieces render as the whole does
+        assert render_markdown(first) + render_markdown(begun) == render_markdown(text)
+
+
 def test_incremental_markdown_renders_finished_blocks_once(monkeypatch):
     from junis_jupyter.notebook import markdown as safe_markdown
     from junis_jupyter.notebook.render import IncrementalMarkdown

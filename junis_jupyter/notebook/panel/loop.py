@@ -92,9 +92,10 @@ async def wait_for(*sets: TaskSet) -> None:
 
 
 class Throttle:
-    """Calls `fn` at most once per `interval` seconds, and once more after the last request."""
+    """Calls `fn` at most once per `interval` seconds, and once more after the last request;
+    when `fn` returns False (it put its work off), it is called again an interval later."""
 
-    def __init__(self, fn: Callable[[], None], interval: float) -> None:
+    def __init__(self, fn: Callable[[], bool], interval: float) -> None:
         self.fn = fn
         self.interval = interval
         self.last = float("-inf")
@@ -112,8 +113,10 @@ class Throttle:
 
     def flush(self) -> None:
         self.cancel()
-        self.last = asyncio.get_running_loop().time()
-        self.fn()
+        loop = asyncio.get_running_loop()
+        self.last = loop.time()
+        if self.fn() is False:
+            self.timer = loop.call_later(self.interval, self.flush)
 
     def cancel(self) -> None:
         if self.timer is not None:

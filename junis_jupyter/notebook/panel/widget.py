@@ -516,10 +516,11 @@ class ChatPanel(w.VBox):
         if not self._views and not self.history.value:
             self.history.value = EMPTY
 
-    def _draw_live(self) -> None:
+    def _draw_live(self) -> bool:
         live, view = self.conversation.live, self._live_view
         if live is not None and view is not None and view.turn is live.answer:
-            view.draw(live.answer.text())
+            return view.draw(live.answer.text())
+        return True
 
     def _show(self, message: str, kind: str = "info") -> None:
         self.notice.value = notice_html(message, kind)
