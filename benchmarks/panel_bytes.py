@@ -85,10 +85,10 @@ async def _one(ctx: Context, size: int, chunks: int, delay: float) -> dict[str, 
         final = one_message(panel._views[-1].answer.html())
         sent = sum(b for _, _, b in wire.messages)
         before = sum(one_message(answer_html(text[:n])) for n in redraws) + final
-        # While it streams: from the first redraw of the block being written to its last; the
-        # messages opening and closing the exchange (buttons, the question, the footer) are
-        # counted apart.
-        tail = [t for t, comm_id, _ in wire.messages if comm_id == panel.live.model_id]
+        # While it streams: from the first redraw of the block being written to its last (the
+        # tail's last message empties it as the answer settles); the messages opening and
+        # closing the exchange (buttons, the question, the last piece, the footer) apart.
+        tail = [t for t, comm_id, _ in wire.messages if comm_id == panel.live.model_id][:-1]
         times = [t for t, _, _ in wire.messages if tail[0] <= t <= tail[-1]]
         window = max(tail[-1] - tail[0], 1e-9)
         peak = max((sum(1 for t in times if s <= t < s + 1.0) for s in times), default=0)
