@@ -10,7 +10,8 @@ box with the classes the HTML turns have (its state as `junis-state-<state>`).
 Two rules keep the wire light whatever the pace of the stream:
 - A finished block stays in the tail, re-sent with each redraw, until re-sending it has cost
   what a widget of its own costs (`PIECE_COST`); then it settles into one. (The ski-rental rule:
-  never more than twice the cheaper of always settling and never settling.)
+  it never costs more than twice what the best choice, made knowing the rest of the stream,
+  would have.)
 - Redraws and settling spend from a `budget.WireBudget`: a redraw it cannot pay for waits for
   more text (a fast stream is redrawn at the panel's rate; a slow one with a long paragraph
   being written, less often), and a piece it cannot pay for stays in the tail a while longer.
