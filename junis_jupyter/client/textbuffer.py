@@ -13,13 +13,18 @@ FOLD = 1024     # pieces joined into one block at a time
 
 
 class TextBuffer:
-    __slots__ = ("_blocks", "_pieces")
+    __slots__ = ("_blocks", "_pieces", "_length")
 
     def __init__(self, text: str = "") -> None:
         self._blocks: list[str] = [text] if text else []   # the older text, in large blocks
         self._pieces: list[str] = []                        # the latest pieces, fewer than FOLD
+        self._length = len(text)
+
+    def __len__(self) -> int:
+        return self._length
 
     def append(self, piece: str) -> None:
+        self._length += len(piece)
         pieces = self._pieces
         pieces.append(piece)
         if len(pieces) >= FOLD:
@@ -42,4 +47,5 @@ class TextBuffer:
         """All of it, emptying the buffer (what a renderer has not shown yet)."""
         text = self.text
         self._blocks.clear()
+        self._length = 0
         return text

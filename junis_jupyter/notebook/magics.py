@@ -70,6 +70,9 @@ class JunisMagics(LineCommands, Magics):
     max_table_rows = Integer(20, help="Rows of a DataFrame put into a prompt.").tag(config=True)
     max_string_chars = Integer(2000, help="Characters of a string value put into a prompt.").tag(config=True)
     update_hz = Float(15.0, help="Most display updates per second while streaming.").tag(config=True)
+    max_outputs = Integer(40, min=1, help="Most outputs a streamed answer takes (JupyterLab shows "
+                          "a cell's first 50, its maxNumberOutputs); more sends fewer bytes where "
+                          "more are shown.").tag(config=True)
     timeout = Float(60.0, help="Seconds to wait for the service's next byte.").tag(config=True)
     max_retries = Integer(2, min=0, help="Tries again after a 429, a 5xx or a connection error, "
                           "before the error is shown.").tag(config=True)
@@ -299,7 +302,8 @@ class JunisMagics(LineCommands, Magics):
         if cache_mode in (CacheMode.USE, CacheMode.REPLAY):
             recorded = self._answer_cache().get(key)
         return SimpleNamespace(opts=opts, prompt=prompt, key=key, mode=mode, recorded=recorded,
-                               renderer=StreamRenderer(mode, update_hz=self.update_hz),
+                               renderer=StreamRenderer(mode, update_hz=self.update_hz,
+                                                       max_outputs=self.max_outputs),
                                cell_id=self._cell_id, show=None,
                                count=getattr(self.shell, "execution_count", None))
 

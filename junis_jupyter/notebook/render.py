@@ -24,6 +24,7 @@ import time
 from typing import Any, Callable, Iterable, Iterator, Sequence, TextIO
 
 from ..client.textbuffer import TextBuffer
+from .budget import WireBudget
 
 __all__ = ["StreamRenderer", "IncrementalMarkdown", "Footer", "Table", "pick_mode", "MODES",
            "block_boundaries", "settled_upto", "LINK_DEFINITION"]
@@ -147,12 +148,27 @@ class _Answer:
         p.text(self.text)       # verbatim (a plain __repr__ would lose a trailing newline)
 
 
+_BYTES_A_CHARACTER = 4      # an output's text and its HTML, about, for a character of answer
+
+
 def _default_display(obj: Any, **kwargs: Any) -> Any:
     from IPython.display import display
     return display(obj, **kwargs)
 
 
 SEGMENT = 1     # an output this long is settled at its last finished block (1: at every one)
+# JupyterLab and Notebook 7 show a cell's first 50 outputs (their maxNumberOutputs) and hide the
+# rest behind "Show more outputs", the footer too: an answer takes at most MAX_OUTPUTS (the
+# renderer's `max_outputs`, `JunisMagics.max_outputs`: more is lighter where more show). They are
+# spent as the answer goes on: settling waits SPAN / max_outputs seconds at first, twice as long
+# after each quarter of them (so all of them last about five SPANs); and the updated output is
+# settled whenever its finished part is SHARE_LIVE of all that is shown, so it stays a small part
+# of a long answer. Re-sending that output is paid for from a `budget.WireBudget`, as the panel's
+# redraws are: an update the answer's growth cannot pay for waits for more text (at most a second).
+MAX_OUTPUTS = 40
+SPAN = 10.0
+SHARE_LIVE = 0.25
+SHARE_RESENT = 0.8      # of the answer's bytes, what re-sending the updated output may cost
 
 
 class StreamRenderer:
@@ -161,7 +177,8 @@ class StreamRenderer:
     def __init__(self, mode: str = "markdown", *, update_hz: float = 15.0,
                  display: Callable[..., Any] | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 stdout: TextIO | None = None, segment_chars: int = SEGMENT) -> None:
+                 stdout: TextIO | None = None, segment_chars: int = SEGMENT,
+                 max_outputs: int = MAX_OUTPUTS) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.mode = mode
@@ -176,6 +193,10 @@ class StreamRenderer:
         self._gap = self.interval    # grows when an update takes long
         self._markdown = self._fresh()
         self.segment_chars = segment_chars
+        self.max_outputs = max_outputs
+        self._settled_at = float("-inf")
+        self._budget = WireBudget(burst=1, share=SHARE_RESENT)
+        self._before = 0             # characters in the outputs settled before this one
         self.updates = 0             # display updates / stdout writes done, for tests and demos
         self.outputs = 0             # display outputs used: a long answer takes several
 
@@ -191,7 +212,7 @@ class StreamRenderer:
             return
         self._pending.append(delta)
         now = self._clock()
-        if now - self._last >= self._gap:
+        if now - self._last >= self._gap and (self._settles(now) or self._paid(now)):
             self._last = now
             self._flush()
 
@@ -225,21 +246,43 @@ class StreamRenderer:
         if self._handle is None and not text and self.outputs and not note:
             return                       # a long answer ended right at an output's end
         began, sent = self._clock(), self.updates
-        if not final and self._handle is not None and len(text) >= self.segment_chars:
+        if not final and self._settles(began, text):
             cut = self._settled(text)
             if cut:                      # the finished blocks are shown one last time
                 self._send(_Answer(text[:cut], self._fresh()))
                 self._handle = None
                 self._markdown = self._fresh()
+                self._settled_at, self._before = began, self._before + cut
                 text = text[cut:]
                 self._shown = TextBuffer(text)
         if text or note or self._handle is not None or not self.outputs:
             self._show(text, note)
         # a flush may send two messages (the settled output, the new one): space the next by both
         self._gap = max(self.interval * max(1, self.updates - sent), 4 * (self._clock() - began))
+        self._budget.spend(len(text) * _BYTES_A_CHARACTER, 0, began)
 
     def _fresh(self) -> IncrementalMarkdown | None:
         return IncrementalMarkdown() if self.mode == "markdown" else None
+
+    def _paid(self, now: float) -> bool:
+        """Whether the budget pays for re-sending the updated output with what is pending."""
+        if self._handle is None or self.mode == "terminal":
+            return True
+        size = (len(self._shown) + len(self._pending)) * _BYTES_A_CHARACTER
+        return self._budget.redraw_paid(size, self._before * _BYTES_A_CHARACTER + size, now)
+
+    def _settles(self, now: float, text: str | None = None) -> bool:
+        """Whether the updated output's finished blocks (of `text`, or all the text so far)
+        settle now (see MAX_OUTPUTS): a flush that settles is worth its bytes."""
+        if self._handle is None or self.mode == "terminal" or self.outputs >= self.max_outputs:
+            return False
+        text = self.text if text is None else text
+        if len(text) < self.segment_chars:
+            return False
+        wait = SPAN / self.max_outputs * 2 ** (4 * (self.outputs - 1) / self.max_outputs)
+        if now - self._settled_at < wait and len(text) < SHARE_LIVE * (self._before + len(text)):
+            return False
+        return self._settled(text) > 0
 
     def _settled(self, text: str) -> int:
         """Where this output's finished part ends (0: nothing finished yet)."""

@@ -18,7 +18,8 @@ import pytest
 
 from support.widgets import WidgetWire, one_message
 from junis_jupyter.emulator.responder import compose, fit
-from junis_jupyter.notebook.panel import budget, live
+from junis_jupyter.notebook import budget
+from junis_jupyter.notebook.panel import live
 from junis_jupyter.notebook.panel.conversation import Turn, TurnState
 from junis_jupyter.notebook.panel.html import answer_html
 from junis_jupyter.notebook.panel.live import LiveAnswer

@@ -31,7 +31,7 @@ from traitlets import Tuple as TypeTuple
 
 from ..markdown import escape_html
 from ..render import LINK_DEFINITION, settled_upto
-from .budget import WireBudget
+from ..budget import WireBudget
 from .conversation import Turn, TurnState
 from .html import MARKS, turn_close, turn_open, who_html
 

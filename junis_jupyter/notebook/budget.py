@@ -1,5 +1,6 @@
 """What a streaming answer may send the frontend: the bytes of its redraws, as a share of the
-answer's own HTML, and widget messages, at a steady rate.
+answer's own size, and (the panel's widgets) messages, at a steady rate. The cell's renderer
+(`render.py`) and the panel's live answer (`panel/live.py`) both spend from one.
 
 The redraws of the block being written are what can grow without bound (a long paragraph, a
 slow stream: the same bytes sent again at every redraw), so their bytes are paid for by the
@@ -22,8 +23,9 @@ MESSAGE = 150         # wire bytes of a widget update besides the value it carri
 
 
 class WireBudget:
-    def __init__(self, burst: float) -> None:
+    def __init__(self, burst: float, share: float = SHARE) -> None:
         self.burst = burst
+        self.share = share
         self.spent = 0                    # bytes the redraws have sent
         self.last = float("-inf")         # when the last redraw went
         self._tokens = min(START, burst)
@@ -41,7 +43,7 @@ class WireBudget:
         with it (or has waited long enough not to care)."""
         if now - self.last >= LONGEST_WAIT:
             return True
-        return MESSAGE + size <= SHARE * answer + HEADSTART - self.spent
+        return MESSAGE + size <= self.share * answer + HEADSTART - self.spent
 
     def spend(self, redraw: int, messages: int, now: float) -> None:
         """A redraw of `redraw` bytes went, in `messages` messages in all."""
