@@ -673,7 +673,7 @@ def test_streaming_redraws_render_only_the_block_being_written(emulator: Any,
     async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
         redraws: list[str] = []
         panel.live.observe(lambda ch: redraws.append(ch["new"]), names="value")
-        panel.send("Tides [[size=60000]] [[chunks=60]] [[delay=0.01]]")
+        panel.send("Tides [[size=60000]] [[chunks=60]] [[delay=0.05]]")   # 3 s
         await panel.wait()
         answer = panel.turns[-1]
         assert answer.state is TurnState.DONE and len(answer.text()) == 60000
