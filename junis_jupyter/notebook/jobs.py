@@ -12,7 +12,8 @@ displays (the answer, and the footer or a failure's line) while the cell runs, a
 updates them, by display id. The task runs in an empty context, so those updates carry the parent
 header of the cell running when they are sent, which is the one a frontend listens to; the
 display id takes them to this cell's outputs. A background answer is therefore one display
-updated in place, not settled into outputs block by block as a foreground answer is.
+updated in place, not settled into outputs block by block as a foreground answer is; re-sending
+it is paid for by its growth (`budget.py`), so a long one is updated about once a second.
 
 `%junis wait` must let the loop run the jobs while it waits, so it cannot be a plain call: on a
 line of its own in a kernel, an input transformer turns it into `await ...` (IPython then runs the

@@ -403,6 +403,26 @@ def test_a_streamed_answer_sends_a_small_multiple_of_its_own_size_in_few_outputs
     assert max(gaps) <= 1.1                             # new text never waits long to show
 
 
+def test_an_answer_in_one_display_is_re_sent_at_the_budget_s_pace_not_the_clock_s():
+    # A background cell's answer is one display updated in place (a finished cell takes no new
+    # output): it cannot settle, but re-sending it is budgeted as any output's is. Before, every
+    # update of the clock (15 a second) re-sent all of it: 75x for this answer.
+    from junis_jupyter.emulator.responder import answer_text, split_pieces
+    text, _ = answer_text("[[size=20000]] Explain the quarterly trend")
+    pieces = split_pieces(text, None)
+    clock = FakeClock()
+    disp = ByteCountingDisplay(clock)
+    r = StreamRenderer("markdown", update_hz=15, display=disp, clock=clock, segment_chars=1 << 62)
+    for i, piece in enumerate(pieces):
+        clock.now = i * 10.0 / len(pieces)
+        r.feed(piece)
+    r.finish()
+    assert len(disp.outputs) == 1 and disp.outputs[0].text == text
+    assert disp.sent <= 8 * disp.final_bytes()                # 5.7x measured
+    gaps = [b - a for a, b in zip(disp.messages, disp.messages[1:])]
+    assert len(disp.messages) >= 10 and max(gaps) <= 1.1      # still shown at least once a second
+
+
 def test_the_magic_and_the_renderer_agree_on_the_most_outputs():
     from junis_jupyter.notebook.magics import JunisMagics
     from junis_jupyter.notebook.render import MAX_OUTPUTS
