@@ -17,6 +17,12 @@ _watch = LeakWatch(CANARY_KEY)
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # A shell starts a command run in the background (`make test &`, `nohup`) with SIGINT
+    # ignored, and Python then leaves it ignored: the tests that press Ctrl-C
+    # (`_thread.interrupt_main`) would press it into nothing. Ctrl-C is put back as Python's own.
+    import signal
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     _watch.attach()
 
 
