@@ -24,7 +24,7 @@ import time
 from typing import Any, Callable, Iterable, Iterator, Sequence, TextIO
 
 from ..client.textbuffer import TextBuffer
-from .budget import WireBudget
+from .budget import ResendBudget
 
 __all__ = ["StreamRenderer", "IncrementalMarkdown", "Footer", "Table", "pick_mode", "MODES",
            "block_boundaries", "settled_upto", "LINK_DEFINITION"]
@@ -163,7 +163,7 @@ SEGMENT = 1     # an output this long is settled at its last finished block (1: 
 # spent as the answer goes on: settling waits SPAN / max_outputs seconds at first, twice as long
 # after each quarter of them (so all of them last about five SPANs); and the updated output is
 # settled whenever its finished part is SHARE_LIVE of all that is shown, so it stays a small part
-# of a long answer. Re-sending that output is paid for from a `budget.WireBudget`, as the panel's
+# of a long answer. Re-sending that output is paid for from a `budget.ResendBudget`, as the panel's
 # redraws are: an update the answer's growth cannot pay for waits for more text (at most a second).
 MAX_OUTPUTS = 40
 SPAN = 10.0
@@ -195,7 +195,7 @@ class StreamRenderer:
         self.segment_chars = segment_chars
         self.max_outputs = max_outputs
         self._settled_at = float("-inf")
-        self._budget = WireBudget(burst=1, share=SHARE_RESENT)
+        self._budget = ResendBudget(share=SHARE_RESENT)
         self._before = 0             # characters in the outputs settled before this one
         self.updates = 0             # display updates / stdout writes done, for tests and demos
         self.outputs = 0             # display outputs used: a long answer takes several
@@ -259,7 +259,7 @@ class StreamRenderer:
             self._show(text, note)
         # a flush may send two messages (the settled output, the new one): space the next by both
         self._gap = max(self.interval * max(1, self.updates - sent), 4 * (self._clock() - began))
-        self._budget.spend(len(text) * _BYTES_A_CHARACTER, 0, began)
+        self._budget.spend(len(text) * _BYTES_A_CHARACTER, began)
 
     def _fresh(self) -> IncrementalMarkdown | None:
         return IncrementalMarkdown() if self.mode == "markdown" else None
@@ -269,7 +269,7 @@ class StreamRenderer:
         if self._handle is None or self.mode == "terminal":
             return True
         size = (len(self._shown) + len(self._pending)) * _BYTES_A_CHARACTER
-        return self._budget.redraw_paid(size, self._before * _BYTES_A_CHARACTER + size, now)
+        return self._budget.paid(size, self._before * _BYTES_A_CHARACTER + size, now)
 
     def _settle_cut(self, now: float, text: str | None = None) -> int:
         """Where the updated output's finished blocks (of `text`, or all the text so far) end if

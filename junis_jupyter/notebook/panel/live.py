@@ -12,9 +12,10 @@ Two rules keep the wire light whatever the pace of the stream:
   what a widget of its own costs (`PIECE_COST`); then it settles into one. (The ski-rental rule:
   it never costs more than twice what the best choice, made knowing the rest of the stream,
   would have.)
-- Redraws and settling spend from a `budget.WireBudget`: a redraw it cannot pay for waits for
-  more text (a fast stream is redrawn at the panel's rate; a slow one with a long paragraph
-  being written, less often), and a piece it cannot pay for stays in the tail a while longer.
+- Redraws spend from a `budget.ResendBudget`: a redraw it cannot pay for waits for more text (a
+  fast stream is redrawn at the panel's rate; a slow one with a long paragraph being written,
+  less often). Every message comes out of a `budget.MessageBucket`: a piece it cannot pay for
+  stays in the tail a while longer.
 
 Pieces are `Piece`s and boxes `Column`s, which send only their value or children and classes.
 They sit in boxes of `GROUP` slots opened empty together, each filled once, so settling a piece
@@ -31,7 +32,7 @@ from traitlets import Tuple as TypeTuple
 
 from ..markdown import escape_html
 from ..render import LINK_DEFINITION, settled_upto
-from ..budget import WireBudget
+from ..budget import MessageBucket, ResendBudget
 from .conversation import Turn, TurnState
 from .html import MARKS, turn_close, turn_open, who_html
 
@@ -84,7 +85,8 @@ class LiveAnswer:
         self._carried: list[str] = []         # finished blocks past `_settled`, rendered
         self._carried_to = 0                  # where they end in the text
         self._rest, self._rest_for = "", -1   # the block being written, and the text's length
-        self._budget = WireBudget(burst=GROUP + 4)   # a box of slots opened and filled, a redraw
+        self._resends = ResendBudget()
+        self._messages = MessageBucket(burst=GROUP + 4)   # a box of slots opened and filled, a redraw
         tail.value = ""
         self.who = Piece(who_html(turn))
         self.body = Column([tail], _dom_classes=("junis-body",))
@@ -107,7 +109,7 @@ class LiveAnswer:
             self._carried_to = cut
         finished = "".join(self._carried)
         pieces = 1 if self._free else GROUP + 3   # a fill; or slots, their box, its place and a fill
-        messages = self._budget.messages(now)
+        messages = self._messages.available(now)
         settle = (bool(finished) and self._rent + len(finished) >= PIECE_COST
                   and messages >= 1 + pieces)
         if self._rest_for != len(text):       # the block being written, rendered once a length
@@ -117,7 +119,7 @@ class LiveAnswer:
         if not settle:
             if html == self.tail.value:
                 return True
-            if messages < 1 or not self._budget.redraw_paid(
+            if messages < 1 or not self._resends.paid(
                     len(html), self._piece_bytes + len(html), now):
                 return False
         if settle:
@@ -126,7 +128,8 @@ class LiveAnswer:
         else:
             self._rent += len(finished)
         self.tail.value = html
-        self._budget.spend(len(html), 1 + (pieces if settle else 0), now)
+        self._resends.spend(len(html), now)
+        self._messages.take(1 + (pieces if settle else 0), now)
         return True
 
     # -- at the end ---------------------------------------------------------------------------
