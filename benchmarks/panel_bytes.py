@@ -34,25 +34,42 @@ def one_message(html: str) -> int:
         ensure_ascii=False).encode("utf-8"))
 
 
-class _Wire:
-    def __init__(self) -> None:
-        self.messages: list[tuple[float, str, int]] = []   # (time, comm id, bytes)
+class WidgetWire:
+    """Every widget message the kernel would send the frontend (comm opens and state updates),
+    as the JSON it serialises, and when: widgets get their comm from `comm.create_comm`, for which
+    `create_comm` stands in. (No frontend runs, so this is the honest count of bytes.) The tests
+    record through it too (tests/support/widgets.py)."""
 
-    def install(self) -> Any:
-        import comm
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self.times: list[float] = []
+
+    def create_comm(self, *args: Any, **kwargs: Any) -> Any:
         from comm.base_comm import BaseComm
         wire = self
 
         class Recording(BaseComm):
             def publish_msg(self, msg_type: str, data: Any = None, metadata: Any = None,
                             buffers: Any = None, **keys: Any) -> None:
-                raw = json.dumps({"msg_type": msg_type, "comm_id": self.comm_id, "data": data},
-                                 default=str, ensure_ascii=False)
-                wire.messages.append((time.perf_counter(), self.comm_id, len(raw.encode("utf-8"))))
+                wire.messages.append(json.dumps(
+                    {"msg_type": msg_type, "comm_id": self.comm_id, "data": data},
+                    default=str, ensure_ascii=False))
+                wire.times.append(time.perf_counter())
+        return Recording(*args, **kwargs)
 
-        saved = comm.create_comm
-        comm.create_comm = lambda *a, **k: Recording(*a, **k)
+    def install(self) -> Any:
+        """Record from now on; returns what puts the real `create_comm` back."""
+        import comm
+        saved, comm.create_comm = comm.create_comm, self.create_comm
         return lambda: setattr(comm, "create_comm", saved)
+
+    def clear(self) -> None:
+        self.messages.clear()
+        self.times.clear()
+
+    @property
+    def bytes(self) -> int:
+        return sum(len(m.encode("utf-8")) for m in self.messages)
 
 
 async def _one(ctx: Context, size: int, chunks: int, delay: float) -> dict[str, float]:
@@ -60,7 +77,7 @@ async def _one(ctx: Context, size: int, chunks: int, delay: float) -> dict[str, 
     from junis_jupyter.notebook.panel import ChatPanel
     from junis_jupyter.notebook.panel.html import answer_html
 
-    wire = _Wire()
+    wire = WidgetWire()
     restore = wire.install()
     client = AsyncJunisClient(api_key=ctx.key, base_url=ctx.url)
     try:
@@ -77,19 +94,20 @@ async def _one(ctx: Context, size: int, chunks: int, delay: float) -> dict[str, 
                 redraws.append(len(live.answer.text()))
             return draw()
         panel._throttle.fn = clocked
-        wire.messages.clear()
+        wire.clear()
         started = time.perf_counter()
         await panel.send_async(f"Tides [[size={size}]] [[chunks={chunks}]] [[delay={delay}]]")
         seconds = time.perf_counter() - started
         text = panel.turns[-1].text()
         final = one_message(panel._views[-1].answer.html())
-        sent = sum(b for _, _, b in wire.messages)
+        sent = wire.bytes
         before = sum(one_message(answer_html(text[:n])) for n in redraws) + final
         # While it streams: from the first redraw of the block being written to its last (the
         # tail's last message empties it as the answer settles); the messages opening and
         # closing the exchange (buttons, the question, the last piece, the footer) apart.
-        tail = [t for t, comm_id, _ in wire.messages if comm_id == panel.live.model_id][:-1]
-        times = [t for t, _, _ in wire.messages if tail[0] <= t <= tail[-1]]
+        ids = [json.loads(m)["comm_id"] for m in wire.messages]
+        tail = [t for t, i in zip(wire.times, ids) if i == panel.live.model_id][:-1]
+        times = [t for t in wire.times if tail[0] <= t <= tail[-1]]
         window = max(tail[-1] - tail[0], 1e-9)
         peak = max((sum(1 for t in times if s <= t < s + 1.0) for s in times), default=0)
         rest = len(wire.messages) - len(times)

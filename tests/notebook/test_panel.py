@@ -914,7 +914,7 @@ def test_a_streamed_answer_sends_at_most_twice_its_own_bytes(emulator: Any, monk
     wire = WidgetWire(monkeypatch)                  # before the panel: every widget recorded
 
     async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
-        wire.messages.clear()                       # the answer's messages only
+        wire.clear()                       # the answer's messages only
         # about 2.4 s at about 8,000 characters a second (benchmarks/panel_bytes.py has slower)
         panel.send(f"Tides [[size={size}]] [[chunks=200]] [[delay=0.01]]")
         await panel.wait()
@@ -932,7 +932,7 @@ def test_settled_blocks_are_appended_once_and_never_updated(emulator: Any, monke
     wire = WidgetWire(monkeypatch)
 
     async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
-        wire.messages.clear()
+        wire.clear()
         panel.send("Tides [[size=20000]] [[chunks=100]] [[delay=0.03]]")
         await panel.wait()
         view = panel._views[-1].answer

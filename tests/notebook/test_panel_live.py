@@ -36,7 +36,7 @@ class Run:
         self.text = text
         self.turn = Turn("assistant", "", datetime.now(timezone.utc), state=TurnState.STREAMING)
         self.view = LiveAnswer(self.turn, w.HTML(""), answer_html)
-        self.wire.messages.clear()
+        self.wire.clear()
         self.drawn: list[tuple[float, int]] = []     # (time, characters shown) at each redraw
         self.stale = 0.0                             # longest time text waited to be shown
         t, shown, waiting_since = 0.0, 0, None
