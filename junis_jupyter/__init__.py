@@ -30,10 +30,10 @@ __getattr__ = lazy_attributes(__name__, _LAZY, globals())
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    from .notebook.magics import load
+    from .notebook.extension import load
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from .notebook.magics import unload
+    from .notebook.extension import unload
     unload(ipython)

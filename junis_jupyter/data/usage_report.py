@@ -1,4 +1,5 @@
-"""What you have spent: `%junis usage [--plot] [--since DATE] [--until DATE]` over the usage ledger.
+"""What you have spent, over the usage ledger: what `%junis usage` shows (its words are parsed by
+the notebook's command parser, notebook/cmd/status.py).
 
 Failures are calls that ended with an error code (a user's stop, `interrupted`, is not one).
 Latency and time-to-first-token percentiles are over successful calls only, so a burst of fast
@@ -6,12 +7,11 @@ Latency and time-to-first-token percentiles are over successful calls only, so a
 """
 from __future__ import annotations
 
-import argparse
 import html
 import io
-import shlex
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from datetime import datetime
+from typing import Any
 
 import pandas as pd
 
@@ -139,61 +139,30 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-_USAGE = "%junis usage [--summary] [--plot] [--since DATE] [--until DATE]"
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of printing its usage lines and exiting: the magic shows
-    one `Junis:` line, and `exit_on_error=False` alone still prints for unknown options."""
-
-    def error(self, message: str) -> NoReturn:
-        raise ConfigurationError(f"bad option for `%junis usage`: {message}. Use: {_USAGE}")
-
-
-def _date(text: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(text)
-    except (ValueError, TypeError):
-        ts = pd.NaT
-    if pd.isna(ts):                     # pd.Timestamp("") is NaT, not an error
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (try 2026-03-01)")
-    return ts
-
-
-def _parse(args: list[str] | str) -> argparse.Namespace:
-    parser = _Parser(prog="%junis usage", add_help=False, exit_on_error=False)
-    parser.add_argument("--plot", action="store_true")
-    parser.add_argument("--summary", action="store_true")
-    parser.add_argument("--since", type=_date, metavar="DATE")
-    parser.add_argument("--until", type=_date, metavar="DATE")
-    try:
-        return parser.parse_args(shlex.split(args) if isinstance(args, str) else list(args))
-    except (argparse.ArgumentError, ValueError) as exc:    # a bad value; shlex: an open quote
-        parser.error(str(exc))
-
-
-def _utc(ts: pd.Timestamp | None) -> Any:
+def _utc(ts: datetime | None) -> datetime | None:
     if ts is None:
         return None
-    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
+    stamp = pd.Timestamp(ts)
+    return (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+            ).to_pydatetime()
 
 
-def show(shell: Any, args: list[str] | str = ()) -> Any:
+def show(*, since: datetime | None = None, until: datetime | None = None,
+         summary_only: bool = False, plot_too: bool = False) -> Any:
     """`%junis usage`: the usage frame of the default ledger (what the cell returns, so
-    `usage = %junis usage` keeps it); `--summary` returns the per-agent and per-day summary
-    instead; `--plot` also draws the charts."""
+    `usage = %junis usage` keeps it); `summary_only` returns the per-agent and per-day summary
+    instead; `plot_too` also draws the charts."""
     from IPython.display import Image, display
 
     from . import frames
     from .ledger import default_path
-    opts = _parse(args)
-    since, until = _utc(opts.since), _utc(opts.until)
+    since, until = _utc(since), _utc(until)
     df = frames.usage(since=since, until=until)
     if df.empty:
         window = f" since {since:%Y-%m-%d %H:%M} UTC" if since else ""
         print(f"No Junis calls recorded{window} in {default_path()}.")
         return df
-    fig = plot(df) if opts.plot else None     # a missing matplotlib fails before any output
+    fig = plot(df) if plot_too else None     # a missing matplotlib fails before any output
     if fig is not None:
         display(Image(data=_png(fig), format="png"))
-    return UsageSummary(summary(df), str(default_path())) if opts.summary else df
+    return UsageSummary(summary(df), str(default_path())) if summary_only else df

@@ -1,10 +1,8 @@
 """Background cells: `%%junis --background`, `%junis jobs | wait | cancel`.
 
-A background cell is prepared exactly as a foreground one (the magic's `_prepare`: options,
-interpolation, the chain's place, the cache key, a renderer) and settled exactly as one
-(`_settle`: the cache, the chain, `_junis`/`--out`, the footer); only the request in between runs
-as a task on the kernel's event loop, through the async client, as the chat panel's does. The
-cell returns at once.
+A background cell goes through the same cell pipeline as a foreground one (`cell.py`: prepared,
+asked through the answer pipeline, settled); only the asking runs as a task on the kernel's event
+loop, through the async client, as the chat panel's does. The cell returns at once.
 
 How the answer reaches its own cell: a frontend (JupyterLab, nbclient) takes no new output for a
 cell once it has finished, only updates of displays it already has. So the job makes its two
@@ -16,29 +14,28 @@ updated in place, not settled into outputs block by block as a foreground answer
 it is paid for by its growth (`budget.py`), so a long one is updated about once a second.
 
 `%junis wait` must let the loop run the jobs while it waits, so it cannot be a plain call: on a
-line of its own in a kernel, an input transformer turns it into `await ...` (IPython then runs the
-cell as a coroutine on the kernel's loop, as it does any cell with a top-level await). Interrupting
-the kernel cancels that wait, never the jobs. Where no loop runs (terminal IPython), a background
-cell runs in the foreground and says so.
+line of its own in a kernel, an input transformer (`cmd/jobs.await_wait`) turns it into an
+awaited `%junis wait --awaited`, and IPython runs the cell as a coroutine on the kernel's loop, as
+it does any cell with a top-level await. Interrupting the kernel cancels that wait, never the
+jobs. Where no loop runs (terminal IPython), a background cell runs in the foreground and says so.
 """
 from __future__ import annotations
 
 import asyncio
 import contextvars
-import re
 import time
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from traitlets import HasTraits, Integer, Unicode, UseEnum
 
 from .. import config, errors
 from ..data.background import BatchJob, JobState
-from .cellerror import AnswerInterrupted
 
 if TYPE_CHECKING:
-    from .magics import JunisMagics
+    from .render import StreamRenderer
 
-__all__ = ["Job", "Jobs", "running_loop", "await_wait"]
+__all__ = ["Job", "Jobs", "running_loop"]
 
 
 class Job(HasTraits):
@@ -55,11 +52,17 @@ class Job(HasTraits):
         self.agent = agent
         self.started = time.monotonic()
         self.ended: float | None = None
-        self.text = ""              # what arrived so far
         self.result: Any = None
+        self.reported = False       # a failure is reported by the first wait that sees it
         self.task: asyncio.Task[Any] | None = None
         self.handles: tuple[Any, ...] = ()
         self.shown: dict[int, tuple[Any, dict[str, Any]]] = {}   # the last of each display
+        self.renderer: StreamRenderer | None = None
+
+    @property
+    def text(self) -> str:
+        """What arrived so far."""
+        return self.renderer.text if self.renderer is not None else ""
 
     def stop(self) -> None:
         if self.task is not None and not self.task.done():
@@ -70,6 +73,40 @@ class Job(HasTraits):
         sent while no cell ran reached no frontend (nbclient, papermill listen cell by cell)."""
         for i, (obj, kwargs) in sorted(self.shown.items()):
             self.handles[i].update(obj, **kwargs)
+
+    def open_displays(self) -> None:
+        """The cell's two outputs, made now while the cell runs: a frontend (JupyterLab,
+        nbclient) takes no new output for a cell once it has finished, only updates of displays
+        it already has. So the answer is one display updated in place (no settled blocks: those
+        would be new outputs), and the footer (or a failure's line) goes into a second one."""
+        from IPython.display import display
+        self.handles = (
+            display(_Line(f"[job {self.id}: the answer streams in here; `%junis wait` waits "
+                          "for it]"), display_id=True),
+            display(_Line(""), display_id=True))
+
+    def into(self, obj: Any, **kwargs: Any) -> Job:
+        """A renderer's `display`: the answer's display, updated (this job is the handle)."""
+        self.update(obj)
+        return self
+
+    def update(self, obj: Any) -> None:
+        self.shown[0] = (obj, {})
+        self.handles[0].update(obj)
+
+    def show(self, obj: Any, **kwargs: Any) -> None:
+        """Into the footer's display (a failure's line, or the footer)."""
+        self.shown[1] = (obj, kwargs)
+        self.handles[1].update(obj, **kwargs)
+
+    def fail(self, line: str) -> None:
+        """The job's one line in its footer display (the answer's placeholder goes if nothing
+        arrived); `%junis jobs` and `%junis wait` say it too."""
+        self.error = line
+        if not self.text:
+            self.update(_Line(""))
+        self.show(_Line(f"Junis: {config.scrub(line, config.current_key())}", error=True))
+        self.state = JobState.FAILED
 
     @property
     def elapsed(self) -> float:
@@ -90,21 +127,23 @@ def running_loop() -> asyncio.AbstractEventLoop | None:
 class Jobs:
     """The kernel's background jobs, in the order they started."""
 
-    def __init__(self, magics: "JunisMagics") -> None:
-        self.magics = magics
-        self.all: list[Job] = []
+    def __init__(self, cell_count: Callable[[], int | None]) -> None:
+        self.cell_count = cell_count       # the running cell's execution count
+        self.all: list[Job | BatchJob] = []
 
-    def start(self, ask: Any, loop: asyncio.AbstractEventLoop) -> Job:
-        job = Job(len(self.all) + 1, ask.count, ask.opts.agent)
+    def start(self, cell: int | None, agent: str | None, loop: asyncio.AbstractEventLoop,
+              work: Callable[[Job], Coroutine[Any, Any, None]]) -> Job:
+        """A job for the running cell: its two displays made now, `work(job)` run as a task."""
+        job = Job(len(self.all) + 1, cell, agent)
         self.all.append(job)
-        _outputs(job, ask, self.magics.update_hz)
+        job.open_displays()
         # An empty context: the task's messages take the kernel's current parent header, that of
         # the cell running when they are sent (a frontend applies a display update by id only
         # while it listens, i.e. for the running cell); the displays were made by this cell.
-        job.task = loop.create_task(self._run(job, ask), context=contextvars.Context())
+        job.task = loop.create_task(_guarded(job, work(job)), context=contextvars.Context())
         return job
 
-    def pick(self, args: list[str], verb: str) -> list[Job]:
+    def pick(self, args: list[str], verb: str) -> list[Job | BatchJob]:
         if not args:
             return list(self.all)
         picked = []
@@ -134,7 +173,7 @@ class Jobs:
         """A background batch (`ask_many(..., background=True)`) joins the list: its id, the
         cell that started it, and an awaitable of its end for `%junis wait`."""
         job.id = len(self.all) + 1
-        job.cell = getattr(self.magics.shell, "execution_count", None)
+        job.cell = self.cell_count()
         loop = running_loop()
         if loop is not None:
             job.task = asyncio.wrap_future(job.future, loop=loop)
@@ -151,94 +190,31 @@ class Jobs:
                 stopped += 1
         return stopped
 
-    async def wait(self, jobs: list[Job]) -> list[Job]:
-        """Until every one of `jobs` has ended; the failed ones. Cancelling this wait (an
+    async def wait(self, jobs: list[Job | BatchJob]) -> list[Job | BatchJob]:
+        """Until every one of `jobs` has ended; the failed ones not reported by an earlier wait
+        (each failure fails one wait, not every wait after it). Cancelling this wait (an
         interrupt) cancels none of them."""
         tasks = [j.task for j in jobs if j.task is not None and not j.task.done()]
         if tasks:
             await asyncio.wait(tasks)
-        return [j for j in jobs if j.state is JobState.FAILED]
+        return self.unreported(jobs)
 
-    # -- the job ----------------------------------------------------------------------------
+    def unreported(self, jobs: list[Job | BatchJob]) -> list[Job | BatchJob]:
+        """The failed ones of `jobs` no wait has reported yet, now counted as reported."""
+        failed = [j for j in jobs if j.state is JobState.FAILED and not j.reported]
+        for job in failed:
+            job.reported = True
+        return failed
 
-    async def _run(self, job: Job, ask: Any) -> None:
-        try:
-            await self._work(job, ask)
-        except BaseException as exc:    # noqa: BLE001 - never a traceback from a task
-            if not job.state.over:
-                job.error, job.state = f"{type(exc).__name__}: {exc}", JobState.FAILED
-
-    async def _work(self, job: Job, ask: Any) -> None:
-        from ..advice import Surface, advise
-        magics = self.magics
-        chain = magics.chain
-        request = magics._request_args(ask.opts, ask.cell_id)
-        client = None
-        # The server's session gets this turn only when it ends: cells run meanwhile fork from
-        # the chain rather than pile onto that session, and the turn is live only if the chain
-        # did not move meanwhile.
-        chain.lose_sync()
-        turns = list(chain.turns)
-        job.state = JobState.RUNNING
-        try:
-            try:
-                client = magics.client.to_async()
-                result = await self._ask(job, ask, client, request)
-            except BaseException:
-                chain.lose_sync()
-                raise
-            live = list(chain.turns) == turns and chain.plan(None).session_id is None
-            job.result = result
-            job.tokens = result.usage.completion_tokens or job.tokens
-            try:
-                magics._settle(ask, result, live=live,
-                               note="cancelled" if result.interrupted else None)
-            except AnswerInterrupted:
-                pass
-            job.state = JobState.CANCELLED if result.interrupted else JobState.DONE
-        except asyncio.CancelledError:      # before an answer began
-            ask.renderer.finish(note="cancelled")
-            job.state = JobState.CANCELLED
-        except Exception as exc:            # noqa: BLE001 - the cell's one line, never a traceback
-            line = advise(exc, Surface.CELL, base_url=magics._base_url())
-            job.error = line
-            if not job.text:                # no answer: the placeholder goes
-                job.shown[0] = (_Line(""), {})
-                job.handles[0].update(_Line(""))
-            ask.show(_Line(f"Junis: {config.scrub(line, config.current_key())}", error=True))
-            job.state = JobState.FAILED
-        finally:
-            job.ended = time.monotonic()
-            if client is not None:
-                await client.aclose()
-
-    async def _ask(self, job: Job, ask: Any, client: Any, request: dict[str, Any]) -> Any:
-        """The answer, streamed into the cell's renderer (or whole, with --no-stream)."""
-        from ..data import estimate
-        renderer, opts = ask.renderer, ask.opts
-        if not opts.stream:
-            result = await client.chat(ask.prompt, **request)
-            job.text = result.text
-            renderer.feed(result.text)
-            renderer.finish()
-            return result
-        stream = client.stream(ask.prompt, **request)
-        try:
-            async with stream:
-                async for chunk in stream:
-                    renderer.feed(chunk.text)
-                    job.text = stream.text
-                    job.tokens = estimate.tokens(job.text)
-        except asyncio.CancelledError:
-            if stream.result is None:       # stopped before the answer began
-                raise
-            renderer.finish(note="cancelled")
-            return stream.result
-        except errors.StreamError as exc:
-            self.magics._broken(exc, renderer, opts)
-            raise
-        renderer.finish()
-        return stream.result
+async def _guarded(job: Job, work: Coroutine[Any, Any, None]) -> None:
+    """Whatever the work raises ends the job failed, never as a task's traceback."""
+    try:
+        await work
+    except BaseException as exc:    # noqa: BLE001 - a task has nobody to raise to
+        if not job.state.over:
+            job.error, job.state = f"{type(exc).__name__}: {exc}", JobState.FAILED
+    finally:
+        job.ended = time.monotonic()
 
 
 class _Line:
@@ -253,84 +229,3 @@ class _Line:
         style = ' style="color:var(--jp-error-color1, #c62828)"' if self.error else ""
         return {"text/plain": self.text,
                 "text/html": f"<pre{style}>{html.escape(self.text)}</pre>" if self.text else ""}
-
-
-def _outputs(job: Job, ask: Any, update_hz: float) -> None:
-    """The cell's outputs, made now while the cell runs: a frontend (JupyterLab, nbclient) takes
-    no new output for a cell once it has finished, only updates of displays it already has. So
-    the answer is one display updated in place (no settled blocks: those would be new outputs),
-    and the footer (or a failure's line) goes into a second one."""
-    from IPython.display import display
-    from .render import StreamRenderer
-    answer = display(_Line(f"[job {job.id}: the answer streams in here; `%junis wait` waits "
-                           "for it]"), display_id=True)
-    footer = display(_Line(""), display_id=True)
-
-    class Into:         # the renderer's handle: each update is kept for `reshow`
-        def update(self, obj: Any) -> None:
-            job.shown[0] = (obj, {})
-            answer.update(obj)
-
-    def into(obj: Any, **kwargs: Any) -> Any:
-        handle = Into()
-        handle.update(obj)
-        return handle
-
-    def show(obj: Any, **kwargs: Any) -> None:
-        job.shown[1] = (obj, kwargs)
-        footer.update(obj, **kwargs)
-
-    job.handles = (answer, footer)
-
-    ask.renderer = StreamRenderer(ask.mode, update_hz=update_hz, display=into,
-                                  segment_chars=1 << 62)
-    ask.show = show
-
-
-# -- `%junis wait`, awaited --------------------------------------------------------------------
-
-_WAIT_LINE = re.compile(r"^(\s*)get_ipython\(\)\.run_line_magic\('junis', '(wait(?: [\d ]*)?)'\)\s*$")
-
-
-def await_wait(lines: list[str]) -> list[str]:
-    """IPython input transformer: a `%junis wait` line of its own becomes an awaited wait, so the
-    cell runs as a coroutine on the kernel's loop and the jobs go on while it waits. Only where
-    a loop runs this cell (ipykernel) and IPython awaits top-level code."""
-    if not any("run_line_magic('junis', 'wait" in line for line in lines):
-        return lines
-    from .magics import _instance
-    shell = getattr(_instance, "shell", None)
-    if shell is None or running_loop() is None or not getattr(shell, "autoawait", False):
-        return lines
-    out = []
-    for line in lines:
-        m = _WAIT_LINE.match(line.rstrip("\n"))
-        if m:
-            line = (f"{m.group(1)}await __import__('junis_jupyter.notebook.jobs', fromlist=['_'])"
-                    f".wait_line({m.group(2)[4:].strip()!r})\n")
-        out.append(line)
-    return out
-
-
-async def wait_line(args: str) -> None:
-    """`%junis wait [ID ...]` as awaited: fails the cell (one line) if a job failed."""
-    from .magics import _instance
-    magics = _instance
-    if magics is None:
-        return
-    try:
-        jobs = magics.jobs.pick(args.split(), "wait")
-        try:
-            failed = await magics.jobs.wait(jobs)
-            for job in jobs:
-                job.reshow()
-        except asyncio.CancelledError:
-            raise errors.ConfigurationError(
-                "interrupted: stopped waiting; the jobs go on (`%junis jobs` shows them, "
-                "`%junis cancel` stops them).") from None
-        if failed:
-            ids = ", ".join(str(j.id) for j in failed)
-            raise errors.ConfigurationError(
-                f"job{'s' if len(failed) > 1 else ''} {ids} failed: {failed[0].error}")
-    except errors.JunisError as exc:
-        magics._fail(str(exc))

@@ -12,7 +12,7 @@ import pytest
 import junis_jupyter.client as client_pkg
 
 CLIENT = Path(client_pkg.__file__).parent
-IO_SIDE = {"_base", "sync", "aio", "pool"}
+IO_SIDE = {"_base", "sync", "aio", "pool", "consume"}
 PURE = sorted(p.stem for p in CLIENT.glob("*.py") if p.stem not in IO_SIDE | {"__init__"})
 HTTPX_IO = {"Client", "AsyncClient", "BaseTransport", "AsyncBaseTransport", "HTTPTransport",
             "AsyncHTTPTransport", "MockTransport", "WSGITransport", "ASGITransport"}

@@ -14,6 +14,12 @@ from junis_jupyter.notebook.cellerror import CellError
 from junis_jupyter.client.types import CallRecord, Usage
 from junis_jupyter.errors import ConfigurationError
 from junis_jupyter.data.ledger import Ledger
+from junis_jupyter.notebook.cmd import status
+
+
+def show(args: list[str] | str) -> object:
+    """`%junis usage ARGS`: the command (notebook/cmd/status.py) over data/usage_report.py."""
+    return status.usage(None, args.split() if isinstance(args, str) else args)  # type: ignore[arg-type]
 
 DAY1 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
 DAY2 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -79,14 +85,14 @@ def test_summary_of_an_empty_frame() -> None:
 
 
 def test_show_returns_the_frame_or_the_summary_and_since_filters(ledger: Ledger) -> None:
-    df = usage_report.show(None, ["--since", "2026-03-02"])
+    df = show(["--since", "2026-03-02"])
     assert len(df) == 6 and df["total_tokens"].sum() == 450
     assert df.dtypes.equals(frames.empty("usage").dtypes)
-    out = repr(usage_report.show(None, ["--summary", "--since", "2026-03-02"]))
+    out = repr(show(["--summary", "--since", "2026-03-02"]))
     assert "Junis usage: 6 calls, 0 failed, 450 tokens" in out
     assert "Writer" in out and "Research" not in out
-    assert "28 calls, 2 failed, 650 tokens" in repr(usage_report.show(None, "--summary"))
-    assert len(usage_report.show(None, "")) == 28
+    assert "28 calls, 2 failed, 650 tokens" in repr(show("--summary"))
+    assert len(show("")) == 28
 
 
 def test_html_rendering_escapes_and_holds_both_tables(ledger: Ledger) -> None:
@@ -98,15 +104,15 @@ def test_html_rendering_escapes_and_holds_both_tables(ledger: Ledger) -> None:
 
 def test_show_with_nothing_recorded_says_so(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("JUNIS_HOME", str(tmp_path))
-    usage_report.show(None, [])
+    show([])
     assert capsys.readouterr().out.startswith("No Junis calls recorded in ")
 
 
 def test_bad_options_are_one_clear_error(ledger: Ledger) -> None:
     with pytest.raises(ConfigurationError, match="bad option for `%junis usage`"):
-        usage_report.show(None, ["--sinse", "2026"])
+        show(["--sinse", "2026"])
     with pytest.raises(ConfigurationError, match="bad option"):
-        usage_report.show(None, ["--since", "not a date"])
+        show(["--since", "not a date"])
 
 
 @pytest.mark.parametrize("options", ["--sinse 2026", "--since", "--since 'not a date'",
@@ -126,7 +132,7 @@ def test_bad_option_through_the_magic_is_one_line_and_no_argparse_noise(
     lines = (captured.out + captured.err).splitlines()
     assert lines == [f"Junis: {result.error_in_exec.line}"], captured   # no "usage: ..." noise
     assert lines[0].startswith("Junis: bad option for `%junis usage`: ")
-    assert "Use: %junis usage [--summary] [--plot] [--since DATE] [--until DATE]" in lines[0]
+    assert "usage: %junis usage [--summary] [--plot] [--since DATE] [--until DATE]" in lines[0]
     assert ": 2" not in lines[0] and "Traceback" not in lines[0]
 
 
@@ -138,12 +144,12 @@ def test_plot_draws_tokens_and_latency(ledger: Ledger, capsys) -> None:
                                                                  "Writer"]
     assert sum(len(c.get_offsets()) for c in latency.collections) == 25   # successful calls
     assert usage_report._png(fig).startswith(b"\x89PNG")
-    usage_report.show(None, ["--plot"])
+    show(["--plot"])
     assert "Image" in capsys.readouterr().out
 
 
 def test_plot_without_matplotlib_is_one_line(ledger: Ledger, monkeypatch, capsys) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ConfigurationError, match=r"pip install 'junis-jupyter\[plot\]'"):
-        usage_report.show(None, ["--plot"])
+        show(["--plot"])
     assert capsys.readouterr().out == ""      # nothing half-shown before the error

@@ -7,7 +7,7 @@ from typing import Any
 
 from junis_jupyter.client import limiter
 from junis_jupyter.data.background import JobState
-from junis_jupyter.notebook.jobs import await_wait
+from junis_jupyter.notebook.cmd.jobs import await_wait
 
 
 def test_without_a_loop_background_runs_in_the_foreground_and_says_so(shell: Any,
@@ -47,5 +47,5 @@ def test_wait_is_awaited_only_on_a_line_of_its_own_under_a_running_loop(shell: A
         return await_wait(lines + ["x = get_ipython().run_line_magic('junis', 'wait')\n"])
 
     rewritten = asyncio.run(inside())
-    assert rewritten[0].startswith("await ") and "wait_line('1 2')" in rewritten[0]
+    assert rewritten[0].startswith("await ") and "'wait --awaited 1 2'" in rewritten[0]
     assert not rewritten[1].startswith("await")

@@ -14,7 +14,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 pytestmark = pytest.mark.timeout(240)
 
 SLOW = "[[delay=0.05]] [[chunks=30]] Three ways to summarise a sales table"
-JOB = "from junis_jupyter.notebook import magics; job = magics._instance.jobs.all"
+JOB = "from junis_jupyter.notebook import extension; job = extension.current().jobs.all"
 
 
 def execute(cwd: Path, *sources: str, allow_errors: bool = False) -> Any:

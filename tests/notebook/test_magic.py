@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from traitlets.config import Config
 
+from junis_jupyter.notebook import extension
 from junis_jupyter.notebook import magics as magics_module
 from junis_jupyter import config as settings
 
@@ -567,7 +568,7 @@ def test_reload_registers_once_and_keeps_one_ledger_observer(run):
     from junis_jupyter.data import ledger
     run("%reload_ext junis_jupyter")
     assert client.DEFAULT_OBSERVERS.count(ledger.record) == 1
-    fresh = magics_module._instance
+    fresh = extension.current()
     assert fresh is not run.magic and run.shell.configurables.count(fresh) == 1
     assert run.magic not in run.shell.configurables
     assert run("%%junis\nHi").err == "" and fresh.session_id == run.shell.user_ns["_junis"].session_id

@@ -87,8 +87,8 @@ class MagicShell:
 
     @property
     def magic(self) -> Any:
-        from junis_jupyter.notebook import magics
-        return magics._instance
+        from junis_jupyter.notebook import extension
+        return extension.current()
 
     def run(self, source: str, as_type: type[Run] = CellRun,  # type: ignore[assignment]
             cell_id: str | None = None) -> Run:

@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ..client.types import Usage
-from ..data import ledger
-from .chain import Turn
+from . import ledger
 
-__all__ = ["CacheMode", "Recorded", "AnswerCache", "answer_key", "default_path", "CACHE_ENV"]
+__all__ = ["CacheMode", "CachedAnswer", "AnswerCache", "answer_key", "default_path", "CACHE_ENV"]
 
 CACHE_ENV = "JUNIS_CACHE"
 SUFFIX = ".junis-cache.sqlite"
@@ -36,17 +35,18 @@ class CacheMode(enum.Enum):
 
 
 @dataclass(frozen=True)
-class Recorded:
+class CachedAnswer:
     answer: str
     session_id: str | None
     agent: str | None
     usage: Usage
 
 
-def answer_key(agent: str | None, history: Iterable[Turn], prompt: str,
+def answer_key(agent: str | None, history: Iterable[tuple[str | None, str, str]], prompt: str,
                options: Mapping[str, Any]) -> str:
+    """`history`: the (agent, prompt, answer) of each turn the asked one follows."""
     import hashlib      # at the first cached cell, not at %load_ext (OpenSSL's load is slow)
-    material = {"agent": agent, "history": [(t.agent, t.prompt, t.answer) for t in history],
+    material = {"agent": agent, "history": [list(turn) for turn in history],
                 "prompt": prompt, "options": dict(sorted(options.items()))}
     # surrogatepass: a prompt may hold lone surrogates (undecodable bytes); the client refuses
     # those with its own clear line, the key must not fail first
@@ -103,7 +103,7 @@ class AnswerCache:
         warnings.warn(f"Junis: the answer cache {self.path} cannot be used ({exc}); every answer "
                       "is asked anew and the file is left as it is.", stacklevel=3)
 
-    def get(self, key: str) -> Recorded | None:
+    def get(self, key: str) -> CachedAnswer | None:
         db = self._connect(create=False)
         if db is None:
             return None
@@ -115,9 +115,9 @@ class AnswerCache:
             return None
         if row is None:
             return None
-        return Recorded(row[0], row[1], row[2], Usage(row[3], row[4], row[5]))
+        return CachedAnswer(row[0], row[1], row[2], Usage(row[3], row[4], row[5]))
 
-    def put(self, key: str, recorded: Recorded) -> None:
+    def put(self, key: str, recorded: CachedAnswer) -> None:
         db = self._connect(create=True)
         if db is None:
             return

@@ -1,0 +1,181 @@
+"""The one path from a prompt to an answer, behind every surface: a cell, a background cell, the
+chat panel, a batch row, the Jupyter AI persona.
+
+A surface prepares an `AnswerRequest` (what is asked, of whom, continuing what) and hands it with
+its view to an `AnswerPipeline`, which masks every key-shaped string out of what is sent, looks
+in the answer cache, asks (streamed through `client.consume`, or whole), stores the answer, and
+returns it. What differs between surfaces is only the view and the wording of advice; what a
+surface keeps afterwards (a cell's chain, the panel's conversation) is the surface's own.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from .. import config
+from ..client.consume import AnswerView, aconsume, consume
+from ..client.types import CallRecord, ChatResult, Usage
+from ..errors import ConfigurationError
+from . import ledger
+from .cache import AnswerCache, CachedAnswer, CacheMode
+
+if TYPE_CHECKING:
+    from ..client.aio import AsyncJunisClient
+    from ..client.sync import JunisClient
+
+__all__ = ["Origin", "AnswerRequest", "Answer", "AnswerPipeline", "seed_messages", "NullView"]
+
+
+class Origin(enum.Enum):
+    """Which surface asked: it goes with the answer into the usage ledger and the log."""
+    CELL = "cell"
+    BACKGROUND = "background"
+    PANEL = "panel"
+    BATCH = "batch"
+    JUPYTER_AI = "jupyter-ai"
+
+
+@dataclass(frozen=True)
+class AnswerRequest:
+    """What one turn asks. `session_id` continues a session; without one, `history` (question,
+    answer pairs) seeds the new session, as a re-run cell forks its conversation."""
+    prompt: str
+    agent: str | None = None
+    session_id: str | None = None
+    history: tuple[tuple[str, str], ...] = ()
+    system: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    stream: bool = True
+    cache_key: str = ""             # "" when the answer is not cached
+    origin: Origin = Origin.CELL
+
+    def chat_args(self) -> dict[str, Any]:
+        """The client's keyword arguments, every text masked of key-shaped strings."""
+        key = config.current_key()
+        history = () if self.session_id else self.history
+        return dict(
+            system=None if self.system is None else config.scrub_keys(self.system, key),
+            session_id=self.session_id, agent=self.agent,
+            messages=seed_messages((config.scrub_keys(q, key), config.scrub_keys(a, key))
+                                   for q, a in history) or None,
+            temperature=self.temperature, max_tokens=self.max_tokens)
+
+    def sent_prompt(self) -> str:
+        return config.scrub_keys(self.prompt, config.current_key())
+
+
+def seed_messages(history: Any) -> list[dict[str, Any]]:
+    """The OpenAI-style messages that seed a new session with (question, answer) pairs."""
+    out: list[dict[str, Any]] = []
+    for question, answer in history:
+        out.append({"role": "user", "content": question})
+        out.append({"role": "assistant", "content": answer})
+    return out
+
+
+@dataclass(frozen=True)
+class Answer:
+    result: ChatResult
+    cached: bool = False
+
+
+class NullView:
+    """For a surface that shows nothing while the answer comes (a batch row)."""
+
+    def feed(self, text: str) -> None:
+        pass
+
+    def finish(self, note: str | None = None) -> None:
+        pass
+
+
+class AnswerPipeline:
+    """The cache (and its mode) one surface asks through. A replayed answer that is missing is
+    an error worded for the surface: `subject` names what was asked (this cell, row 3), and
+    `replay_hint` says how to record it."""
+
+    def __init__(self, cache: AnswerCache | None = None, mode: CacheMode = CacheMode.OFF, *,
+                 subject: str = "this prompt",
+                 replay_hint: str = "ask it once with the cache on (cache='use')") -> None:
+        if cache is None and mode is not CacheMode.OFF:
+            raise ConfigurationError(f"the cache mode {mode.value!r} needs a cache file.")
+        self.cache = cache
+        self.mode = mode
+        self.subject = subject
+        self.replay_hint = replay_hint
+
+    # -- the cache --------------------------------------------------------------------------
+
+    def lookup(self, request: AnswerRequest) -> CachedAnswer | None:
+        """The recorded answer, when the mode reads the cache and one is there."""
+        if self.cache is None or not request.cache_key or \
+                self.mode not in (CacheMode.USE, CacheMode.REPLAY):
+            return None
+        return self.cache.get(request.cache_key)
+
+    def replay(self, hit: CachedAnswer, view: AnswerView) -> Answer:
+        """A cache hit: shown at once, no request, no credits; the ledger still gets its row."""
+        view.feed(hit.answer)
+        view.finish()
+        ledger.record(CallRecord(
+            started_at=datetime.now(timezone.utc), endpoint="cache", agent=hit.agent,
+            session_id=hit.session_id, stream=False, status=None, error_code="cached",
+            usage=Usage(), latency_s=0.0, first_token_s=None, request_id=None, attempts=0))
+        return Answer(ChatResult(hit.answer, hit.session_id, hit.usage, "stop", agent=hit.agent),
+                      cached=True)
+
+    def missing(self) -> ConfigurationError:
+        """The error of a replayed answer that was never recorded."""
+        path = self.cache.path if self.cache is not None else "the answer cache"
+        return ConfigurationError(f"no recorded answer for {self.subject} in {path}: "
+                                  f"{self.replay_hint}.")
+
+    def _store(self, request: AnswerRequest, result: ChatResult) -> None:
+        if self.cache is None or not request.cache_key or result.interrupted or \
+                self.mode not in (CacheMode.USE, CacheMode.REFRESH):
+            return
+        self.cache.put(request.cache_key, CachedAnswer(
+            config.scrub_keys(result.text, config.current_key()), result.session_id,
+            request.agent, result.usage))
+
+    # -- asking -----------------------------------------------------------------------------
+
+    def ask(self, client: JunisClient, request: AnswerRequest, view: AnswerView, *,
+            stopped: str = "interrupted") -> Answer:
+        """The answer from the cache, or asked (streamed into `view`, or whole) and stored."""
+        hit = self.lookup(request)
+        if hit is not None:
+            return self.replay(hit, view)
+        if self.mode is CacheMode.REPLAY:
+            raise self.missing()
+        args = request.chat_args()
+        if request.stream:
+            result = consume(client.stream(request.sent_prompt(), **args), view, stopped=stopped)
+        else:
+            result = client.chat(request.sent_prompt(), **args)
+            view.feed(result.text)
+            view.finish()
+        self._store(request, result)
+        return Answer(result)
+
+    async def aask(self, client: AsyncJunisClient, request: AnswerRequest, view: AnswerView, *,
+                   stopped: str = "stopped") -> Answer:
+        """`ask` on an event loop: cancelling the task stops the answer, keeping what arrived."""
+        hit = self.lookup(request)
+        if hit is not None:
+            return self.replay(hit, view)
+        if self.mode is CacheMode.REPLAY:
+            raise self.missing()
+        args = request.chat_args()
+        if request.stream:
+            result = await aconsume(client.stream(request.sent_prompt(), **args), view,
+                                    stopped=stopped)
+        else:
+            result = await client.chat(request.sent_prompt(), **args)
+            view.feed(result.text)
+            view.finish()
+        self._store(request, result)
+        return Answer(result)

@@ -1,0 +1,252 @@
+"""One `%%junis` cell, from its line and body to what it leaves: the cell's own steps around the
+answer pipeline (`data/pipeline.py`).
+
+    prepare   options, the prompt as sent (interpolated, with context, masked, capped), its place
+              in the notebook's conversation (chain.py), its cache key        -> a CellRequest
+    ask       the pipeline: the cache, or the service streamed into the cell's view
+    settle    the chain, `_junis` and `--out`, the footer, `--format code|json`
+
+A foreground and a background cell are the same steps with a different view: a renderer that
+settles finished blocks into outputs of their own, or one display a job updates in place
+(jobs.py). Either way the pipeline is the one every surface uses.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from .. import config, errors
+from ..client.types import ChatResult, Usage
+from ..data import estimate
+from ..data.background import JobState
+from ..data.cache import CacheMode, answer_key
+from ..data.pipeline import Answer, AnswerRequest, Origin
+from .cellerror import AnswerInterrupted
+from .chain import Turn
+from .state import KernelState, say
+
+if TYPE_CHECKING:
+    from .jobs import Job
+    from .options import CellOptions
+    from .render import StreamRenderer
+
+__all__ = ["CellRequest", "CellPipeline"]
+
+
+@dataclass(frozen=True)
+class CellRequest:
+    """What one cell asks, and where its answer goes in the notebook."""
+    opts: CellOptions
+    answer: AnswerRequest           # the prompt as sent, the agent, the session or the history
+    cell_id: str | None
+    count: int | None               # the cell's execution count
+    mode: str                       # how the answer is drawn: markdown, text or terminal
+
+
+class _JobView:
+    """A background answer's view: the job's renderer, and its token estimate as text arrives."""
+
+    def __init__(self, job: Job, renderer: StreamRenderer) -> None:
+        self.job = job
+        self.renderer = renderer
+
+    def feed(self, text: str) -> None:
+        self.renderer.feed(text)
+        self.job.tokens = estimate.tokens(self.renderer.text)
+
+    def finish(self, note: str | None = None) -> None:
+        self.renderer.finish(note)
+
+
+class CellPipeline:
+    def __init__(self, state: KernelState) -> None:
+        self.state = state
+
+    # -- prepare ----------------------------------------------------------------------------
+
+    def prepare(self, line: str, cell: str) -> CellRequest | None:
+        """Everything before the request; None after a dry run (shown, nothing sent)."""
+        state = self.state
+        opts = state.options(line)
+        prompt = cell.strip()
+        if not prompt:
+            raise errors.ConfigurationError("nothing to ask: write the prompt in the cell body.")
+        from .context import dry_run, recent_code
+        from .prompt import check_prompt
+        from .render import pick_mode
+        if opts.interpolate:
+            from .interpolate import interpolate
+            prompt = interpolate(prompt, state.shell.user_ns, max_table_rows=opts.max_table_rows,
+                                 max_string_chars=opts.max_string_chars,
+                                 errors=state.failures.text)
+        if opts.context:
+            prompt = recent_code(state.shell, opts.context) + prompt
+        prompt = config.scrub_keys(prompt, config.current_key())
+        check_prompt(prompt, opts.max_prompt_chars, "%config JunisMagics.max_prompt_chars",
+                     "it is counted after interpolation: put fewer rows in it, or use "
+                     "--no-interpolate.")
+        cell_id = state.cell_id
+        history = self._follow(opts, cell_id)
+        plan = state.chain.plan(cell_id)
+        if opts.dry_run:
+            state.show(dry_run(prompt, opts.system, history, plan))
+            return None
+        key = "" if CacheMode(opts.cache) is CacheMode.OFF else answer_key(
+            opts.agent, [(t.agent, t.prompt, t.answer) for t in history], prompt, dict(
+                system=opts.system, temperature=opts.temperature, max_tokens=opts.max_tokens,
+                format=opts.format, session=opts.session))
+        request = AnswerRequest(
+            prompt, agent=opts.agent, session_id=plan.session_id,
+            history=tuple((t.prompt, t.answer) for t in plan.history), system=opts.system,
+            temperature=opts.temperature, max_tokens=opts.max_tokens, stream=opts.stream,
+            cache_key=key, origin=Origin.BACKGROUND if opts.background else Origin.CELL)
+        mode = pick_mode(state.shell, "text" if opts.format in ("text", "json") else "markdown")
+        return CellRequest(opts, request, cell_id, state.cell_count(), mode)
+
+    def _follow(self, opts: CellOptions, cell_id: str | None) -> tuple[Turn, ...]:
+        """Where this turn goes in the notebook's conversation: the turns it follows."""
+        chain = self.state.chain
+        if "session" in opts.given:
+            chain.start(opts.session)
+        elif opts.new:
+            chain.start()
+        elif opts.session and not chain.turns and chain.session_id is None:
+            chain.start(opts.session)           # the setting: continued when none is current
+        return chain.before(cell_id)
+
+    # -- run --------------------------------------------------------------------------------
+
+    def run(self, line: str, cell: str) -> None:
+        """The cell: prepared, answered (or handed to a background job), settled."""
+        request = self.prepare(line, cell)
+        if request is None:
+            return
+        opts = request.opts
+        pipeline = self.state.pipeline(opts)
+        hit = pipeline.lookup(request.answer)
+        if hit is None and pipeline.mode is CacheMode.REPLAY:
+            raise pipeline.missing()            # before the client: replaying needs no key
+        if opts.background and hit is None:
+            from .jobs import running_loop
+            loop = running_loop()
+            if loop is not None:
+                self.state.jobs.start(request.count, opts.agent, loop,
+                                      lambda job: self._background(job, request))
+                return
+            print("Junis: no kernel event loop here: --background runs in the foreground.",
+                  flush=True)
+        renderer = self.renderer(request)
+        if hit is not None:
+            answer = pipeline.replay(hit, renderer)
+        else:
+            try:
+                answer = pipeline.ask(self.state.client, request.answer, renderer)
+            except errors.StreamError as exc:
+                self.keep_broken(exc, request)
+                raise
+            except BaseException:
+                self.state.chain.lose_sync()    # the server may hold a turn the chain does not
+                raise
+        self.settle(request, answer)
+
+    def renderer(self, request: CellRequest, **kwargs: Any) -> StreamRenderer:
+        from .render import StreamRenderer
+        opts = request.opts
+        kwargs.setdefault("max_outputs", opts.max_outputs)
+        return StreamRenderer(request.mode, update_hz=opts.update_hz, **kwargs)
+
+    async def _background(self, job: Job, request: CellRequest) -> None:
+        """A background cell's answer, asked on the kernel's loop into the job's display, then
+        settled as any cell. The server's session gets this turn only when it ends: cells run
+        meanwhile fork from the chain rather than pile onto that session, and the turn is live
+        only if the chain did not move meanwhile."""
+        import asyncio
+
+        from ..advice import Surface, advise
+        chain = self.state.chain
+        job.renderer = self.renderer(request, display=job.into, segment_chars=1 << 62)
+        chain.lose_sync()
+        turns = list(chain.turns)
+        job.state = JobState.RUNNING
+        client = None
+        try:
+            client = self.state.client.to_async()
+            answer = await self.state.pipeline(request.opts).aask(
+                client, request.answer, _JobView(job, job.renderer), stopped="cancelled")
+        except asyncio.CancelledError:          # before an answer began
+            chain.lose_sync()
+            job.renderer.finish(note="cancelled")
+            job.state = JobState.CANCELLED
+            return
+        except Exception as exc:                # noqa: BLE001 - the cell's one line, in the job
+            chain.lose_sync()
+            if isinstance(exc, errors.StreamError):
+                self.keep_broken(exc, request)
+            job.fail(advise(exc, Surface.CELL, base_url=self.state.base_url()))
+            return
+        finally:
+            if client is not None:
+                await client.aclose()
+        live = list(chain.turns) == turns and chain.plan(None).session_id is None
+        job.result = answer.result
+        job.tokens = answer.result.usage.completion_tokens or job.tokens
+        try:
+            self.settle(request, answer, live=live, show=job.show)
+        except AnswerInterrupted:
+            pass
+        job.state = JobState.CANCELLED if answer.result.interrupted else JobState.DONE
+
+    def keep_broken(self, exc: errors.StreamError, request: CellRequest) -> None:
+        """A stream cut mid-answer: what arrived stays shown (the view said "cut off") and is
+        kept in `_junis`."""
+        self.state.chain.lose_sync()
+        self.state.keep(ChatResult(exc.partial_text or "", exc.session_id, Usage(), None,
+                                   agent=request.opts.agent))
+
+    # -- settle -----------------------------------------------------------------------------
+
+    def settle(self, request: CellRequest, answer: Answer, *, live: bool = True,
+               show: Callable[..., Any] | None = None) -> None:
+        """Everything after the answer: the chain, `_junis` and `--out`, the footer, the format.
+        `live` False: the chain moved while the answer was coming (a background cell); `show`:
+        where the footer goes (a background cell's own display)."""
+        result, opts, cached = answer.result, request.opts, answer.cached
+        self.state.chain.record(
+            Turn(request.cell_id, request.answer.prompt, result.text, opts.agent,
+                 result.session_id, result.usage, cached=cached),
+            live=live and not cached and not result.interrupted)
+        self.state.keep(result, opts.out if opts.format != "json" else None)
+        stopped = "cancelled" if request.answer.origin is Origin.BACKGROUND else "interrupted"
+        self._footer(result, request.mode, "cached" if cached else
+                     stopped if result.interrupted else None, show)
+        if result.interrupted:
+            raise AnswerInterrupted
+        self._post(result, opts)
+
+    def _footer(self, result: ChatResult, mode: str, note: str | None,
+                show: Callable[..., Any] | None) -> None:
+        from .render import Footer
+        footer = Footer(result.session_id, result.usage, agent=result.agent, note=note)
+        if mode == "terminal":
+            print("\n" + repr(footer), flush=True)
+        else:
+            (show or self.state.show)(footer, metadata=footer.metadata())
+
+    def _post(self, result: ChatResult, opts: CellOptions) -> None:
+        from .magics import first_code_block, parse_json_answer
+        if opts.format == "code":
+            block = first_code_block(result.text)
+            if block is None:
+                say("the answer has no code block, so no new cell was made.")
+            else:
+                self.state.shell.set_next_input(block[1], replace=False)
+        elif opts.format == "json":
+            try:
+                value = parse_json_answer(result.text)
+            except ValueError as exc:
+                say(f"the answer is not JSON ({exc}); it is shown above as text and kept in "
+                    "_junis.")
+                return
+            if opts.out:
+                self.state.shell.user_ns[opts.out] = value
+            self.state.show(value)
