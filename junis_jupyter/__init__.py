@@ -9,7 +9,7 @@ from typing import Any
 
 from ._lazy import lazy_attributes
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _LAZY = {
     "JunisClient": "junis_jupyter.client.sync",

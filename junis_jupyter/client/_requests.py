@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import httpx
 
-from .. import __version__
+from .._version import __version__
 from ..config import scrub
 from ..errors import ConfigurationError
 from .types import Agent

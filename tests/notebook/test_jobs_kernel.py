@@ -122,3 +122,36 @@ def test_background_cells_and_the_panel_share_one_limit(make_emulator: Any, tmp_
     assert stats["requests"] >= 4
     for cell in nb.cells[1:4]:
         assert answer(cell) and footers(cell)[0]["note"] is None
+
+
+def test_jobs_lists_the_cell_that_started_each_job(junis_env: Any, tmp_path: Path) -> None:
+    """The `cell` column is the execution count the notebook shows for the cell that started
+    the job (IPython 9 already counts the next cell while one runs)."""
+    nb = execute(tmp_path,
+                 "%load_ext junis_jupyter",
+                 "x = 1",
+                 "%%junis --background --new\n[[chunks=3]] Hello",
+                 "from junis_jupyter import ask_many\n"
+                 "batch = ask_many(['a', 'b'], background=True, progress=False)",
+                 "%junis wait",
+                 "frame = %junis jobs\nprint([int(c) for c in frame.cell])")
+    started = [nb.cells[2].execution_count, nb.cells[3].execution_count]
+    assert started == [3, 4]
+    assert printed(nb.cells[5]).strip() == str(started)
+
+
+def test_a_failed_job_fails_the_first_wait_that_reports_it_not_every_wait(
+        junis_env: Any, tmp_path: Path) -> None:
+    nb = execute(tmp_path,
+                 "%load_ext junis_jupyter",
+                 "%%junis --background --agent NoSuchAgent\nHello",
+                 "%junis wait",
+                 "%junis wait",
+                 "%%junis --background --new\n[[chunks=3]] Hello",
+                 "%junis wait",
+                 "frame = %junis jobs\nprint(list(frame.state.astype(str)))",
+                 allow_errors=True)
+    errors = [[o for o in c.outputs if o.get("output_type") == "error"] for c in nb.cells]
+    assert errors[2] and "job 1 failed" in "".join(errors[2][0]["traceback"])
+    assert errors[3] == [] and errors[5] == []          # reported once, not at every wait
+    assert printed(nb.cells[6]).strip() == "['failed', 'done']"   # still listed as failed

@@ -585,3 +585,29 @@ def test_unload_removes_the_magic_and_the_ledger_observer(run):
     finally:
         run.shell.run_line_magic("load_ext", "junis_jupyter")
     assert client.DEFAULT_OBSERVERS.count(ledger.record) == 1
+
+
+def test_load_unload_load_leaves_one_of_each_hook_and_one_ledger_row_a_cell(run):
+    """Every hook the extension installs (notebook/extension.py) is removed by an unload, so a
+    load after it leaves one of each: a cell then writes one ledger row, not two."""
+    from junis_jupyter import client
+    from junis_jupyter.client import limiter
+    from junis_jupyter.data import background, ledger
+    from junis_jupyter.notebook.cmd.jobs import await_wait
+    shell = run.shell
+    shell.run_line_magic("unload_ext", "junis_jupyter")
+    assert extension.current() is None and limiter.current() is None
+    assert ledger.record not in client.DEFAULT_OBSERVERS and not background.ADOPTERS
+    assert await_wait not in shell.input_transformers_post
+    shell.run_line_magic("load_ext", "junis_jupyter")
+    state = extension.current().state
+    assert shell.events.callbacks["pre_run_cell"].count(state.pre_run_cell) == 1
+    assert shell.events.callbacks["post_run_cell"].count(state.post_run_cell) == 1
+    assert client.DEFAULT_OBSERVERS.count(ledger.record) == 1
+    assert len(background.ADOPTERS) == 1 and shell.input_transformers_post.count(await_wait) == 1
+    assert limiter.current() is not None
+    assert [c for c in shell.configurables if type(c).__name__ == "JunisMagics"] == \
+        [extension.current()]
+    before = len(ledger.default_ledger().rows())
+    run("%%junis --new\nHi")
+    assert len(ledger.default_ledger().rows()) == before + 1

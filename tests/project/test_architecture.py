@@ -10,15 +10,16 @@ with its module, line and target, and with where it sits:
 - ``lazy``: inside a function (or a package's ``_LAZY`` table of names that ``__getattr__`` hands
   to ``importlib.import_module``); runs at call time.
 
-Floors (what may not be imported by what) are checked on every import, lazy ones included: a lazy
-import up a floor is still a floor knowing about the one above it.
+Floors (what may not be imported by what) and cycles are checked on every import, lazy ones
+included: a lazy import up a floor is still a floor knowing about the one above it, and two
+modules that each import the other, even inside a function, are one unit split in two files.
+The one exception is a package's ``_LAZY`` table of public names: a re-export that runs when a
+user reads the name, never when a module of the package is imported.
 
-Cycles are checked on ``module`` and ``typing`` imports only. A lazy import runs after every
-module it can reach has finished initialising, so it cannot meet a half-initialised module (the
-failure a cycle causes), and deferring an import into the function that needs it is how the
-package keeps `%load_ext` light (pandas, ipywidgets, httpx and the client are imported when first used).
-Counting them would report the sanctioned pattern, not a defect. ``typing`` imports are counted:
-a cycle hidden behind ``TYPE_CHECKING`` is still two modules that each need the other.
+Two more rules are read off the same trees: no module reaches another module's private names
+(``from x import _y``, or ``something._y`` where ``_y`` is defined neither in the module itself
+nor in one of its floor's own private modules, such as ``client/_core.py``), and no class is
+longer than 300 lines.
 
 Importing ``a.b.c`` also runs the ``__init__`` of ``a`` and ``a.b``; those implicit edges are
 not drawn (every submodule of a package would otherwise be in a cycle with its own ``__init__``).
@@ -43,7 +44,7 @@ class Import:
     module: str          # the importing module, dotted
     line: int
     target: str          # the imported module, dotted (a name imported from a module -> that module)
-    kind: str            # "module" | "typing" | "lazy"
+    kind: str            # "module" | "typing" | "lazy" | "export" (a package's _LAZY table)
 
     def __str__(self) -> str:
         return f"{self.module}:{self.line} imports {self.target} ({self.kind})"
@@ -121,7 +122,7 @@ def imports_of(module: str, source: str, is_package: bool, modules: Iterable[str
                     text = value.value
                     level = len(text) - len(text.lstrip("."))
                     add(value.lineno, _resolve(module, is_package, level, text[level:] or None),
-                        "lazy")
+                        "export")
         for child in ast.iter_child_nodes(node):
             visit(child, kind)
 
@@ -139,13 +140,14 @@ def package_imports(root: Path = PACKAGE_DIR) -> list[Import]:
 
 # --- the rules -------------------------------------------------------------------------------------
 
-BASE = {f"{PACKAGE}.errors", f"{PACKAGE}.config", f"{PACKAGE}.advice", f"{PACKAGE}._lazy"}
+BASE = {f"{PACKAGE}.errors", f"{PACKAGE}.config", f"{PACKAGE}.advice", f"{PACKAGE}._lazy",
+        f"{PACKAGE}._version"}
 ENTRY = {f"{PACKAGE}.cli", f"{PACKAGE}.demo"}
 
 
 def floor(module: str) -> str:
-    """root (the package's __init__), base (errors/config/advice/_lazy), client, data, notebook,
-    emulator, entry (cli, demo)."""
+    """root (the package's __init__), base (errors/config/advice/_lazy/_version), client, data,
+    notebook, jupyter_ai, emulator, entry (cli, demo)."""
     if module == PACKAGE:
         return "root"
     if module in BASE:
@@ -157,20 +159,28 @@ def floor(module: str) -> str:
 
 # floor -> the floors it may not import from, and why (the message says it)
 FORBIDDEN: dict[str, dict[str, str]] = {
-    "base": dict.fromkeys(("client", "data", "notebook", "emulator", "entry"),
-                          "errors, config, advice and _lazy sit under every floor"),
+    "base": dict.fromkeys(("client", "data", "notebook", "jupyter_ai", "emulator", "entry"),
+                          "errors, config, advice, _lazy and _version sit under every floor"),
     "client": {"data": "the client knows nothing of DataFrames or batches",
                "notebook": "the client knows nothing of IPython or widgets",
+               "jupyter_ai": "the client knows nothing of Jupyter AI",
                "emulator": "the client reaches the emulator over a socket, like any server",
                "entry": "entry points sit on top"},
     "data": {"notebook": "data knows nothing of IPython magics or widgets",
+             "jupyter_ai": "data knows nothing of Jupyter AI",
              "emulator": "data reaches the emulator over a socket, like any server",
              "entry": "entry points sit on top"},
     "notebook": {"emulator": "the notebook reaches the emulator over a socket, like any server",
+                 "jupyter_ai": "the kernel's floor and the server's floor stand side by side",
                  "entry": "entry points sit on top"},
+    "jupyter_ai": {"notebook": "the persona runs in the Jupyter server, never in a kernel: it "
+                               "shares data/ and client/ with the notebook floor, not its modules",
+                   "emulator": "the persona reaches the emulator over a socket, like any server",
+                   "entry": "entry points sit on top"},
     "emulator": {"client": "the emulator is an independent implementation of the contract",
                  "data": "the emulator is independent of the product",
                  "notebook": "the emulator is independent of the product",
+                 "jupyter_ai": "the emulator is independent of the product",
                  "entry": "entry points sit on top"},
 }
 
@@ -196,11 +206,12 @@ def upward(imports: Iterable[Import]) -> list[str]:
 
 
 def cycles(imports: Iterable[Import]) -> list[str]:
-    """One message per import cycle among module-level and TYPE_CHECKING imports (Tarjan's
-    strongly connected components); each names every import on a shortest way round."""
+    """One message per import cycle among module-level, TYPE_CHECKING and function-local imports
+    (Tarjan's strongly connected components); each names every import on a shortest way
+    round. A package's _LAZY re-exports are left out (see the module's docstring)."""
     edges: dict[str, dict[str, Import]] = {}
     for imp in imports:
-        if imp.kind != "lazy":
+        if imp.kind != "export":
             edges.setdefault(imp.module, {}).setdefault(imp.target, imp)
     index: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -273,7 +284,7 @@ def test_the_walk_sees_the_whole_package() -> None:
             f"{PACKAGE}.emulator.app", f"{PACKAGE}.advice"} <= set(modules)
     imports = package_imports()
     kinds = {imp.kind for imp in imports}
-    assert kinds == {"module", "typing", "lazy"}, kinds
+    assert kinds == {"module", "typing", "lazy", "export"}, kinds
     assert any(imp.module == f"{PACKAGE}.notebook.magics" and imp.target.startswith(
         f"{PACKAGE}.client") for imp in imports)            # a function-local import, resolved
     assert len({imp.module for imp in imports}) >= len(modules) // 2
@@ -365,22 +376,25 @@ def test_the_checker_catches_a_planted_upward_import() -> None:
     assert any(p.startswith(f"{PACKAGE}.config:2 imports {PACKAGE}.data.frames") for p in problems)
 
 
-def test_the_checker_catches_a_planted_cycle_and_ignores_a_lazy_one() -> None:
+def test_the_checker_catches_planted_cycles_lazy_ones_too() -> None:
     imports = _graph({
-        f"{PACKAGE}/": "",
+        f"{PACKAGE}/": '_LAZY = {"Core": ".client._core"}\n',      # a re-export: no cycle
         f"{PACKAGE}.client/": "from ._core import Core\n",
-        f"{PACKAGE}.client._core": "from ._stream import Assembler\n",
+        f"{PACKAGE}.client._core": "from ._stream import Assembler\nfrom .. import x\n",
         f"{PACKAGE}.client._stream": "from typing import TYPE_CHECKING\n"
                                      "if TYPE_CHECKING:\n    from ._core import Core\n",
         f"{PACKAGE}.client.sync": "from . import _core\n",
-        f"{PACKAGE}.client.aio": "from .types import T\n",            # aio -> types -> aio, but
-        f"{PACKAGE}.client.types": "def f():\n    from .aio import y\n",   # the way back is lazy
+        f"{PACKAGE}.client.aio": "from .types import T\n",            # aio -> types -> aio, the
+        f"{PACKAGE}.client.types": "def f():\n    from .aio import y\n",   # way back lazy
     })
     problems = cycles(imports)
     assert problems == [
         f"import cycle among {PACKAGE}.client._core, {PACKAGE}.client._stream: "
         f"{PACKAGE}.client._core:1 imports {PACKAGE}.client._stream (module); "
-        f"{PACKAGE}.client._stream:3 imports {PACKAGE}.client._core (typing)"], problems
+        f"{PACKAGE}.client._stream:3 imports {PACKAGE}.client._core (typing)",
+        f"import cycle among {PACKAGE}.client.aio, {PACKAGE}.client.types: "
+        f"{PACKAGE}.client.aio:1 imports {PACKAGE}.client.types (module); "
+        f"{PACKAGE}.client.types:2 imports {PACKAGE}.client.aio (lazy)"], problems
     assert cycles(_graph({f"{PACKAGE}.a": f"import {PACKAGE}.a\n"}))      # a module importing itself
 
 
@@ -394,10 +408,112 @@ def test_relative_imports_resolve_to_modules_and_packages() -> None:
                    (3, f"{PACKAGE}.data.batch"), (4, f"{PACKAGE}.data.ledger")]
     lazy = imports_of(f"{PACKAGE}.data", '_LAZY = {"Ledger": ".ledger", "X": ".gone"}\n', True,
                       modules)
-    assert [(i.target, i.kind) for i in lazy] == [(f"{PACKAGE}.data.ledger", "lazy"),
-                                                  (f"{PACKAGE}.data.gone", "lazy")]
+    assert [(i.target, i.kind) for i in lazy] == [(f"{PACKAGE}.data.ledger", "export"),
+                                                  (f"{PACKAGE}.data.gone", "export")]
     assert unresolved(lazy, modules) == [
-        f"{PACKAGE}.data:1 imports {PACKAGE}.data.gone (lazy): there is no module {PACKAGE}.data.gone"]
+        f"{PACKAGE}.data:1 imports {PACKAGE}.data.gone (export): there is no module "
+        f"{PACKAGE}.data.gone"]
+
+
+# --- private names and class sizes ---------------------------------------------------------------
+
+
+def _defined(tree: ast.AST) -> set[str]:
+    """Every name a module defines: functions, classes, assigned names and attributes, slots."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            names.add(node.attr)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "__slots__" for t in node.targets):
+            names |= {c.value for c in ast.walk(node.value)
+                      if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+    return names
+
+
+def _private(name: str) -> bool:
+    """`_x`, not `__x__` (Python's own) nor `_x_` (IPython's protocol, `_repr_html_`)."""
+    return name.startswith("_") and not name.startswith("__") and not name.endswith("_")
+
+
+def private_reaches(sources: Mapping[str, tuple[str, bool]]) -> list[str]:
+    """Each place a module of `sources` (dotted name -> (source, is_package)) reaches a private
+    name of another: `from x import _y`, or `obj._y` where `_y` is defined neither in the module
+    nor in a private module of its own floor (`client/_base.py` for `client/sync.py`)."""
+    trees = {name: ast.parse(source) for name, (source, _) in sources.items()}
+    defined = {name: _defined(tree) for name, tree in trees.items()}
+    problems = []
+    for name, tree in trees.items():
+        folder = name if sources[name][1] else name.rsplit(".", 1)[0]
+        shared = set().union(*[defined[m] for m in defined
+                               if m.rsplit(".", 1)[0] == folder and m.rsplit(".", 1)[-1][:1] == "_"
+                               and m.rsplit(".", 1)[-1] != "__init__"])
+        mine = defined[name] | shared
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.level or _ours(node.module or "")):
+                for alias in node.names:
+                    base = _resolve(name, sources[name][1], node.level, node.module)
+                    if _private(alias.name) and f"{base}.{alias.name}" not in sources:
+                        problems.append(f"{name}:{node.lineno} imports the private name "
+                                        f"{alias.name} of {base}")
+            elif isinstance(node, ast.Attribute) and _private(node.attr) and \
+                    node.attr not in mine and not (isinstance(node.value, ast.Name) and
+                                                   node.value.id in ("self", "cls")):
+                problems.append(f"{name}:{node.lineno} reaches {ast.unparse(node)}, a private "
+                                "name of another module")
+    return problems
+
+
+def _package_sources() -> dict[str, tuple[str, bool]]:
+    return {name: (path.read_text(encoding="utf-8"), is_package)
+            for name, (path, is_package) in discover().items()}
+
+
+def test_no_module_reaches_another_modules_private_names() -> None:
+    problems = private_reaches(_package_sources())
+    assert not problems, "private names reached from another module:\n" + "\n".join(problems)
+
+
+def test_the_checker_catches_a_planted_private_reach() -> None:
+    problems = private_reaches({
+        f"{PACKAGE}.notebook.jobs": ("from .magics import _instance\n"
+                                     "def f(m):\n    return m._settle(1), m._own\n", False),
+        f"{PACKAGE}.notebook.magics": ("_instance = None\nclass M:\n    def _settle(self): "
+                                       "pass\n", False),
+        f"{PACKAGE}.notebook._shared": ("class S:\n    _own = 1\n", False),
+        f"{PACKAGE}.client.sync": ("from . import _core\ndef f(c):\n    return c._core\n",
+                                   False),
+        f"{PACKAGE}.client._core": ("class C:\n    def __init__(self):\n        "
+                                    "self._core = 1\n", False),
+    })
+    assert problems == [
+        f"{PACKAGE}.notebook.jobs:1 imports the private name _instance of {PACKAGE}.notebook.magics",
+        f"{PACKAGE}.notebook.jobs:3 reaches m._settle, a private name of another module"], problems
+
+
+MAX_CLASS_LINES = 300
+
+
+def long_classes(sources: Mapping[str, tuple[str, bool]]) -> list[str]:
+    return [f"{name}:{node.lineno} class {node.name} is {node.end_lineno - node.lineno + 1} "
+            f"lines (at most {MAX_CLASS_LINES})"
+            for name, (source, _) in sources.items() for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.ClassDef) and node.end_lineno is not None
+            and node.end_lineno - node.lineno + 1 > MAX_CLASS_LINES]
+
+
+def test_no_class_is_over_300_lines() -> None:
+    problems = long_classes(_package_sources())
+    assert not problems, "\n".join(problems)
+    planted = "class Big:\n" + "    x = 1\n" * MAX_CLASS_LINES
+    assert long_classes({"m": (planted, False)}) == [
+        f"m:1 class Big is {MAX_CLASS_LINES + 1} lines (at most {MAX_CLASS_LINES})"]
 
 
 # --- loading the extension stays light ----------------------------------------------------------------
