@@ -276,7 +276,7 @@ class JunisMagics(LineCommands, Magics):
             raise errors.ConfigurationError("nothing to ask: write the prompt in the cell body.")
         from . import interpolate as interp
         from .context import dry_run, recent_code
-        from .prompt import check_prompt
+        from ..data.prompt import check_prompt
         from .render import StreamRenderer, pick_mode
         if opts.interpolate:
             prompt = interp.interpolate(prompt, self.shell.user_ns,
