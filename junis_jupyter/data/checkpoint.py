@@ -116,6 +116,24 @@ def _read_only(path: str) -> sqlite3.Connection:
                            check_same_thread=False)
 
 
+def _read_only_reason(path: str, exc: BaseException) -> str:
+    """Why `path` cannot be written, in plain words first (SQLite says "unable to open database
+    file" of a read-only volume), then SQLite's own."""
+    words = _reason(exc)
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return f"the volume is read-only: {words}"
+    except (OSError, AttributeError):       # no statvfs on Windows
+        pass
+    effective = os.access in os.supports_effective_ids    # as root without the override too
+    if os.path.exists(path) and not os.access(path, os.W_OK, effective_ids=effective):
+        return f"the file is read-only: {words}"
+    if not os.access(folder, os.W_OK, effective_ids=effective):
+        return f"its folder is read-only: {words}"
+    return words
+
+
 def _damaged(path: str, what: str) -> ConfigurationError:
     return ConfigurationError(f"checkpoint {path} is damaged ({what}): {_DAMAGED}")
 
@@ -161,10 +179,11 @@ class Checkpoint:
             return cls._open(path, prompts, key, probe=create)
         except sqlite3.OperationalError as exc:
             if not (existed and _unwritable(exc)):
+                why = _read_only_reason(path, exc) if _unwritable(exc) else _reason(exc)
                 raise ConfigurationError(
-                    f"cannot open checkpoint {path} ({_reason(exc)}): pass a path to a file you "
-                    "can write to, in a folder with free space.") from None
-            cannot = _reason(exc)
+                    f"cannot {'open' if existed else 'create'} checkpoint {path} ({why}): pass "
+                    "a path to a file you can write to, in a folder with free space.") from None
+            cannot = _read_only_reason(path, exc)
         except (sqlite3.DatabaseError, ValueError, KeyError, IndexError, TypeError,
                 OverflowError) as exc:
             raise cls._unreadable(path, exc) from None
@@ -206,7 +225,7 @@ class Checkpoint:
                 except sqlite3.OperationalError as exc:
                     if not _unwritable(exc):
                         raise
-                    self.read_only = _reason(exc)
+                    self.read_only = _read_only_reason(path, exc)
             return self
         except BaseException:
             conn.close()

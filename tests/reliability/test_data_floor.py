@@ -278,9 +278,9 @@ def test_a_read_only_checkpoint_is_read_and_a_batch_with_rows_left_is_refused(
             ask_many(prompts, client=client, checkpoint=path, progress=False)
         estimate = ask_many(prompts, client=client, checkpoint=path, dry_run=True)
     message = str(info.value)
-    assert message.startswith(f"checkpoint {path} cannot be written (attempt to write a "
-                              "readonly database): it holds 3 of the 5 rows, and the other 2 "
-                              "would not be saved."), message
+    assert message.startswith(f"checkpoint {path} cannot be written (the file is read-only: "
+                              "attempt to write a readonly database): it holds 3 of the 5 rows, "
+                              "and the other 2 would not be saved."), message
     assert "copy it to a folder you can write to" in message and one_line(message)
     assert "not an ask_many checkpoint" not in message
     assert requests(junis_env) == before                   # refused before any request
@@ -289,14 +289,23 @@ def test_a_read_only_checkpoint_is_read_and_a_batch_with_rows_left_is_refused(
     assert sorted(saved(path)) == [0, 2, 4]                # untouched
 
 
-def test_a_new_checkpoint_where_no_folder_can_be_made_is_one_line(tmp_path: Path,
-                                                                 client: JunisClient) -> None:
+def test_a_new_checkpoint_that_cannot_be_made_is_one_line(tmp_path: Path,
+                                                          client: JunisClient) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("a file where the checkpoint's folder should be")
     with pytest.raises(ConfigurationError, match=r"^cannot create checkpoint .*a-file/c\.sqlite3 "
                                                  r"\(.+\): pass a path in a folder you can write "
                                                  r"to\.$"):
         ask_many(PROMPTS, client=client, checkpoint=blocker / "c.sqlite3", progress=False)
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    if sys.platform == "linux":
+        with read_only(shelf, folder_too=False), pytest.raises(ConfigurationError) as info:
+            ask_many(PROMPTS, client=client, checkpoint=shelf / "c.sqlite3", progress=False)
+        assert str(info.value) == (
+            f"cannot create checkpoint {shelf / 'c.sqlite3'} (its folder is read-only: unable to "
+            "open database file): pass a path to a file you can write to, in a folder with free "
+            "space.")
 
 
 # --- lone surrogates -----------------------------------------------------------------------------
@@ -455,8 +464,9 @@ def shell(shell: MagicShell, junis_env: Any) -> MagicShell:
 def test_a_corrupt_ledger_is_one_line_naming_the_file_and_a_new_one_starts(
         shell: MagicShell, junis_env: Any, tmp_path: Path) -> None:
     ledger = Path(os.environ["JUNIS_HOME"]) / "usage.sqlite3"
-    ledger.parent.mkdir(parents=True, exist_ok=True)
-    ledger.write_bytes(b"this is not a database, " * 400)
+    assert shell.run("%%junis --new\nHello?").error is None     # the kernel's ledger is in use
+    assert ledger.exists()
+    ledger.write_bytes(b"this is not a database, " * 400)      # and then the file is ruined
 
     cell = shell.run("%junis usage")
     assert cell.error is None, cell.error
