@@ -133,12 +133,12 @@ class Ledger:
         return conn
 
     def _advice(self, exc: BaseException) -> str:
-        """What to do about a file that failed with `exc`, in one clause."""
+        """What is wrong with the file and what to do, in one clause naming it."""
         if _damaged(exc):
             return (f"the usage ledger {self.path} is damaged ({exc}): move it aside (rename it "
                     f"to {self.path.name}.damaged, say) and a new one is started with the next "
                     "call")
-        return f"cannot use the usage ledger {self.path} ({exc})"
+        return f"cannot read the usage ledger {self.path} ({exc})"
 
     def _write(self, rows: list[tuple[Any, ...]]) -> None:
         """Write `rows` over one connection, one short transaction each (writers never wait
@@ -178,9 +178,8 @@ class Ledger:
         with self._lock:
             self._pending = rows + self._pending
         said = self._advice(error) if _damaged(error) else \
-            f"cannot write to {self.path} ({error})"
-        self._warn_once(f"junis usage ledger: {said}; rows are kept in memory and written "
-                        "when it works again.")
+            f"junis usage ledger: cannot write to {self.path} ({error})"
+        self._warn_once(f"{said}; rows are kept in memory and written when it works again.")
 
     def _warn_once(self, message: str) -> None:
         with self._lock:
