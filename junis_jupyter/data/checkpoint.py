@@ -32,9 +32,9 @@ import os
 import sqlite3
 import threading
 import time
-from urllib.parse import quote
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
@@ -105,7 +105,7 @@ def _read_only(path: str) -> sqlite3.Connection:
     """A connection that writes nothing beside the file: read-only, and immutable when the WAL
     index cannot be opened there (a read-only folder or volume; rows still in a WAL file left
     by a killed batch are then not seen)."""
-    uri = f"file:{quote(os.path.abspath(path))}?mode=ro"
+    uri = f"{Path(os.path.abspath(path)).as_uri()}?mode=ro"
     conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()

@@ -260,7 +260,7 @@ def read_only(path: Path, folder_too: bool) -> Iterator[None]:
 @pytest.mark.parametrize("folder_too", [False, True], ids=["file", "file-and-folder"])
 def test_a_read_only_checkpoint_is_read_and_a_batch_with_rows_left_is_refused(
         client: JunisClient, junis_env: Any, tmp_path: Path, folder_too: bool) -> None:
-    path = tmp_path / "shelf" / "batch.sqlite3"
+    path = tmp_path / "shelf #1?" / "batch.sqlite3"     # a name a URI must quote
     prompts = [f"[[echo]] row {i}" for i in range(5)]
     first = ask_many(prompts, client=client, checkpoint=path, progress=False)
     before = requests(junis_env)
