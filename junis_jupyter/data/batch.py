@@ -8,14 +8,21 @@ passed, then the row is tried again (a bounded number of times); any other error
 larger than the key's window is spread over it rather than meeting 429s.
 
 `checkpoint=PATH` writes each row to a SQLite file as it arrives (`checkpoint.py`); the same call
-again asks only the rows not yet answered. `dry_run=True` returns an `Estimate` and makes no
-request (`estimate.py`).
+again asks only the rows not yet answered. A checkpoint that stops saving mid-batch (a full disk)
+is one warning, and the batch still returns every row: answers paid for are never lost to a
+file. `dry_run=True` returns an `Estimate` and makes no request (`estimate.py`).
+
+Everything that can be refused is refused before the first request, in one line: a bad
+`concurrency`, `rate_limit_retries` or `max_prompt_chars`, a row whose prompt is over
+`max_prompt_chars` (the magic's cap: then no row is sent), a checkpoint of another batch, or
+one that cannot be written while rows are left to ask.
 
 `run` is the batch's core, callable from any thread: a background job passes `stop` (a
 threading.Event it sets to cancel), `on_row` for its own progress and `progress=False`.
 """
 from __future__ import annotations
 
+import numbers
 import os
 import threading
 import time
@@ -31,6 +38,8 @@ from .checkpoint import Checkpoint, Recorded
 from .default_client import sync_client
 from .estimate import Estimate, estimate
 from .progress import row_bar
+from .prompt import MAX_PROMPT_CHARS, check_prompt
+from .text import storable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,8 +69,39 @@ def _row(outcome: Any) -> _Row:
     if outcome is UNFINISHED:
         return _Row(error=_INTERRUPTED)
     if isinstance(outcome, JunisError):
-        return _Row(error=advise(outcome, Surface.BATCH))
+        return _Row(error=storable(advise(outcome, Surface.BATCH)))
     return outcome
+
+
+def _count(name: str, value: Any, least: int) -> int:
+    """`value` as a whole number of at least `least`, or one ConfigurationError naming the
+    option (nan, inf, 2.5, True and "5" are refused: nan once made a batch wait forever)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigurationError(f"ask_many: {name} must be a whole number of at least "
+                                 f"{least}, not {value!r}.")
+    if value < least:
+        raise ConfigurationError(f"ask_many: {name} must be at least {least}, not {value}.")
+    return int(value)
+
+
+def _check_prompts(prompts: Sequence[str], index: Any, limit: int) -> None:
+    """Refuse the batch, before anything is sent, when any row's prompt is over `limit`: one
+    line naming the first such rows (by index label when the items had an index), the first's
+    length and the parameter."""
+    over = [i for i, p in enumerate(prompts) if len(p) > limit]
+    if not over:
+        return
+    labels = [str(x) if isinstance(x, numbers.Integral) else repr(x) for x in index] \
+        if index is not None else [str(i) for i in range(len(prompts))]
+    if len(over) == 1:
+        which, them = "", "it"
+    else:
+        named = ", ".join(labels[i] for i in over[:5])
+        more = f" and {len(over) - 5:,} more" if len(over) > 5 else ""
+        which, them = f"rows {named}{more} are over it; ", "them"
+    check_prompt(prompts[over[0]], limit, "ask_many(max_prompt_chars=...)",
+                 f"{which}nothing was sent: shorten {them}, or pass a larger max_prompt_chars.",
+                 what=f"the prompt of row {labels[over[0]]}")
 
 
 def render_prompts(items: Sequence[Any], template: str | None) -> list[str]:
@@ -105,7 +145,8 @@ def ask_many(items: Iterable[Any], agent: str | Agent | None = None, concurrency
              rate_limit_retries: int = 8, progress: bool | None = None,
              checkpoint: str | os.PathLike[str] | None = None, dry_run: bool = False,
              model: str | None = None, extra_body: dict[str, Any] | None = None,
-             background: bool = False, **chat_kwargs: Any) -> pd.DataFrame | Estimate | BatchJob:
+             background: bool = False, max_prompt_chars: int = MAX_PROMPT_CHARS,
+             **chat_kwargs: Any) -> pd.DataFrame | Estimate | BatchJob:
     """Ask one question per item; a DataFrame (input, answer, session_id, tokens, latency, error)
     in input order (a Series or DataFrame keeps its index; a DataFrame's rows fill the template's
     `{column}`s). Each question starts its own session.
@@ -122,12 +163,14 @@ def ask_many(items: Iterable[Any], agent: str | Agent | None = None, concurrency
     `extra_body` go to every `chat` call, as do other keyword arguments (temperature, ...).
     `background=True` returns a `BatchJob` at once and asks in a worker thread (`%junis jobs`
     lists it; `job.wait()` gives the frame; `job.stop()` or `%junis cancel` stops it).
+    `max_prompt_chars` caps each row's prompt as the magic caps a cell's (100,000 characters):
+    a row over it refuses the whole batch before anything is sent, naming the rows.
     """
     values, prompts, index = prepare(items, template)
     return run(values, prompts, index=index, agent=agent, concurrency=concurrency, client=client,
                rate_limit_retries=rate_limit_retries, progress=progress, chat_kwargs=chat_kwargs,
                checkpoint=checkpoint, dry_run=dry_run, model=model, extra_body=extra_body,
-               background=background)
+               background=background, max_prompt_chars=max_prompt_chars)
 
 
 def _agent_key(agent: Any) -> Any:
@@ -140,15 +183,20 @@ def run(items: Sequence[Any], prompts: Sequence[str], *, index: Any, agent: str 
         checkpoint: str | os.PathLike[str] | None = None, dry_run: bool = False,
         model: str | None = None, extra_body: dict[str, Any] | None = None,
         stop: threading.Event | None = None, on_row: OnRow | None = None,
-        pacer: Pacer | None = None, background: bool = False) -> pd.DataFrame | Estimate | BatchJob:
+        pacer: Pacer | None = None, background: bool = False,
+        max_prompt_chars: int = MAX_PROMPT_CHARS) -> pd.DataFrame | Estimate | BatchJob:
     """The batch itself, for prompts already rendered (shared with the DataFrame accessor).
 
     Callable from any thread. `stop`: set it to cancel (calls in flight finish, the rest are
     marked interrupted, recorded rows stay in the checkpoint). `on_row(done, total, failed)` is
     called on the calling thread as each row finishes. `pacer`: share one to pace several
     batches on one key together (each batch has its own otherwise). `background`: the same
-    batch in a worker thread, returned at once as a `BatchJob` (data/background.py)."""
+    batch in a worker thread, returned at once as a `BatchJob` (data/background.py).
+    `max_prompt_chars`: the longest prompt a row may send (any row over it refuses the batch)."""
     from .schemas import build
+    concurrency = _count("concurrency", concurrency, 1)
+    rate_limit_retries = _count("rate_limit_retries", rate_limit_retries, 0)
+    _check_prompts(prompts, index, _count("max_prompt_chars", max_prompt_chars, 1))
     if background:
         if dry_run:
             raise ConfigurationError("a dry run makes no request: it has nothing to run in the "
@@ -158,11 +206,8 @@ def run(items: Sequence[Any], prompts: Sequence[str], *, index: Any, agent: str 
             items, prompts, index=index, agent=agent, concurrency=concurrency, client=client,
             rate_limit_retries=rate_limit_retries, progress=False, chat_kwargs=chat_kwargs,
             checkpoint=checkpoint, model=model, extra_body=extra_body, stop=stop, on_row=on_row,
-            pacer=pacer), total=len(prompts), agent=agent, progress=progress)
-    if concurrency < 1:
-        raise ConfigurationError("concurrency must be at least 1.")
-    if rate_limit_retries < 0:
-        raise ConfigurationError("rate_limit_retries must be 0 or more.")
+            pacer=pacer, max_prompt_chars=max_prompt_chars), total=len(prompts), agent=agent,
+            progress=progress)
     extras = {k: v for k, v in (("model", model), ("extra_body", extra_body)) if v is not None}
     kwargs = {**chat_kwargs, **extras}
     options = {**kwargs, "agent": _agent_key(agent)}
@@ -175,6 +220,12 @@ def run(items: Sequence[Any], prompts: Sequence[str], *, index: Any, agent: str 
         for position, got in done.items():
             rows[position] = _Row(got.answer, got.session_id, got.tokens, got.latency)
         todo = [i for i in range(n) if rows[i] is None]
+        if store is not None and store.read_only is not None and todo and not dry_run:
+            raise ConfigurationError(
+                f"checkpoint {store.path} cannot be written ({store.read_only}): it holds "
+                f"{n - len(todo):,} of the {n:,} rows, and the other {len(todo):,} would not be "
+                "saved. Nothing was sent: copy it to a folder you can write to and pass the "
+                "copy.")
         if dry_run:
             return estimate([prompts[i] for i in todo], rows=n, system=kwargs.get("system"),
                             rate_limit=getattr(client, "rate_limit", None))
@@ -223,8 +274,8 @@ def _ask(todo: list[int], prompts: Sequence[str], rows: list[_Row | None],
             result = c.chat(prompt, **call)
             latency = result.latency_s if result.latency_s is not None \
                 else time.perf_counter() - started
-            return _Row(result.text, result.session_id, result.usage.total_tokens, latency,
-                        rate_limit=result.rate_limit)
+            return _Row(storable(result.text), storable(result.session_id),
+                        result.usage.total_tokens, latency, rate_limit=result.rate_limit)
 
         with row_bar(n, already, "ask_many", progress) as bar:
             finished = already
@@ -234,9 +285,14 @@ def _ask(todo: list[int], prompts: Sequence[str], rows: list[_Row | None],
                 row = _row(outcome)
                 position = todo[i]
                 rows[position] = row
-                if store is not None:
-                    store.record(position, Recorded(row.answer, row.session_id, row.tokens,
-                                                    row.latency, row.error))
+                if store is not None and store.stopped is None and not store.record(
+                        position, Recorded(row.answer, row.session_id, row.tokens,
+                                           row.latency, row.error)):
+                    warnings.warn(
+                        f"ask_many: checkpoint {store.path} stopped saving at row {position} "
+                        f"({store.stopped}): the batch goes on and returns every row, but the "
+                        "rows from here on are not in the file, so a re-run asks them again.",
+                        RuntimeWarning, stacklevel=2)
                 finished += 1
                 failed += row.error is not None
                 if bar is not None:

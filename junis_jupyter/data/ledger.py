@@ -4,6 +4,10 @@ Several kernels (processes) may write to the same file at once, so the file is i
 connection waits on a busy timeout, and each row is its own short transaction. The ledger is an
 observer of the client: it must never raise into a call, so a write that still fails after a few
 retries is kept in memory (written with the next row that gets through) and reported once.
+
+A damaged file (not SQLite, or corrupt) is never moved or repaired here: the warning, and
+`%junis usage`'s one error line, name the file and say to move it aside; the next write then
+starts a new one. Text is stored as valid Unicode (a lone surrogate in an id becomes U+FFFD).
 """
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..client.types import CallRecord
+from ..errors import ConfigurationError
+from .text import storable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,12 +87,18 @@ def format_time(t: datetime) -> str:
 
 def _row(call: CallRecord) -> tuple[Any, ...]:
     u = call.usage
-    return (format_time(call.started_at), call.endpoint, call.agent, call.session_id,
-            int(bool(call.stream)), call.status, call.error_code,
-            u.prompt_tokens if u else None, u.completion_tokens if u else None,
-            u.total_tokens if u else None, float(call.latency_s),
-            None if call.first_token_s is None else float(call.first_token_s),
-            call.request_id, int(call.attempts))
+    return (format_time(call.started_at), storable(call.endpoint), storable(call.agent),
+            storable(call.session_id), int(bool(call.stream)), call.status,
+            storable(call.error_code), u.prompt_tokens if u else None,
+            u.completion_tokens if u else None, u.total_tokens if u else None,
+            float(call.latency_s), None if call.first_token_s is None else float(call.first_token_s),
+            storable(call.request_id), int(call.attempts))
+
+
+def _damaged(exc: BaseException) -> bool:
+    """SQLite's "file is not a database" or "database disk image is malformed": the file itself
+    is bad (an OperationalError, such as a lock or a full disk, is a passing state)."""
+    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError)
 
 
 class Ledger:
@@ -108,13 +120,25 @@ class Ledger:
         if not self._ready:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA synchronous = FULL")
-        if not self._ready:
-            conn.execute("PRAGMA journal_mode = WAL")   # persistent: stored in the file
-            conn.executescript(_SCHEMA)
-            self._ready = True
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA synchronous = FULL")
+            if not self._ready:
+                conn.execute("PRAGMA journal_mode = WAL")   # persistent: stored in the file
+                conn.executescript(_SCHEMA)
+                self._ready = True
+        except BaseException:
+            conn.close()
+            raise
         return conn
+
+    def _advice(self, exc: BaseException) -> str:
+        """What is wrong with the file and what to do, in one clause naming it."""
+        if _damaged(exc):
+            return (f"the usage ledger {self.path} is damaged ({exc}): move it aside (rename it "
+                    f"to {self.path.name}.damaged, say) and a new one is started with the next "
+                    "call")
+        return f"cannot read the usage ledger {self.path} ({exc})"
 
     def _write(self, rows: list[tuple[Any, ...]]) -> None:
         """Write `rows` over one connection, one short transaction each (writers never wait
@@ -147,11 +171,15 @@ class Ledger:
                 return
             except (sqlite3.Error, OSError) as exc:
                 error = exc
+                self._ready = False     # the file may be replaced (moved aside) before the next try
+                if _damaged(exc):
+                    break               # trying again changes nothing
                 time.sleep(0.02 * 2 ** attempt)
         with self._lock:
             self._pending = rows + self._pending
-        self._warn_once(f"junis usage ledger: cannot write to {self.path} ({error}); "
-                        "rows are kept in memory and written when it works again.")
+        said = self._advice(error) if _damaged(error) else \
+            f"junis usage ledger: cannot write to {self.path} ({error})"
+        self._warn_once(f"{said}; rows are kept in memory and written when it works again.")
 
     def _warn_once(self, message: str) -> None:
         with self._lock:
@@ -173,13 +201,17 @@ class Ledger:
             clauses.append("started_at < ?")
             params.append(_bound(until))
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        conn = self._connect()
         try:
-            cur = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM calls{where} "
-                               "ORDER BY started_at, id", params)
-            return [dict(zip(COLUMNS, r)) for r in cur.fetchall()]
-        finally:
-            conn.close()
+            conn = self._connect()
+            try:
+                cur = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM calls{where} "
+                                   "ORDER BY started_at, id", params)
+                return [dict(zip(COLUMNS, r)) for r in cur.fetchall()]
+            finally:
+                conn.close()
+        except (sqlite3.Error, OSError) as exc:
+            self._ready = False
+            raise ConfigurationError(f"{self._advice(exc)}.") from None
 
     def frame(self, since: datetime | str | None = None,
               until: datetime | str | None = None) -> pd.DataFrame:

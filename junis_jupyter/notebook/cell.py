@@ -72,7 +72,7 @@ class CellPipeline:
         if not prompt:
             raise errors.ConfigurationError("nothing to ask: write the prompt in the cell body.")
         from .context import dry_run, recent_code
-        from .prompt import check_prompt
+        from ..data.prompt import check_prompt
         from .render import pick_mode
         if opts.interpolate:
             from .interpolate import interpolate

@@ -21,9 +21,9 @@ from traitlets import Bool, Instance, Unicode, UseEnum
 
 from ...advice import Surface, advise
 from ...client.types import Agent, ChatResult, RateLimitInfo, Usage
+from ...data.prompt import check_prompt
 from ...errors import ConfigurationError
 from ..markdown import valid_unicode
-from ..prompt import check_prompt
 from .client import async_client, close_quietly, open_stream, rate_limit_of
 from .conversation import Conversation, Exchange, Phase, Turn
 from .code import code_blocks
