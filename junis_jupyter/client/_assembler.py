@@ -177,8 +177,8 @@ class StreamAssembler:
         message = scrub(message, self._key)
         if not self._over:
             self._over = True
-            call.finish(error_code="stream_error", usage=self.usage,
-                        extra={"reason": reason, "server_code": code} if code else {"reason": reason})
+            extra = {"reason": reason, "server_code": code} if code else {"reason": reason}
+            call.finish(error_code="stream_error", usage=self.usage, extra=extra)
         return StreamError(message, partial_text=self.text, session_id=self.session_id, code=code,
                            status=call.status, request_id=call.request_id)
 

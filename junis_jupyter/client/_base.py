@@ -5,9 +5,8 @@ assembler it feeds, their read-only face). `_Limited`: the httpx client as the d
 taking a slot of the process-wide limiter (`limiter.py`, when installed) around each request."""
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
-
 import weakref
+from typing import Any, Generic, TypeVar
 
 import httpx
 

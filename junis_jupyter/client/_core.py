@@ -21,8 +21,9 @@ from __future__ import annotations
 import copy
 import logging
 import re
+from collections.abc import Iterable, Mapping
 from time import perf_counter
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import httpx
 
@@ -36,14 +37,13 @@ from ._failures import connection_error, error_from_response, redirect_error
 from ._headers import parse_rate_limit
 from ._requests import Requests, chat_body, chat_route, segment
 from ._retry import RetryPolicy
-from .types import (Agent, CallRecord, ChatResult, Message, RateLimitInfo, Session,
-                    SessionStatus)
+from .types import Agent, CallRecord, ChatResult, Message, RateLimitInfo, Session, SessionStatus
 
 __all__ = ["Core", "DEFAULT_MAX_RESPONSE_BYTES", "MAX_PAGE_SIZE"]
 
 log = logging.getLogger("junis_jupyter.client")
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 MAX_PAGE_SIZE = 100
 DEFAULT_MAX_RESPONSE_BYTES = 16 << 20      # a whole (not streamed) answer; far above any real one
 
@@ -65,7 +65,7 @@ class Core:
         self.requests = Requests(self.key, self.base_url, timeout, connect_timeout)
         self._agents: list[Agent] | None = None
 
-    def twin(self) -> "Core":
+    def twin(self) -> Core:
         """Same key, URL, timeouts, retry policy and observers, its own state: for a client of the
         other kind (sync <-> async)."""
         twin = copy.copy(self)

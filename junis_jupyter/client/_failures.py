@@ -28,7 +28,8 @@ def error_from_response(response: httpx.Response, key: str | None) -> APIError:
     message, code, etype = _error_fields(body)
     if not message:
         snippet = " ".join(text.split())[:200] if isinstance(body, str) else ""
-        message = f"HTTP {status} {response.reason_phrase}".strip() + (f": {snippet}" if snippet else "")
+        message = f"HTTP {status} {response.reason_phrase}".strip()
+        message += f": {snippet}" if snippet else ""
     headers = response.headers
     return error_for_status(status, code)(
         scrub(message, key), status=status, code=code, type=etype,

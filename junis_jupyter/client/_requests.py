@@ -4,8 +4,9 @@ Unicode, NaN, objects JSON has no form for) is a ConfigurationError here, before
 not a bare UnicodeEncodeError from deep inside httpx."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from json import dumps
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import quote
 
 import httpx

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator, Iterable, TypeVar
+from collections.abc import AsyncIterator, Iterable
+from typing import Any, TypeVar
 
 import httpx
 
@@ -58,7 +59,7 @@ class AsyncJunisClient(ClientBase[httpx.AsyncClient]):
 
     close = aclose
 
-    async def __aenter__(self) -> "AsyncJunisClient":
+    async def __aenter__(self) -> AsyncJunisClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -83,7 +84,7 @@ class AsyncJunisClient(ClientBase[httpx.AsyncClient]):
                system: str | None = None, session_id: str | None = None,
                agent: str | Agent | None = None, temperature: float | None = None,
                max_tokens: int | None = None, model: str | None = None,
-               extra_body: dict[str, Any] | None = None) -> "AsyncChatStream":
+               extra_body: dict[str, Any] | None = None) -> AsyncChatStream:
         """The answer as it is written: `async for` its `ChatChunk`s. The request is sent when
         the iteration (or the `async with` block) starts."""
         return AsyncChatStream(self, prompt, dict(
@@ -121,7 +122,7 @@ class AsyncJunisClient(ClientBase[httpx.AsyncClient]):
         tried again (up to 8 times)."""
         if concurrency < 1:
             raise ConfigurationError("concurrency must be at least 1.")
-        from .pool import run_tasks     # the bounded pool: cap, 429 gate, cancellation
+        from .pool import run_tasks  # the bounded pool: cap, 429 gate, cancellation
         items = [item if isinstance(item, dict) else {"prompt": item} for item in prompts]
         if agent is not None:
             try:    # once, not once per item
@@ -205,7 +206,7 @@ class AsyncChatStream(StreamView):
             await gen.aclose()                          # type: ignore[attr-defined]
         self._started = True
 
-    async def __aenter__(self) -> "AsyncChatStream":
+    async def __aenter__(self) -> AsyncChatStream:
         await self._open()
         return self
 

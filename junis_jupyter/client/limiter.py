@@ -40,7 +40,7 @@ class Slot:
 
     __slots__ = ("_limiter", "loop", "_released")
 
-    def __init__(self, limiter: "Limiter", loop: asyncio.AbstractEventLoop | None) -> None:
+    def __init__(self, limiter: Limiter, loop: asyncio.AbstractEventLoop | None) -> None:
         self._limiter = limiter
         self.loop = loop            # the loop of the task holding it; None: a thread
         self._released = False
@@ -59,14 +59,14 @@ class _Waiter:
     __slots__ = ("event", "loop", "future", "slot")
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None,
-                 future: "asyncio.Future[Slot] | None" = None) -> None:
+                 future: asyncio.Future[Slot] | None = None) -> None:
         self.event = threading.Event() if loop is None else None
         self.loop = loop
         self.future = future
         self.slot: Slot | None = None
 
 
-def _hand_over(future: "asyncio.Future[Slot]", slot: Slot) -> None:
+def _hand_over(future: asyncio.Future[Slot], slot: Slot) -> None:
     """On the waiter's loop: give it the slot, or give the slot back if it stopped waiting."""
     if future.done():
         slot.release()
@@ -231,7 +231,7 @@ def uninstall() -> None:
         _current = None
 
 
-def _running_loop() -> "asyncio.AbstractEventLoop | None":
+def _running_loop() -> asyncio.AbstractEventLoop | None:
     """The loop running this code; none can run while asyncio is not even imported (so loading
     the extension in a plain shell does not import it)."""
     asyncio = sys.modules.get("asyncio")

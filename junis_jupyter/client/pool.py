@@ -1,4 +1,4 @@
-"""One bounded pool for many calls: a concurrency cap, a shared 429 gate, interrupts, a progress hook.
+"""One bounded pool for many calls: a concurrency cap, a shared 429 gate, interrupts, progress.
 
 `AsyncJunisClient.map` (tasks), `ask_many` and `frames.messages` (threads over the blocking
 client) all run here. It lives in the client floor because `map` is a client method and the

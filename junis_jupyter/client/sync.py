@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Iterator, TypeVar
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -54,7 +55,7 @@ class JunisClient(ClientBase[httpx.Client]):
         except StopIteration as stop:
             return stop.value
 
-    def to_async(self) -> "AsyncJunisClient":
+    def to_async(self) -> AsyncJunisClient:
         """An AsyncJunisClient with this client's key, URL, timeouts, retries and observers (for
         the chat panel, which streams on the kernel's event loop)."""
         from .aio import AsyncJunisClient
@@ -64,7 +65,7 @@ class JunisClient(ClientBase[httpx.Client]):
         if self._owns_http:
             self._http.close()
 
-    def __enter__(self) -> "JunisClient":
+    def __enter__(self) -> JunisClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -88,7 +89,7 @@ class JunisClient(ClientBase[httpx.Client]):
                system: str | None = None, session_id: str | None = None,
                agent: str | Agent | None = None, temperature: float | None = None,
                max_tokens: int | None = None, model: str | None = None,
-               extra_body: dict[str, Any] | None = None) -> "ChatStream":
+               extra_body: dict[str, Any] | None = None) -> ChatStream:
         """The answer as it is written: iterate for `ChatChunk`s. The request is sent when the
         iteration (or the `with` block) starts."""
         return ChatStream(self, prompt, dict(
@@ -180,7 +181,7 @@ class ChatStream(StreamView):
             gen.close()                                 # type: ignore[attr-defined]
         self._started = True
 
-    def __enter__(self) -> "ChatStream":
+    def __enter__(self) -> ChatStream:
         self._open()
         return self
 

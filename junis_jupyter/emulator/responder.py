@@ -88,7 +88,8 @@ def fit(text: str, size: int) -> str:
 
 
 def split_pieces(text: str, chunks: int | None) -> list[str]:
-    """Cut `text` into streaming pieces: exactly `chunks` of them when asked, else a few characters each."""
+    """Cut `text` into streaming pieces: exactly `chunks` of them when asked, else a few
+    characters each."""
     if chunks is not None:
         if len(text) < chunks:
             text = fit(text, chunks)

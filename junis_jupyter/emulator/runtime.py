@@ -91,10 +91,12 @@ class Emulator:
         if quota.remaining <= 0:
             raise ApiError(429, "rate_limit_exceeded",
                            f"Rate limit exceeded: {record.rpm} requests per minute on this key.",
-                           headers=quota.headers() + [(b"retry-after", str(quota.retry_after()).encode())])
+                           headers=[*quota.headers(),
+                                    (b"retry-after", str(quota.retry_after()).encode())])
         if not self.limiter.acquire(record.key, record.concurrency):
             raise ApiError(429, "rate_limit_exceeded",
-                           f"Too many concurrent requests: at most {record.concurrency} at once on this key.",
+                           f"Too many concurrent requests: at most {record.concurrency} at once "
+                           "on this key.",
                            headers=quota.headers() + [(b"retry-after", b"1")])
         self.limiter.count(record.key)
 
