@@ -14,6 +14,7 @@ import httpx
 from .. import __version__
 from ..config import scrub
 from ..errors import ConfigurationError
+from ._checks import seconds
 from .types import Agent
 
 __all__ = ["Requests", "chat_body", "chat_route", "build_messages", "segment"]
@@ -24,10 +25,12 @@ class Requests:
 
     __slots__ = ("base_url", "_key", "_timeout", "_headers")
 
-    def __init__(self, key: str, base_url: str, timeout: float, connect_timeout: float) -> None:
+    def __init__(self, key: str, base_url: str, timeout: float | None,
+                 connect_timeout: float | None) -> None:
         self.base_url = base_url
         self._key = key
-        self._timeout = httpx.Timeout(timeout, connect=connect_timeout).as_dict()
+        self._timeout = httpx.Timeout(seconds(timeout, "timeout"),
+                                      connect=seconds(connect_timeout, "connect_timeout")).as_dict()
         plain = {"X-API-Key": key, "Accept": "application/json",
                  "User-Agent": f"junis-jupyter/{__version__}"}
         events = {**plain, "Accept": "text/event-stream"}
@@ -117,8 +120,17 @@ def build_messages(prompt: str | None, messages: list[dict[str, Any]] | None,
 
 
 def segment(value: str, what: str) -> str:
-    """`value` as one URL path segment. Text that is not valid Unicode cannot be put in a URL:
-    a ConfigurationError, as for a body."""
+    """`value` as one URL path segment. Refused before any request: what is not a string, text
+    that is not valid Unicode (it cannot be put in a URL), and the empty id, `.` and `..`, which
+    quoting leaves as they are and the URL then resolves to another path (`/sessions/../messages`
+    is `/messages`)."""
+    if not isinstance(value, str):
+        raise ConfigurationError(f"The {what} must be a string, not {type(value).__name__}.")
+    if not value:
+        raise ConfigurationError(f"The {what} is empty.")
+    if value in (".", ".."):
+        raise ConfigurationError(f"The {what} {value!r} cannot be sent: in a URL it would point "
+                                 "the request at another path.")
     try:
         return quote(value, safe="")
     except UnicodeEncodeError:

@@ -7,10 +7,10 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ..errors import ConfigurationError, JunisError
+from ..errors import JunisError
 from ._actions import Op, Sleep
 from ._assembler import StreamAssembler
-from ._base import READ_ERRORS, ClientBase, StreamView
+from ._base import READ_ERRORS, ClientBase, StreamView, send_async
 from .types import Agent, ChatChunk, ChatResult, Message, Session, SessionStatus
 
 __all__ = ["AsyncJunisClient", "AsyncChatStream"]
@@ -29,16 +29,17 @@ class AsyncJunisClient(ClientBase[httpx.AsyncClient]):
 
     async def _drive(self, op: Op[T]) -> T:
         """Run an operation of the core: do what it asks, hand it back what happened."""
-        send = self._http.send
+        http, limiter = self._http, self._core.limiter
         try:
             action = next(op)
             while True:
+                outcome: httpx.Response | None
                 try:
-                    if type(action) is Sleep:
+                    if isinstance(action, Sleep):
                         await _sleep(action.seconds)
                         outcome = None
                     else:
-                        outcome = await send(action.request, stream=True, follow_redirects=False)
+                        outcome = await send_async(http, limiter, action.request)
                         if action.reads(outcome):
                             try:
                                 async for chunk in outcome.aiter_bytes():
@@ -51,7 +52,8 @@ class AsyncJunisClient(ClientBase[httpx.AsyncClient]):
                     continue
                 action = op.send(outcome)
         except StopIteration as stop:
-            return stop.value
+            result: T = stop.value
+            return result
 
     async def aclose(self) -> None:
         if self._owns_http:
@@ -120,9 +122,8 @@ class AsyncJunisClient(ClientBase[httpx.AsyncClient]):
         item holds its exception instead of a result; the others are unaffected. A rate limit
         past the client's own retries pauses every item for the server's wait, then the item is
         tried again (up to 8 times)."""
-        if concurrency < 1:
-            raise ConfigurationError("concurrency must be at least 1.")
-        from .pool import run_tasks  # the bounded pool: cap, 429 gate, cancellation
+        from .pool import check_concurrency, run_tasks  # the bounded pool: cap, 429 gate, ...
+        check_concurrency(concurrency)      # before anything is asked
         items = [item if isinstance(item, dict) else {"prompt": item} for item in prompts]
         if agent is not None:
             try:    # once, not once per item

@@ -9,7 +9,7 @@ import httpx
 
 from ._actions import Op, Sleep
 from ._assembler import StreamAssembler
-from ._base import READ_ERRORS, ClientBase, StreamView
+from ._base import READ_ERRORS, ClientBase, StreamView, send_sync
 from .types import Agent, ChatChunk, ChatResult, Message, Session, SessionStatus
 
 if TYPE_CHECKING:
@@ -31,16 +31,17 @@ class JunisClient(ClientBase[httpx.Client]):
 
     def _drive(self, op: Op[T]) -> T:
         """Run an operation of the core: do what it asks, hand it back what happened."""
-        send = self._http.send
+        http, limiter = self._http, self._core.limiter
         try:
             action = next(op)
             while True:
+                outcome: httpx.Response | None
                 try:
-                    if type(action) is Sleep:
+                    if isinstance(action, Sleep):
                         _sleep(action.seconds)
                         outcome = None
                     else:
-                        outcome = send(action.request, stream=True, follow_redirects=False)
+                        outcome = send_sync(http, limiter, action.request)
                         if action.reads(outcome):
                             try:
                                 for chunk in outcome.iter_bytes():
@@ -53,11 +54,12 @@ class JunisClient(ClientBase[httpx.Client]):
                     continue
                 action = op.send(outcome)
         except StopIteration as stop:
-            return stop.value
+            result: T = stop.value
+            return result
 
     def to_async(self) -> AsyncJunisClient:
-        """An AsyncJunisClient with this client's key, URL, timeouts, retries and observers (for
-        the chat panel, which streams on the kernel's event loop)."""
+        """An AsyncJunisClient with this client's key, URL, timeouts, retries, observers and
+        limiter (for the chat panel, which streams on the kernel's event loop)."""
         from .aio import AsyncJunisClient
         return AsyncJunisClient._from_core(self._core.twin())
 
