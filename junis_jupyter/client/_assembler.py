@@ -143,7 +143,9 @@ class StreamAssembler:
             raise self.error
         if not self._over:
             self._end(interrupted=False)
-        return self.result          # type: ignore[return-value]
+        result = self.result
+        assert result is not None   # _end made it: a failure kept its error, raised above
+        return result
 
     def interrupt(self) -> None:
         """The consumer stopped (close, break, Ctrl-C, cancellation): keep what arrived."""

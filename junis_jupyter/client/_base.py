@@ -6,7 +6,7 @@ send it, inside a slot of the client's limiter (`limiter.py`) when it has one.""
 from __future__ import annotations
 
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
 from typing import Any, Generic, Literal, TypeVar
 
 import httpx
@@ -16,7 +16,7 @@ from ._calls import Observer
 from ._core import DEFAULT_MAX_RESPONSE_BYTES, Core
 from ._retry import RetryPolicy
 from .limiter import INSTALLED, Installed, Limiter, Slot, current
-from .types import ChatResult, RateLimitInfo, Usage
+from .types import ChatChunk, ChatResult, RateLimitInfo, Usage
 
 __all__ = ["ClientBase", "StreamView", "READ_ERRORS", "send_sync", "send_async"]
 
@@ -174,7 +174,8 @@ class StreamView:
         self._kwargs = kwargs
         self._response: httpx.Response | None = None   # the answer whose body is being read
         self._asm: StreamAssembler | None = None
-        self._gen: Any = None           # the chunk generator, made by the first iteration
+        # the chunk generator, made by the first iteration
+        self._gen: Generator[ChatChunk, None, None] | AsyncGenerator[ChatChunk, None] | None = None
         self._started = False
 
     @property

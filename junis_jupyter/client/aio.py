@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from types import AsyncGeneratorType
 from typing import Any, TypeVar
 
 import httpx
@@ -146,7 +147,7 @@ class AsyncChatStream(StreamView):
     `interrupted=True` and the text that arrived. A broken stream raises `StreamError`."""
 
     _client: AsyncJunisClient
-    _gen: AsyncIterator[ChatChunk] | None
+    _gen: AsyncGenerator[ChatChunk, None] | None
 
     async def _open(self) -> StreamAssembler | None:
         if not self._started:
@@ -156,7 +157,7 @@ class AsyncChatStream(StreamView):
                 client._core.open_stream(self._prompt, **self._kwargs))
         return self._asm
 
-    async def _chunks(self) -> AsyncIterator[ChatChunk]:
+    async def _chunks(self) -> AsyncGenerator[ChatChunk, None]:
         asm = await self._open()
         response = self._response
         # The stream holds this generator: without `self` in its frame there is no cycle, so a
@@ -203,8 +204,10 @@ class AsyncChatStream(StreamView):
             asm.interrupt()
             await response.aclose()
         gen = self._gen
-        if gen is not None and not gen.ag_running:      # type: ignore[attr-defined]
-            await gen.aclose()                          # type: ignore[attr-defined]
+        # not while it awaits a read (another task stopping it): closing the response ends that
+        # read, and the loop with it
+        if gen is not None and not (isinstance(gen, AsyncGeneratorType) and gen.ag_running):
+            await gen.aclose()
         self._started = True
 
     async def __aenter__(self) -> AsyncChatStream:

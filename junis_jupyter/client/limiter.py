@@ -127,15 +127,16 @@ class Limiter:
         """Hand free slots to the waiters, first come first served (the lock is held)."""
         while self._waiters and len(self._held) < self._limit:
             waiter = self._waiters.popleft()
-            if waiter.loop is None:
+            loop, future = waiter.loop, waiter.future
+            if waiter.event is not None:                    # a thread
                 waiter.slot = self._take(None)
-                waiter.event.set()                          # type: ignore[union-attr]
+                waiter.event.set()
                 continue
-            if waiter.future is None or waiter.future.cancelled():
+            if loop is None or future is None or future.cancelled():
                 continue
-            waiter.slot = slot = self._take(waiter.loop)
+            waiter.slot = slot = self._take(loop)
             try:
-                waiter.loop.call_soon_threadsafe(_hand_over, waiter.future, slot)
+                loop.call_soon_threadsafe(_hand_over, future, slot)
             except RuntimeError:                            # its loop is closed: nobody waits
                 self._held.discard(slot)
 
@@ -165,14 +166,14 @@ class Limiter:
     def _stuck(self) -> bool:
         """Every slot is held by tasks of loops that do not run a callback within PROBE_S."""
         with self._lock:
-            loops = {s.loop for s in self._held}
-        if not loops or None in loops:
+            holders = [s.loop for s in self._held]
+        if not holders or None in holders:
             return False            # a thread holds one: it gives it back by itself
         ran = []
-        for loop in loops:
+        for loop in {loop for loop in holders if loop is not None}:
             seen = threading.Event()
             try:
-                loop.call_soon_threadsafe(seen.set)             # type: ignore[union-attr]
+                loop.call_soon_threadsafe(seen.set)
             except RuntimeError:
                 continue            # closed: its tasks will never give their slots back
             ran.append(seen)

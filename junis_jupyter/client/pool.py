@@ -47,7 +47,7 @@ T = TypeVar("T")
 Item = TypeVar("Item")
 Progress = Callable[[int, int], None]
 OnOutcome = Callable[[int, Any], None]      # (index, outcome), as each item finishes
-Observe = Callable[[Any], Any]              # outcome -> its RateLimitInfo, or None
+Observe = Callable[[Any], object]           # outcome -> its RateLimitInfo, or None
 
 DEFAULT_WAIT = 1.0      # seconds, when a 429 names no wait
 MAX_WAIT = 120.0
@@ -93,7 +93,7 @@ class Gate:
         return True
 
 
-def outcome_rate_limit(outcome: object) -> Any:
+def outcome_rate_limit(outcome: object) -> object:
     """The default `observe`: the `rate_limit` a result (or an exception) carries, if any."""
     return getattr(outcome, "rate_limit", None)
 
@@ -118,7 +118,7 @@ class Pacer:
         self._started = 0
         self._next_at = 0.0
 
-    def seen(self, info: Any, seq: int | None = None) -> None:
+    def seen(self, info: object, seq: int | None = None) -> None:
         remaining = getattr(info, "remaining", None)
         reset = getattr(info, "reset", None)
         if remaining is None or reset is None:
@@ -226,7 +226,7 @@ class _Schedule:
         self.pace.seen(self.observe(exc), seq)
         return isinstance(exc, RateLimitError) and self.gate.retry(exc, tried)
 
-    def succeeded(self, result: Any, seq: int) -> None:
+    def succeeded(self, result: object, seq: int) -> None:
         self.pace.seen(self.observe(result), seq)
 
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from types import GeneratorType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -124,7 +125,7 @@ class ChatStream(StreamView):
     that arrived. A stream that breaks raises `StreamError` with the partial text."""
 
     _client: JunisClient
-    _gen: Iterator[ChatChunk] | None
+    _gen: Generator[ChatChunk, None, None] | None
 
     def _open(self) -> StreamAssembler | None:
         if not self._started:
@@ -134,7 +135,7 @@ class ChatStream(StreamView):
                 client._core.open_stream(self._prompt, **self._kwargs))
         return self._asm
 
-    def _chunks(self) -> Iterator[ChatChunk]:
+    def _chunks(self) -> Generator[ChatChunk, None, None]:
         asm = self._open()
         response = self._response
         # The stream holds this generator: without `self` in its frame there is no cycle, so a
@@ -179,8 +180,9 @@ class ChatStream(StreamView):
             asm.interrupt()
             response.close()
         gen = self._gen
-        if gen is not None and not gen.gi_running:      # type: ignore[attr-defined]
-            gen.close()                                 # type: ignore[attr-defined]
+        # not while it runs (another thread stopping it): that read ends, and the loop with it
+        if gen is not None and not (isinstance(gen, GeneratorType) and gen.gi_running):
+            gen.close()
         self._started = True
 
     def __enter__(self) -> ChatStream:

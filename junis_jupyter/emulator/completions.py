@@ -185,8 +185,8 @@ class StreamingCompletion:
         batch: list[str] = []
         size = 0
         for index in range(len(pieces) + 1):
-            if index == stop_at:
-                tail = self._fault_event(fault)   # type: ignore[arg-type]
+            if index == stop_at and fault is not None:
+                tail = self._fault_event(fault)
                 if tail == ABORT:
                     await _send(send, batch)
                     return ABORT

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from .faults import FaultQueue
 from .limits import Limiter, Quota
@@ -55,7 +56,7 @@ class Emulator:
         self.stats = Stats()
         # peer address -> transport, filled by the server's protocol; lets a `reset` fault drop
         # the TCP connection without an HTTP response
-        self.transports: dict[tuple, asyncio.BaseTransport] = {}
+        self.transports: dict[tuple[Any, ...], asyncio.Transport] = {}
         self._processing: Counter = Counter()
 
     @property

@@ -17,15 +17,15 @@ from .runtime import Emulator
 # uvicorn's faster parser when httptools is installed (its module imports it); h11 otherwise
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _BaseProtocol
-except ImportError:
-    from uvicorn.protocols.http.h11_impl import H11Protocol as _BaseProtocol
+except ImportError:      # either is uvicorn's HTTP protocol; mypy types the name as the first
+    from uvicorn.protocols.http.h11_impl import H11Protocol as _BaseProtocol  # type: ignore[assignment]
 
 
-def tracked_protocol(transports: dict[tuple, asyncio.BaseTransport]) -> type:
+def tracked_protocol(transports: dict[tuple[Any, ...], asyncio.Transport]) -> type:
     """uvicorn's HTTP protocol, remembering each connection's transport by peer address so that a
     `reset` fault can drop the connection without any response."""
 
-    class TrackedProtocol(_BaseProtocol):   # type: ignore[misc, valid-type]
+    class TrackedProtocol(_BaseProtocol):
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
             if self.client:

@@ -80,7 +80,7 @@ def chat_message(message: Any, where: str) -> dict[str, str]:
     if not isinstance(message, dict):
         raise invalid(f"Invalid '{where}': must be an object with 'role' and 'content'.")
     role, content = message.get("role"), message.get("content")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise invalid(f"Invalid '{where}.role': must be one of {', '.join(ROLES)}.")
     name = message.get("name")
     if name is not None and not isinstance(name, str):
