@@ -208,7 +208,8 @@ def test_lone_surrogates_in_agent_and_session_fields_are_replaced() -> None:
 
     def answer(request: httpx.Request) -> httpx.Response:
         body = bodies[request.url.raw_path.decode().split("?")[0]]
-        return httpx.Response(200, content=json.dumps(body).encode(),     # ASCII JSON
+        text = json.dumps(body).encode()                    # ASCII JSON: escapes, lower case
+        return httpx.Response(200, content=text.replace(b"\\udc00", b"\\uDC00"),  # JSON allows both
                               headers={"content-type": "application/json"})
 
     http = httpx.Client(transport=httpx.MockTransport(answer))
