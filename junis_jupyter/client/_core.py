@@ -61,9 +61,9 @@ class Core:
                  observers: Iterable[Observer] | None, retry_policy: RetryPolicy | None,
                  max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
                  limiter: Limiter | None = None) -> None:
-        seconds(timeout, "timeout")
-        seconds(connect_timeout, "connect_timeout")
-        whole_number(max_retries, "max_retries", 0)
+        timeout = seconds(timeout, "timeout")
+        connect_timeout = seconds(connect_timeout, "connect_timeout")
+        whole_number(max_retries, "max_retries", 0)     # also when a retry_policy= overrides it
         self.max_response_bytes = whole_number(max_response_bytes, "max_response_bytes", 1)
         if limiter is not None and not isinstance(limiter, Limiter):
             raise ConfigurationError(f"limiter must be a junis_jupyter.client.limiter.Limiter "

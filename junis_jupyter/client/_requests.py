@@ -14,7 +14,6 @@ import httpx
 from .. import __version__
 from ..config import scrub
 from ..errors import ConfigurationError
-from ._checks import seconds
 from .types import Agent
 
 __all__ = ["Requests", "chat_body", "chat_route", "build_messages", "segment"]
@@ -29,8 +28,7 @@ class Requests:
                  connect_timeout: float | None) -> None:
         self.base_url = base_url
         self._key = key
-        self._timeout = httpx.Timeout(seconds(timeout, "timeout"),
-                                      connect=seconds(connect_timeout, "connect_timeout")).as_dict()
+        self._timeout = httpx.Timeout(timeout, connect=connect_timeout).as_dict()
         plain = {"X-API-Key": key, "Accept": "application/json",
                  "User-Agent": f"junis-jupyter/{__version__}"}
         events = {**plain, "Accept": "text/event-stream"}

@@ -123,7 +123,7 @@ class AsyncJunisClient(ClientBase[httpx.AsyncClient]):
         item holds its exception instead of a result; the others are unaffected. A rate limit
         past the client's own retries pauses every item for the server's wait, then the item is
         tried again (up to 8 times)."""
-        from .pool import check_concurrency, run_tasks  # the bounded pool: cap, 429 gate, ...
+        from .pool import check_concurrency, run_tasks  # the bounded pool (loaded when used)
         check_concurrency(concurrency)      # before anything is asked
         items = [item if isinstance(item, dict) else {"prompt": item} for item in prompts]
         if agent is not None:

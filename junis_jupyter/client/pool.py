@@ -41,7 +41,8 @@ from typing import Any, Final, Generic, TypeVar
 from ..errors import JunisError, RateLimitError
 from ._checks import whole_number
 
-__all__ = ["Gate", "Pacer", "Results", "Stopped", "UNFINISHED", "run_threads", "run_tasks"]
+__all__ = ["Gate", "Pacer", "Results", "Stopped", "UNFINISHED", "run_threads", "run_tasks",
+           "check_concurrency", "outcome_rate_limit"]
 
 T = TypeVar("T")
 Item = TypeVar("Item")
