@@ -20,10 +20,12 @@ browser:
 	@bash scripts/ensure-chromium || true
 
 # ruff and mypy over the package, as pyproject.toml configures them (mypy: strict on client/,
-# checked everywhere else). .ci/run runs it before the tests.
+# checked everywhere else); both run, and either failing fails it. .ci/run runs it before the tests.
 lint: setup
-	$(BIN)/python -m ruff check junis_jupyter
-	$(BIN)/python -m mypy
+	@status=0; \
+	$(BIN)/python -m ruff check junis_jupyter || status=1; \
+	$(BIN)/python -m mypy || status=1; \
+	exit $$status
 
 test: setup browser
 	$(PYTEST) tests
