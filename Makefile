@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: setup test test-fast demo bench soak browser tests-readme notebooks clean wheel-check
+.PHONY: setup lint test test-fast demo bench soak browser tests-readme notebooks clean wheel-check
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,14 @@ setup: $(STAMP)
 # Debian's Chromium for the browser tests (installed when missing and possible; otherwise they skip loudly).
 browser:
 	@bash scripts/ensure-chromium || true
+
+# ruff and mypy over the package, as pyproject.toml configures them (mypy: strict on client/,
+# checked everywhere else); both run, and either failing fails it. .ci/run runs it before the tests.
+lint: setup
+	@status=0; \
+	$(BIN)/python -m ruff check junis_jupyter || status=1; \
+	$(BIN)/python -m mypy || status=1; \
+	exit $$status
 
 test: setup browser
 	$(PYTEST) tests

@@ -7,8 +7,9 @@ package's namespace, so the second read costs nothing. A name that is the module
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from importlib import import_module
-from typing import Any, Callable, Mapping
+from typing import Any
 
 __all__ = ["lazy_attributes"]
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, TypeVar
 
 from . import errors
 
@@ -29,12 +30,22 @@ _AGAIN = {Surface.CELL: "run the cell again", Surface.PANEL: "send it again",
           Surface.BATCH: "run the batch again for the failed rows"}
 
 
+E = TypeVar("E", bound=BaseException)
+
+
 @dataclass(frozen=True)
 class _Entry:
     cls: type[BaseException]
-    matches: Callable[[BaseException], bool]
-    what: Callable[[BaseException, str | None], str]
-    remedy: Callable[[BaseException, Surface], str]
+    matches: Callable[[Any], bool]
+    what: Callable[[Any, str | None], str]
+    remedy: Callable[[Any, Surface], str]
+
+
+def _row(cls: type[E], matches: Callable[[E], bool], what: Callable[[E, str | None], str],
+         remedy: Callable[[E, Surface], str]) -> _Entry:
+    """One entry of the table; its functions are only ever called with a `cls` (checked: the
+    type checker sees `e.message` on an APIError, not on any exception)."""
+    return _Entry(cls, matches, what, remedy)
 
 
 def _code(exc: BaseException, default: str) -> str:
@@ -73,55 +84,55 @@ _SESSION_GONE = {
 
 # First match wins: subclasses and code-specific entries come before the general ones.
 _TABLE: tuple[_Entry, ...] = (
-    _Entry(errors.ConfigurationError, _always, lambda e, u: str(e), _remedy("")),
-    _Entry(errors.StreamError, _always,
+    _row(errors.ConfigurationError, _always, lambda e, u: str(e), _remedy("")),
+    _row(errors.StreamError, _always,
            lambda e, u: f"the answer broke off mid-stream ({e.message})",
            lambda e, s: {Surface.CELL: "the text that arrived is kept above; run the cell again "
                                        "to retry.",
                          Surface.PANEL: "the text that arrived is kept; send it again to retry.",
                          Surface.BATCH: "the text that arrived is kept; run the batch again for "
                                         "the failed rows."}[s]),
-    _Entry(errors.AuthenticationError, _always,
+    _row(errors.AuthenticationError, _always,
            lambda e, u: f"the API key was refused (401 {_code(e, 'invalid_api_key')})",
            _remedy("check it, then run `%junis login` or set JUNIS_API_KEY.")),
-    _Entry(errors.InsufficientCreditsError, _always,
+    _row(errors.InsufficientCreditsError, _always,
            lambda e, u: f"no credits left for this call (402 {_code(e, 'insufficient_credits')})",
            _remedy("top up the organisation's credits in the Junis dashboard.")),
-    _Entry(errors.PermissionDeniedError, lambda e: e.code == "subscription_required",
+    _row(errors.PermissionDeniedError, lambda e: e.code == "subscription_required",
            lambda e, u: "the organisation has no active subscription (403 subscription_required)",
            _remedy("the External API needs a Basic or Pro plan.")),
-    _Entry(errors.PermissionDeniedError, lambda e: _scope(e) is not None,
+    _row(errors.PermissionDeniedError, lambda e: _scope(e) is not None,
            lambda e, u: f"this API key lacks the scope `{_scope(e)}` "
                         f"(403 {_code(e, 'scope_not_allowed')})",
            _remedy("create a key with it in the Junis dashboard (API Keys), then `%junis login`.")),
-    _Entry(errors.PermissionDeniedError, _always,
+    _row(errors.PermissionDeniedError, _always,
            lambda e, u: f"permission denied (403 {_code(e, 'permission_denied')}): {e.message}",
            _remedy("check the key's scopes in the Junis dashboard (API Keys).")),
-    _Entry(errors.RateLimitError, _always,
+    _row(errors.RateLimitError, _always,
            lambda e, u: f"rate limited (429 {_code(e, 'rate_limit_exceeded')}: "
                         f"{e.message.rstrip('.')})",
            lambda e, s: f"{_wait(e)} and {_AGAIN[s]}."),
-    _Entry(errors.NotFoundError, lambda e: e.code == "session_not_found",
+    _row(errors.NotFoundError, lambda e: e.code == "session_not_found",
            lambda e, u: "that session does not exist (404 session_not_found)",
            lambda e, s: _SESSION_GONE[s]),
-    _Entry(errors.NotFoundError, _always,
+    _row(errors.NotFoundError, _always,
            lambda e, u: f"not found: {e.message.rstrip('.')} (404 {_code(e, 'not_found')})",
            _remedy("check the agent in `%junis agents` and the session in `%junis sessions`.")),
-    _Entry(errors.BadRequestError, _always,
+    _row(errors.BadRequestError, _always,
            lambda e, u: f"the request was refused ({e.status} {_code(e, 'invalid_request')}): "
                         f"{e.message}",
            _remedy("")),
-    _Entry(errors.ServerError, _always,
+    _row(errors.ServerError, _always,
            lambda e, u: f"the Junis service failed ({e.status} {_code(e, 'server_error')}) even "
                         "after retries",
            _remedy("try again in a moment.")),
-    _Entry(errors.APITimeoutError, _always,
+    _row(errors.APITimeoutError, _always,
            lambda e, u: f"no answer from {u or 'the Junis API'} in time",
            _remedy("try again, or raise the timeout.")),
-    _Entry(errors.APIConnectionError, _always,
+    _row(errors.APIConnectionError, _always,
            lambda e, u: f"could not connect ({_connection_where(e, u)})",
            _remedy("is the service running, and JUNIS_BASE_URL right?")),
-    _Entry(errors.APIError, _always, lambda e, u: str(e), _remedy("")),
+    _row(errors.APIError, _always, lambda e, u: str(e), _remedy("")),
 )
 
 

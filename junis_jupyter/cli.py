@@ -11,8 +11,9 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Junis AI agents in Jupyter: command-line tools.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     from .emulator.main import add_arguments
-    add_arguments(commands.add_parser("emulator", help="run the local Junis API emulator",
-                                      description="Run a local emulator of the Junis External API."))
+    add_arguments(commands.add_parser(
+        "emulator", help="run the local Junis API emulator",
+        description="Run a local emulator of the Junis External API."))
     commands.add_parser("demo", help="run the demonstration (options: junis-jupyter demo --help)",
                         add_help=False)
     if argv[:1] == ["demo"]:

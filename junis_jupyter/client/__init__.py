@@ -7,10 +7,18 @@ and the observer list at load, does not import httpx until the first call.
 from __future__ import annotations
 
 from .._lazy import lazy_attributes
-
 from .observers import DEFAULT_OBSERVERS, Observer
-from .types import (Agent, CallRecord, ChatChunk, ChatResult, Message, RateLimitInfo, Session,
-                    SessionStatus, Usage)
+from .types import (
+    Agent,
+    CallRecord,
+    ChatChunk,
+    ChatResult,
+    Message,
+    RateLimitInfo,
+    Session,
+    SessionStatus,
+    Usage,
+)
 
 _LAZY = {
     "JunisClient": ".sync", "ChatStream": ".sync",

@@ -3,7 +3,8 @@ gather its body), or `Sleep`. An operation of the core is an `Op`: a generator o
 receives each one's outcome and returns the operation's result."""
 from __future__ import annotations
 
-from typing import Any, Generator, TypeVar
+from collections.abc import Generator
+from typing import Any, TypeVar
 
 import httpx
 

@@ -2,21 +2,20 @@
 `StreamError`) and one call record at the end. Pure: the sync and async streams feed it the
 bytes they read and close the connection when it says the stream is over.
 
-This is the per-chunk hot path: one `json.loads`, a few dict lookups, one `ChatChunk` and one
-append to the `TextBuffer` per event, nothing else.
+This is the per-chunk hot path: one `json.loads` (with `parse_json`'s look for lone surrogates),
+a few dict lookups, one `ChatChunk` and one append to the `TextBuffer` per event, nothing else.
 """
 from __future__ import annotations
 
-from json import loads
 from time import perf_counter
 
 import httpx
 
 from ..config import scrub
 from ..errors import StreamError
-from ._bodies import parse_usage, text_or_none
+from ._bodies import parse_json, parse_usage, text_or_none
 from ._calls import Call
-from .sse import EventTooLarge, SSEDecoder
+from .sse import EventTooLarge, SSEDecoder, SSEEvent
 from .textbuffer import TextBuffer
 from .types import ChatChunk, ChatResult, RateLimitInfo, Usage
 
@@ -66,7 +65,7 @@ class StreamAssembler:
             return []
         return self._chunks(events) if events else []
 
-    def _chunks(self, events: list) -> list[ChatChunk]:
+    def _chunks(self, events: list[SSEEvent]) -> list[ChatChunk]:
         out: list[ChatChunk] = []
         try:
             self._decode(events, out)
@@ -75,7 +74,7 @@ class StreamAssembler:
             self.done = True
         return out
 
-    def _decode(self, events: list, out: list[ChatChunk]) -> None:
+    def _decode(self, events: list[SSEEvent], out: list[ChatChunk]) -> None:
         append = self._text.append
         call = self.call
         for event in events:
@@ -84,7 +83,7 @@ class StreamAssembler:
                 self.done = self._complete = True
                 break
             try:
-                obj = loads(data)
+                obj = parse_json(data)
             except ValueError:
                 raise self.fail(f"The server sent a malformed chunk: {data[:80]!r}",
                                 "malformed_chunk") from None
@@ -144,7 +143,9 @@ class StreamAssembler:
             raise self.error
         if not self._over:
             self._end(interrupted=False)
-        return self.result          # type: ignore[return-value]
+        result = self.result
+        assert result is not None   # _end made it: a failure kept its error, raised above
+        return result
 
     def interrupt(self) -> None:
         """The consumer stopped (close, break, Ctrl-C, cancellation): keep what arrived."""
@@ -177,8 +178,8 @@ class StreamAssembler:
         message = scrub(message, self._key)
         if not self._over:
             self._over = True
-            call.finish(error_code="stream_error", usage=self.usage,
-                        extra={"reason": reason, "server_code": code} if code else {"reason": reason})
+            extra = {"reason": reason, "server_code": code} if code else {"reason": reason}
+            call.finish(error_code="stream_error", usage=self.usage, extra=extra)
         return StreamError(message, partial_text=self.text, session_id=self.session_id, code=code,
                            status=call.status, request_id=call.request_id)
 

@@ -1,30 +1,30 @@
 """The I/O side's shared half. `ClientBase`: what JunisClient and AsyncJunisClient share besides
 the core (construction: a Core and the httpx client that carries it; its state; observers).
 `StreamView`: what ChatStream and AsyncChatStream share (the response being read, the pure
-assembler it feeds, their read-only face). `_Limited`: the httpx client as the drivers see it,
-taking a slot of the process-wide limiter (`limiter.py`, when installed) around each request."""
+assembler it feeds, their read-only face). `send_sync` / `send_async`: one request as the drivers
+send it, inside a slot of the client's limiter (`limiter.py`) when it has one."""
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
-
 import weakref
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from typing import Any, Generic, Literal, TypeVar
 
 import httpx
 
-from . import limiter as _limiter
 from ._assembler import StreamAssembler
 from ._calls import Observer
 from ._core import DEFAULT_MAX_RESPONSE_BYTES, Core
 from ._retry import RetryPolicy
-from .types import ChatResult, RateLimitInfo, Usage
+from .limiter import INSTALLED, Installed, Limiter, Slot, current
+from .types import ChatChunk, ChatResult, RateLimitInfo, Usage
 
-__all__ = ["ClientBase", "StreamView", "READ_ERRORS"]
+__all__ = ["ClientBase", "StreamView", "READ_ERRORS", "send_sync", "send_async"]
 
 # What reading a stream's body can raise when the connection or its bytes go bad.
 READ_ERRORS = (httpx.TransportError, httpx.DecodingError)
 
 H = TypeVar("H", httpx.Client, httpx.AsyncClient)
-C = TypeVar("C", bound="ClientBase")
+C = TypeVar("C", bound="ClientBase[Any]")
 
 
 class ClientBase(Generic[H]):
@@ -34,15 +34,20 @@ class ClientBase(Generic[H]):
     _owns_http: bool
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None, *,
-                 timeout: float = 60.0, connect_timeout: float = 10.0, max_retries: int = 2,
-                 allow_insecure: bool = False, observers: list[Observer] | None = None,
-                 http_client: H | None = None,
+                 timeout: float | None = 60.0, connect_timeout: float | None = 10.0,
+                 max_retries: int = 2, allow_insecure: bool = False,
+                 observers: list[Observer] | None = None, http_client: H | None = None,
                  retry_policy: RetryPolicy | None = None,
-                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
+                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+                 limiter: Limiter | None | Literal[Installed.LIMITER] = INSTALLED) -> None:
+        """`limiter`: the cap on requests in flight whose slots this client's requests take. By
+        default the one installed now (`limiter.install()`, as the extension does): a client is
+        capped, or not, for its whole life, whatever is installed later. None: uncapped."""
         self._attach(Core(api_key, base_url, timeout=timeout, connect_timeout=connect_timeout,
                           max_retries=max_retries, allow_insecure=allow_insecure,
                           observers=observers, retry_policy=retry_policy,
-                          max_response_bytes=max_response_bytes), http_client)
+                          max_response_bytes=max_response_bytes,
+                          limiter=current() if limiter is INSTALLED else limiter), http_client)
 
     @classmethod
     def _from_core(cls: type[C], core: Core) -> C:
@@ -54,11 +59,16 @@ class ClientBase(Generic[H]):
     def _attach(self, core: Core, http_client: H | None) -> None:
         self._core = core
         self._owns_http = http_client is None
-        self._http = _Limited(http_client or self._http_class())  # type: ignore[assignment]
+        self._http = http_client if http_client is not None else self._http_class()
 
     @property
     def base_url(self) -> str:
         return self._core.base_url
+
+    @property
+    def limiter(self) -> Limiter | None:
+        """The cap this client's requests are under (None: uncapped)."""
+        return self._core.limiter
 
     @property
     def rate_limit(self) -> RateLimitInfo | None:
@@ -77,59 +87,58 @@ class ClientBase(Generic[H]):
         return self._core.describe(type(self).__name__)
 
 
-class _Limited:
-    """The httpx client, its `send` taking a limiter slot first (when a limiter is installed)
-    and giving it back when the response is closed, a stream's when it has been read or closed;
-    everything else is the client's own (`event_hooks`, `close`, ...)."""
+# --- one request, inside a slot of the limiter ----------------------------------------------------
+# Each attempt takes its own slot (a retry's backoff holds none) and gives it back when the
+# response is closed: at once for a body read whole, when a stream ends or is closed, or when an
+# unclosed response is dropped.
 
-    __slots__ = ("_inner", "send")
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-        self.send = self._send_async if isinstance(inner, httpx.AsyncClient) else self._send_sync
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def _send_sync(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
-        limiter = _limiter.current()
-        if limiter is None:
-            return self._inner.send(request, **kwargs)
-        slot = limiter.acquire()
-        try:
-            response = self._inner.send(request, **kwargs)
-        except BaseException:
-            slot.release()
-            raise
-        return _give_back(response, slot, _SyncStream)
-
-    async def _send_async(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
-        limiter = _limiter.current()
-        if limiter is None:
-            return await self._inner.send(request, **kwargs)
-        slot = await limiter.acquire_async()
-        try:
-            response = await self._inner.send(request, **kwargs)
-        except BaseException:
-            slot.release()
-            raise
-        return _give_back(response, slot, _AsyncStream)
-
-
-def _give_back(response: httpx.Response, slot: Any, wrap: type) -> httpx.Response:
-    if response.is_closed:          # read whole already (not streamed)
+def send_sync(http: httpx.Client, limiter: Limiter | None,
+              request: httpx.Request) -> httpx.Response:
+    """`request` sent for streaming, redirects not followed (the key would go along)."""
+    if limiter is None:
+        return http.send(request, stream=True, follow_redirects=False)
+    slot = limiter.acquire()
+    try:
+        response = http.send(request, stream=True, follow_redirects=False)
+    except BaseException:
+        slot.release()
+        raise
+    if response.is_closed:
         slot.release()
     else:
-        response.stream = wrap(response.stream, slot)
-        weakref.finalize(response, slot.release)    # dropped unclosed: the slot comes back
+        inner = response.stream
+        assert isinstance(inner, httpx.SyncByteStream)      # an httpx.Client's always is
+        response.stream = _SyncStream(inner, slot)
+        weakref.finalize(response, slot.release)
+    return response
+
+
+async def send_async(http: httpx.AsyncClient, limiter: Limiter | None,
+                     request: httpx.Request) -> httpx.Response:
+    """As `send_sync`; the slot is awaited without blocking the loop."""
+    if limiter is None:
+        return await http.send(request, stream=True, follow_redirects=False)
+    slot = await limiter.acquire_async()
+    try:
+        response = await http.send(request, stream=True, follow_redirects=False)
+    except BaseException:
+        slot.release()
+        raise
+    if response.is_closed:
+        slot.release()
+    else:
+        inner = response.stream
+        assert isinstance(inner, httpx.AsyncByteStream)     # an httpx.AsyncClient's always is
+        response.stream = _AsyncStream(inner, slot)
+        weakref.finalize(response, slot.release)
     return response
 
 
 class _SyncStream(httpx.SyncByteStream):
-    def __init__(self, inner: Any, slot: Any) -> None:
+    def __init__(self, inner: httpx.SyncByteStream, slot: Slot) -> None:
         self._inner, self._slot = inner, slot
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[bytes]:
         yield from self._inner
 
     def close(self) -> None:
@@ -140,10 +149,10 @@ class _SyncStream(httpx.SyncByteStream):
 
 
 class _AsyncStream(httpx.AsyncByteStream):
-    def __init__(self, inner: Any, slot: Any) -> None:
+    def __init__(self, inner: httpx.AsyncByteStream, slot: Slot) -> None:
         self._inner, self._slot = inner, slot
 
-    async def __aiter__(self) -> Any:
+    async def __aiter__(self) -> AsyncIterator[bytes]:
         async for part in self._inner:
             yield part
 
@@ -158,13 +167,15 @@ class StreamView:
     """The state of ChatStream and AsyncChatStream and its read-only face. The request is sent
     when the subclass first opens the stream."""
 
-    def __init__(self, client: ClientBase, prompt: str | None, kwargs: dict[str, Any]) -> None:
+    def __init__(self, client: ClientBase[Any], prompt: str | None,
+                 kwargs: dict[str, Any]) -> None:
         self._client = client
         self._prompt = prompt
         self._kwargs = kwargs
         self._response: httpx.Response | None = None   # the answer whose body is being read
         self._asm: StreamAssembler | None = None
-        self._gen: Any = None           # the chunk generator, made by the first iteration
+        # the chunk generator, made by the first iteration
+        self._gen: Generator[ChatChunk, None, None] | AsyncGenerator[ChatChunk, None] | None = None
         self._started = False
 
     @property

@@ -3,17 +3,63 @@ messages, a session's status. Lenient by design: the live service may answer in 
 variant (see the house contract), so missing or renamed fields degrade to None instead of failing
 the call. The one exception is the answer itself: a completion without a message in its first
 choice is an error, never an empty answer.
+
+Every JSON text from the service is read by `parse_json`, which mends lone surrogates.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
+from json import loads
 from math import isfinite
 from typing import Any
 
 from .types import Agent, ChatResult, Message, Session, SessionStatus, Usage
 
-__all__ = ["text_or_none", "parse_time", "parse_usage", "parse_chat", "items_of", "has_next",
-           "parse_agent", "parse_session", "parse_message", "parse_status"]
+__all__ = ["parse_json", "text_or_none", "parse_time", "parse_usage", "parse_chat", "items_of",
+           "has_next", "parse_agent", "parse_session", "parse_message", "parse_status"]
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")      # how JSON text spells one
+
+
+def parse_json(text: str) -> Any:
+    """JSON text as Python values, every lone surrogate in its strings replaced by U+FFFD.
+
+    JSON may spell half a UTF-16 pair (`"\\ud800"`); json.loads keeps it, and no store can write
+    it (sqlite, nbformat and parquet raise UnicodeEncodeError), so an answer holding one would
+    be lost wherever it is kept. In text decoded from bytes (with replacement, as httpx and the
+    SSE decoder do) only a `\\ud800`-`\\udfff` escape makes one, so text without such an escape
+    is returned as parsed: on a stream's hot path, the look is one regex search."""
+    value = loads(text)
+    return value if _SURROGATE_ESCAPE.search(text) is None else _mend(value)
+
+
+def _mend(value: Any) -> Any:
+    """`value` with lone surrogates replaced in every string, keys included. In place (json.loads
+    made the containers), and without recursion, which would take more frames per level than
+    json.loads does and fail on a body it parsed."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    todo = [value]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, list):
+            for i, item in enumerate(node):
+                if isinstance(item, str):
+                    node[i] = _LONE_SURROGATE.sub("\ufffd", item)
+                elif isinstance(item, (list, dict)):
+                    todo.append(item)
+        elif isinstance(node, dict):
+            items = list(node.items())
+            node.clear()
+            for key, item in items:
+                if isinstance(item, str):
+                    item = _LONE_SURROGATE.sub("\ufffd", item)
+                elif isinstance(item, (list, dict)):
+                    todo.append(item)
+                node[_LONE_SURROGATE.sub("\ufffd", key)] = item
+    return value
 
 
 def text_or_none(value: Any) -> str | None:
@@ -47,7 +93,7 @@ def parse_usage(value: Any) -> Usage | None:
     return Usage(prompt, completion, total)
 
 
-def _int_field(obj: dict, name: str) -> int:
+def _int_field(obj: dict[str, Any], name: str) -> int:
     """A count; anything else is 0, `NaN` and `Infinity` too (json.loads accepts both, and int()
     of them raises, which failed a whole stream or listing over one usage field)."""
     value = obj.get(name)
@@ -92,7 +138,7 @@ def parse_chat(body: Any) -> ChatResult:
     )
 
 
-def items_of(body: Any, key: str) -> list[dict]:
+def items_of(body: Any, key: str) -> list[dict[str, Any]]:
     """The list in a listing: under `key`, `items` or `data`, or the body itself."""
     if isinstance(body, dict):
         for name in (key, "items", "data", "results"):
@@ -118,7 +164,7 @@ def has_next(body: Any, page: int, page_size: int, count: int) -> bool:
     return count == page_size
 
 
-def parse_agent(item: dict) -> Agent:
+def parse_agent(item: dict[str, Any]) -> Agent:
     ident = item.get("id") or item.get("agent_id") or ""
     return Agent(
         id=str(ident), name=str(item.get("name") or ident),
@@ -128,7 +174,7 @@ def parse_agent(item: dict) -> Agent:
         created_at=parse_time(item.get("created_at")))
 
 
-def parse_session(item: dict) -> Session:
+def parse_session(item: dict[str, Any]) -> Session:
     count = item.get("message_count")
     return Session(
         session_id=str(item.get("session_id") or item.get("id") or ""),
@@ -138,7 +184,7 @@ def parse_session(item: dict) -> Session:
         message_count=count if isinstance(count, int) else None)
 
 
-def parse_message(item: dict, session_id: str, position: int) -> Message:
+def parse_message(item: dict[str, Any], session_id: str, position: int) -> Message:
     ident = item.get("id") or item.get("message_id")
     return Message(
         session_id=session_id, position=position, id=str(ident) if ident is not None else None,

@@ -3,9 +3,10 @@ the call runs (attempts, status, first token) and handed on exactly once, howeve
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timezone
 from time import perf_counter
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import APIConnectionError, APIError, APITimeoutError
 from .observers import DEFAULT_OBSERVERS, Observer

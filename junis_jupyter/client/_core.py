@@ -13,61 +13,73 @@ yields *actions* and receives their outcomes:
 and finally returns the operation's result (the actions are `_actions.py`'s). The operations live
 here once, with the client's state (rate limit, agent cache, observers); they are made of the
 pure modules beside this one: `_requests` builds, `_retry` decides, `_headers`, `_bodies` and
-`_failures` read the answers, `_calls` records, `_assembler` puts a stream together. `sync.py`
-and `aio.py` are ~20-line loops that move bytes and sleep.
+`_failures` read the answers, `_calls` records, `_assembler` puts a stream together. The drivers,
+`sync.py` and `aio.py`, each run every operation through one short loop (`_drive`: send, read,
+sleep, as asked); the rest of each is its public API, its stream view and, in `aio.py`, `map`.
 """
 from __future__ import annotations
 
 import copy
 import logging
 import re
+from collections.abc import Iterable, Mapping
 from time import perf_counter
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import httpx
 
 from ..config import mask_key, resolve_base_url, resolve_key, scrub
-from ..errors import AgentNotFoundError, APIError, PermissionDeniedError
+from ..errors import AgentNotFoundError, APIError, ConfigurationError, PermissionDeniedError
 from . import _bodies
 from ._actions import Op, Send, Sleep
 from ._assembler import StreamAssembler
 from ._calls import DEFAULT_OBSERVERS, Call, Observer
+from ._checks import seconds, whole_number
 from ._failures import connection_error, error_from_response, redirect_error
 from ._headers import parse_rate_limit
 from ._requests import Requests, chat_body, chat_route, segment
 from ._retry import RetryPolicy
-from .types import (Agent, CallRecord, ChatResult, Message, RateLimitInfo, Session,
-                    SessionStatus)
+from .limiter import Limiter
+from .types import Agent, CallRecord, ChatResult, Message, RateLimitInfo, Session, SessionStatus
 
 __all__ = ["Core", "DEFAULT_MAX_RESPONSE_BYTES", "MAX_PAGE_SIZE"]
 
 log = logging.getLogger("junis_jupyter.client")
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}$")
 MAX_PAGE_SIZE = 100
 DEFAULT_MAX_RESPONSE_BYTES = 16 << 20      # a whole (not streamed) answer; far above any real one
 
 
 class Core:
-    """Configuration and state of one client (key, URL, retry policy, observers, last rate-limit
-    headers, agent cache) and the operations, as generators of actions."""
+    """Configuration and state of one client (key, URL, retry policy, observers, the limiter it
+    was handed, last rate-limit headers, agent cache) and the operations, as generators of
+    actions. Every option is checked here, when the client is made."""
 
-    def __init__(self, api_key: str | None, base_url: str | None, *, timeout: float,
-                 connect_timeout: float, max_retries: int, allow_insecure: bool,
+    def __init__(self, api_key: str | None, base_url: str | None, *, timeout: float | None,
+                 connect_timeout: float | None, max_retries: int, allow_insecure: bool,
                  observers: Iterable[Observer] | None, retry_policy: RetryPolicy | None,
-                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
+                 max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+                 limiter: Limiter | None = None) -> None:
+        timeout = seconds(timeout, "timeout")
+        connect_timeout = seconds(connect_timeout, "connect_timeout")
+        whole_number(max_retries, "max_retries", 0)     # also when a retry_policy= overrides it
+        self.max_response_bytes = whole_number(max_response_bytes, "max_response_bytes", 1)
+        if limiter is not None and not isinstance(limiter, Limiter):
+            raise ConfigurationError(f"limiter must be a junis_jupyter.client.limiter.Limiter "
+                                     f"or None, not {type(limiter).__name__}.")
+        self.limiter = limiter
         self.key = resolve_key(api_key)
         self.base_url = resolve_base_url(base_url, allow_insecure=allow_insecure)
         self.policy = retry_policy or RetryPolicy(max_retries=max_retries)   # a policy given wins
         self.observers: list[Observer] = list(DEFAULT_OBSERVERS) + list(observers or ())
         self.rate_limit: RateLimitInfo | None = None
-        self.max_response_bytes = max_response_bytes
         self.requests = Requests(self.key, self.base_url, timeout, connect_timeout)
         self._agents: list[Agent] | None = None
 
-    def twin(self) -> "Core":
-        """Same key, URL, timeouts, retry policy and observers, its own state: for a client of the
-        other kind (sync <-> async)."""
+    def twin(self) -> Core:
+        """Same key, URL, timeouts, retry policy, observers and limiter, its own state: for a
+        client of the other kind (sync <-> async)."""
         twin = copy.copy(self)
         twin.observers = list(self.observers)
         twin.rate_limit = None
@@ -105,7 +117,7 @@ class Core:
                 call.status = call.request_id = None
                 send = Send(request, stream, self.max_response_bytes)
                 try:
-                    response = yield send
+                    response: httpx.Response = yield send
                 except httpx.TransportError as exc:
                     delay = policy.delay_after_error(attempt, exc)
                     if delay is None:
@@ -156,7 +168,7 @@ class Core:
 
     def _json(self, call: Call, response: httpx.Response) -> Any:
         try:
-            return response.json()
+            return _bodies.parse_json(response.text)
         except ValueError:
             err = APIError(f"The server's answer to {call.endpoint} is not JSON.",
                            status=response.status_code, code="bad_response",
@@ -250,12 +262,12 @@ class Core:
     # --- sessions -----------------------------------------------------------------------------
 
     def pages(self, endpoint: str, path: str, key: str, page_size: int,
-              session_id: str | None = None) -> Op[list[dict]]:
+              session_id: str | None = None) -> Op[list[dict[str, Any]]]:
         """Every item of a paginated listing: pages are fetched until `has_next` is false. A
         server that ignores `page` (the same page again) ends it too, instead of looping."""
         size = max(1, min(int(page_size), MAX_PAGE_SIZE))
-        items: list[dict] = []
-        previous: list[dict] = []
+        items: list[dict[str, Any]] = []
+        previous: list[dict[str, Any]] = []
         page = 1
         while True:
             body = yield from self.get_json(endpoint, path, {"page": page, "page_size": size},

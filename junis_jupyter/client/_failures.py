@@ -3,7 +3,6 @@ shapes), a redirect, or no answer at all. The classes, and which status or code 
 are `junis_jupyter.errors`'; this reads the answer. Messages never hold the key."""
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -11,7 +10,7 @@ import httpx
 
 from ..config import scrub
 from ..errors import APIConnectionError, APIError, APITimeoutError, error_for_status
-from ._bodies import text_or_none
+from ._bodies import parse_json, text_or_none
 from ._retry import server_wait
 
 __all__ = ["error_from_response", "redirect_error", "connection_error"]
@@ -22,13 +21,14 @@ def error_from_response(response: httpx.Response, key: str | None) -> APIError:
     status = response.status_code
     text = scrub(response.text, key)
     try:
-        body: Any = json.loads(text)
+        body: Any = parse_json(text)
     except ValueError:
         body = text or None
     message, code, etype = _error_fields(body)
     if not message:
         snippet = " ".join(text.split())[:200] if isinstance(body, str) else ""
-        message = f"HTTP {status} {response.reason_phrase}".strip() + (f": {snippet}" if snippet else "")
+        message = f"HTTP {status} {response.reason_phrase}".strip()
+        message += f": {snippet}" if snippet else ""
     headers = response.headers
     return error_for_status(status, code)(
         scrub(message, key), status=status, code=code, type=etype,

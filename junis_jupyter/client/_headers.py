@@ -3,10 +3,10 @@ is not a finite number reads as None and never fails the call."""
 from __future__ import annotations
 
 import time
-from email.utils import parsedate_to_datetime
+from collections.abc import Mapping
 from datetime import timezone
+from email.utils import parsedate_to_datetime
 from math import isfinite
-from typing import Mapping
 
 from .types import RateLimitInfo
 

@@ -4,8 +4,9 @@ Unicode, NaN, objects JSON has no form for) is a ConfigurationError here, before
 not a bare UnicodeEncodeError from deep inside httpx."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from json import dumps
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -23,7 +24,8 @@ class Requests:
 
     __slots__ = ("base_url", "_key", "_timeout", "_headers")
 
-    def __init__(self, key: str, base_url: str, timeout: float, connect_timeout: float) -> None:
+    def __init__(self, key: str, base_url: str, timeout: float | None,
+                 connect_timeout: float | None) -> None:
         self.base_url = base_url
         self._key = key
         self._timeout = httpx.Timeout(timeout, connect=connect_timeout).as_dict()
@@ -116,8 +118,17 @@ def build_messages(prompt: str | None, messages: list[dict[str, Any]] | None,
 
 
 def segment(value: str, what: str) -> str:
-    """`value` as one URL path segment. Text that is not valid Unicode cannot be put in a URL:
-    a ConfigurationError, as for a body."""
+    """`value` as one URL path segment. Refused before any request: what is not a string, text
+    that is not valid Unicode (it cannot be put in a URL), and the empty id, `.` and `..`, which
+    quoting leaves as they are and the URL then resolves to another path (`/sessions/../messages`
+    is `/messages`)."""
+    if not isinstance(value, str):
+        raise ConfigurationError(f"The {what} must be a string, not {type(value).__name__}.")
+    if not value:
+        raise ConfigurationError(f"The {what} is empty.")
+    if value in (".", ".."):
+        raise ConfigurationError(f"The {what} {value!r} cannot be sent: in a URL it would point "
+                                 "the request at another path.")
     try:
         return quote(value, safe="")
     except UnicodeEncodeError:

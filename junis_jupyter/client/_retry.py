@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import httpx
 
+from ._checks import delay, whole_number
 from ._headers import parse_reset, parse_retry_after
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -33,9 +34,14 @@ class RetryPolicy:
     max_delay: float = 8.0
     max_wait: float = 60.0
 
+    def __post_init__(self) -> None:
+        whole_number(self.max_retries, "max_retries", 0)
+        for name in ("base_delay", "max_delay", "max_wait"):
+            delay(getattr(self, name), f"RetryPolicy.{name}")
+
     def backoff(self, attempt: int) -> float:
         """Attempt n (1-based) failed: wait about base * 2**(n-1), jittered to 50-100%."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
         return ceiling * (0.5 + random.random() / 2)
 
     def delay_after_status(self, attempt: int, status: int, headers: Mapping[str, str],

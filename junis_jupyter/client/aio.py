@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator, Iterable, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from types import AsyncGeneratorType
+from typing import Any, TypeVar
 
 import httpx
 
-from ..errors import ConfigurationError, JunisError
+from ..errors import JunisError
 from ._actions import Op, Sleep
 from ._assembler import StreamAssembler
-from ._base import READ_ERRORS, ClientBase, StreamView
+from ._base import READ_ERRORS, ClientBase, StreamView, send_async
 from .types import Agent, ChatChunk, ChatResult, Message, Session, SessionStatus
 
 __all__ = ["AsyncJunisClient", "AsyncChatStream"]
@@ -28,16 +30,17 @@ class AsyncJunisClient(ClientBase[httpx.AsyncClient]):
 
     async def _drive(self, op: Op[T]) -> T:
         """Run an operation of the core: do what it asks, hand it back what happened."""
-        send = self._http.send
+        http, limiter = self._http, self._core.limiter
         try:
             action = next(op)
             while True:
+                outcome: httpx.Response | None
                 try:
-                    if type(action) is Sleep:
+                    if isinstance(action, Sleep):
                         await _sleep(action.seconds)
                         outcome = None
                     else:
-                        outcome = await send(action.request, stream=True, follow_redirects=False)
+                        outcome = await send_async(http, limiter, action.request)
                         if action.reads(outcome):
                             try:
                                 async for chunk in outcome.aiter_bytes():
@@ -50,7 +53,8 @@ class AsyncJunisClient(ClientBase[httpx.AsyncClient]):
                     continue
                 action = op.send(outcome)
         except StopIteration as stop:
-            return stop.value
+            result: T = stop.value
+            return result
 
     async def aclose(self) -> None:
         if self._owns_http:
@@ -58,7 +62,7 @@ class AsyncJunisClient(ClientBase[httpx.AsyncClient]):
 
     close = aclose
 
-    async def __aenter__(self) -> "AsyncJunisClient":
+    async def __aenter__(self) -> AsyncJunisClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -83,7 +87,7 @@ class AsyncJunisClient(ClientBase[httpx.AsyncClient]):
                system: str | None = None, session_id: str | None = None,
                agent: str | Agent | None = None, temperature: float | None = None,
                max_tokens: int | None = None, model: str | None = None,
-               extra_body: dict[str, Any] | None = None) -> "AsyncChatStream":
+               extra_body: dict[str, Any] | None = None) -> AsyncChatStream:
         """The answer as it is written: `async for` its `ChatChunk`s. The request is sent when
         the iteration (or the `async with` block) starts."""
         return AsyncChatStream(self, prompt, dict(
@@ -119,9 +123,8 @@ class AsyncJunisClient(ClientBase[httpx.AsyncClient]):
         item holds its exception instead of a result; the others are unaffected. A rate limit
         past the client's own retries pauses every item for the server's wait, then the item is
         tried again (up to 8 times)."""
-        if concurrency < 1:
-            raise ConfigurationError("concurrency must be at least 1.")
-        from .pool import run_tasks     # the bounded pool: cap, 429 gate, cancellation
+        from .pool import check_concurrency, run_tasks  # the bounded pool (loaded when used)
+        check_concurrency(concurrency)      # before anything is asked
         items = [item if isinstance(item, dict) else {"prompt": item} for item in prompts]
         if agent is not None:
             try:    # once, not once per item
@@ -144,7 +147,7 @@ class AsyncChatStream(StreamView):
     `interrupted=True` and the text that arrived. A broken stream raises `StreamError`."""
 
     _client: AsyncJunisClient
-    _gen: AsyncIterator[ChatChunk] | None
+    _gen: AsyncGenerator[ChatChunk, None] | None
 
     async def _open(self) -> StreamAssembler | None:
         if not self._started:
@@ -154,7 +157,7 @@ class AsyncChatStream(StreamView):
                 client._core.open_stream(self._prompt, **self._kwargs))
         return self._asm
 
-    async def _chunks(self) -> AsyncIterator[ChatChunk]:
+    async def _chunks(self) -> AsyncGenerator[ChatChunk, None]:
         asm = await self._open()
         response = self._response
         # The stream holds this generator: without `self` in its frame there is no cycle, so a
@@ -201,11 +204,13 @@ class AsyncChatStream(StreamView):
             asm.interrupt()
             await response.aclose()
         gen = self._gen
-        if gen is not None and not gen.ag_running:      # type: ignore[attr-defined]
-            await gen.aclose()                          # type: ignore[attr-defined]
+        # not while it awaits a read (another task stopping it): closing the response ends that
+        # read, and the loop with it
+        if gen is not None and not (isinstance(gen, AsyncGeneratorType) and gen.ag_running):
+            await gen.aclose()
         self._started = True
 
-    async def __aenter__(self) -> "AsyncChatStream":
+    async def __aenter__(self) -> AsyncChatStream:
         await self._open()
         return self
 

@@ -1,11 +1,15 @@
 """One process-wide cap on requests in flight, shared by every client (threads and event loops).
 
 The plan caps concurrent requests per key (Basic: 5); background cells, the chat panel and
-batches in one kernel would each stay under it alone and draw a 429 together. `ClientBase` takes a
+batches in one kernel would each stay under it alone and draw a 429 together. A client takes a
 slot around each HTTP request it sends (each attempt: a retry's backoff holds none) and gives it
 back when the response is closed, a stream's when it ends. Nothing is capped until `install()`
 (the IPython extension does it, as it installs the usage ledger) or `set_limit(n)`; a plain script
 is unaffected unless it asks.
+
+A client is handed its limiter when it is made (`limiter=`): by default the one installed at that
+moment (`INSTALLED`), kept for the client's life and by its `to_async()` twin; None: uncapped.
+Changing the installed limiter's `limit` reaches every client that holds it.
 
 A thread waits for a slot blocking; a coroutine awaits one without blocking its loop. Slots go in
 FIFO order. A thread that would wait for slots held by tasks of a loop that cannot run (its own
@@ -14,21 +18,32 @@ loop, blocked by this very wait, or one that answers no probe) would wait foreve
 """
 from __future__ import annotations
 
+import enum
 import sys
 import threading
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     import asyncio
 
 from ..errors import ConfigurationError
+from ._checks import whole_number
 
-__all__ = ["Limiter", "Slot", "LimitBusy", "DEFAULT_LIMIT", "install", "uninstall", "current",
-           "set_limit"]
+__all__ = ["Limiter", "Slot", "LimitBusy", "DEFAULT_LIMIT", "INSTALLED", "Installed", "install",
+           "uninstall", "current", "set_limit"]
 
 DEFAULT_LIMIT = 5       # the Basic plan's concurrent-request cap
 PROBE_S = 2.0           # how long a waiting thread gives a holder's loop to show it still runs
+
+
+class Installed(enum.Enum):
+    """The type of `INSTALLED` (a sentinel: `limiter=None` already means uncapped)."""
+    LIMITER = "the limiter installed when the client is made"
+
+
+INSTALLED: Final = Installed.LIMITER
+"""A client's default `limiter=`: whatever `current()` is when the client is made."""
 
 
 class LimitBusy(ConfigurationError):
@@ -40,7 +55,7 @@ class Slot:
 
     __slots__ = ("_limiter", "loop", "_released")
 
-    def __init__(self, limiter: "Limiter", loop: asyncio.AbstractEventLoop | None) -> None:
+    def __init__(self, limiter: Limiter, loop: asyncio.AbstractEventLoop | None) -> None:
         self._limiter = limiter
         self.loop = loop            # the loop of the task holding it; None: a thread
         self._released = False
@@ -59,14 +74,14 @@ class _Waiter:
     __slots__ = ("event", "loop", "future", "slot")
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None,
-                 future: "asyncio.Future[Slot] | None" = None) -> None:
+                 future: asyncio.Future[Slot] | None = None) -> None:
         self.event = threading.Event() if loop is None else None
         self.loop = loop
         self.future = future
         self.slot: Slot | None = None
 
 
-def _hand_over(future: "asyncio.Future[Slot]", slot: Slot) -> None:
+def _hand_over(future: asyncio.Future[Slot], slot: Slot) -> None:
     """On the waiter's loop: give it the slot, or give the slot back if it stopped waiting."""
     if future.done():
         slot.release()
@@ -81,7 +96,7 @@ class Limiter:
         self._lock = threading.Lock()
         self._held: set[Slot] = set()
         self._waiters: deque[_Waiter] = deque()
-        self._limit = _checked(limit)
+        self._limit = whole_number(limit, "the concurrency limit", 1)
         self.peak = 0
 
     @property
@@ -91,7 +106,7 @@ class Limiter:
     @limit.setter
     def limit(self, value: int) -> None:
         with self._lock:
-            self._limit = _checked(value)
+            self._limit = whole_number(value, "the concurrency limit", 1)
             self._grant()           # a higher limit lets waiters go at once
 
     @property
@@ -112,15 +127,16 @@ class Limiter:
         """Hand free slots to the waiters, first come first served (the lock is held)."""
         while self._waiters and len(self._held) < self._limit:
             waiter = self._waiters.popleft()
-            if waiter.loop is None:
+            loop, future = waiter.loop, waiter.future
+            if waiter.event is not None:                    # a thread
                 waiter.slot = self._take(None)
-                waiter.event.set()                          # type: ignore[union-attr]
+                waiter.event.set()
                 continue
-            if waiter.future is None or waiter.future.cancelled():
+            if loop is None or future is None or future.cancelled():
                 continue
-            waiter.slot = slot = self._take(waiter.loop)
+            waiter.slot = slot = self._take(loop)
             try:
-                waiter.loop.call_soon_threadsafe(_hand_over, waiter.future, slot)
+                loop.call_soon_threadsafe(_hand_over, future, slot)
             except RuntimeError:                            # its loop is closed: nobody waits
                 self._held.discard(slot)
 
@@ -150,14 +166,14 @@ class Limiter:
     def _stuck(self) -> bool:
         """Every slot is held by tasks of loops that do not run a callback within PROBE_S."""
         with self._lock:
-            loops = {s.loop for s in self._held}
-        if not loops or None in loops:
+            holders = [s.loop for s in self._held]
+        if not holders or None in holders:
             return False            # a thread holds one: it gives it back by itself
         ran = []
-        for loop in loops:
+        for loop in {loop for loop in holders if loop is not None}:
             seen = threading.Event()
             try:
-                loop.call_soon_threadsafe(seen.set)             # type: ignore[union-attr]
+                loop.call_soon_threadsafe(seen.set)
             except RuntimeError:
                 continue            # closed: its tasks will never give their slots back
             ran.append(seen)
@@ -192,13 +208,6 @@ class Limiter:
             raise
 
 
-def _checked(limit: Any) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ConfigurationError(f"the concurrency limit must be a whole number, 1 or more, "
-                                 f"not {limit!r}.")
-    return limit
-
-
 _current: Limiter | None = None
 _install_lock = threading.Lock()
 
@@ -231,13 +240,14 @@ def uninstall() -> None:
         _current = None
 
 
-def _running_loop() -> "asyncio.AbstractEventLoop | None":
+def _running_loop() -> asyncio.AbstractEventLoop | None:
     """The loop running this code; none can run while asyncio is not even imported (so loading
     the extension in a plain shell does not import it)."""
-    asyncio = sys.modules.get("asyncio")
-    if asyncio is None:
+    module = sys.modules.get("asyncio")
+    if module is None:
         return None
     try:
-        return asyncio.get_running_loop()
+        loop: asyncio.AbstractEventLoop = module.get_running_loop()
     except RuntimeError:
         return None
+    return loop

@@ -5,7 +5,7 @@ list at load without importing the client's machinery (httpx, asyncio) before th
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .types import CallRecord
 

@@ -1,4 +1,4 @@
-"""One bounded pool for many calls: a concurrency cap, a shared 429 gate, interrupts, a progress hook.
+"""One bounded pool for many calls: a concurrency cap, a shared 429 gate, interrupts, progress.
 
 `AsyncJunisClient.map` (tasks), `ask_many` and `frames.messages` (threads over the blocking
 client) all run here. It lives in the client floor because `map` is a client method and the
@@ -36,17 +36,19 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
-from ..errors import ConfigurationError, JunisError, RateLimitError
+from ..errors import JunisError, RateLimitError
+from ._checks import whole_number
 
-__all__ = ["Gate", "Pacer", "Results", "Stopped", "UNFINISHED", "run_threads", "run_tasks"]
+__all__ = ["Gate", "Pacer", "Results", "Stopped", "UNFINISHED", "run_threads", "run_tasks",
+           "check_concurrency", "outcome_rate_limit"]
 
 T = TypeVar("T")
 Item = TypeVar("Item")
 Progress = Callable[[int, int], None]
 OnOutcome = Callable[[int, Any], None]      # (index, outcome), as each item finishes
-Observe = Callable[[Any], Any]              # outcome -> its RateLimitInfo, or None
+Observe = Callable[[Any], object]           # outcome -> its RateLimitInfo, or None
 
 DEFAULT_WAIT = 1.0      # seconds, when a 429 names no wait
 MAX_WAIT = 120.0
@@ -62,7 +64,7 @@ class _Unfinished:
         return "UNFINISHED"
 
 
-UNFINISHED: Any = _Unfinished()
+UNFINISHED: Final = _Unfinished()
 """The outcome of an item the pool was stopped before it finished."""
 
 
@@ -92,7 +94,7 @@ class Gate:
         return True
 
 
-def rate_limit_of(outcome: Any) -> Any:
+def outcome_rate_limit(outcome: object) -> object:
     """The default `observe`: the `rate_limit` a result (or an exception) carries, if any."""
     return getattr(outcome, "rate_limit", None)
 
@@ -117,7 +119,7 @@ class Pacer:
         self._started = 0
         self._next_at = 0.0
 
-    def seen(self, info: Any, seq: int | None = None) -> None:
+    def seen(self, info: object, seq: int | None = None) -> None:
         remaining = getattr(info, "remaining", None)
         reset = getattr(info, "reset", None)
         if remaining is None or reset is None:
@@ -177,11 +179,15 @@ class Results(Generic[T]):
     interrupted: BaseException | None = None
 
 
-def _check(concurrency: int, retries: int) -> None:
-    if concurrency < 1:
-        raise ConfigurationError("concurrency must be at least 1.")
-    if retries < 0:
-        raise ConfigurationError("rate_limit_retries must be 0 or more.")
+def check_concurrency(concurrency: object) -> int:
+    """A pool's `concurrency`: a whole number of workers, 1 or more (NaN, infinity or 2.5 would
+    start no worker, or fail deep in asyncio or the executor, or hang)."""
+    return whole_number(concurrency, "concurrency", 1)
+
+
+def _check(concurrency: object, retries: object) -> None:
+    check_concurrency(concurrency)
+    whole_number(retries, "rate_limit_retries", 0)
 
 
 # --- threads ----------------------------------------------------------------------------------
@@ -202,9 +208,10 @@ class _Unstarted:
             self.n -= 1
 
 
-class _Turns:
-    """What a worker decides around each call, the same for threads and tasks (the drivers only
-    wait differently): a slot in the pace, and after the call, whether a 429 is tried again."""
+class _Schedule:
+    """When each call of the pool may start and whether it goes again: the decisions a worker
+    makes around each call, the same for threads and tasks (the drivers only wait differently):
+    before it, a start time from the pacer; after it, whether a 429 is tried again."""
 
     def __init__(self, gate: Gate, pace: Pacer, unstarted: _Unstarted, observe: Observe) -> None:
         self.gate, self.pace, self.unstarted, self.observe = gate, pace, unstarted, observe
@@ -220,7 +227,7 @@ class _Turns:
         self.pace.seen(self.observe(exc), seq)
         return isinstance(exc, RateLimitError) and self.gate.retry(exc, tried)
 
-    def succeeded(self, result: Any, seq: int) -> None:
+    def succeeded(self, result: object, seq: int) -> None:
         self.pace.seen(self.observe(result), seq)
 
 
@@ -229,7 +236,7 @@ def run_threads(fn: Callable[[Item], T], items: Sequence[Item], *, concurrency: 
                 catch: tuple[type[BaseException], ...] = (JunisError,),
                 progress: Progress | None = None, name: str = "junis-pool",
                 on_outcome: OnOutcome | None = None, pacer: Pacer | None = None,
-                observe: Observe = rate_limit_of,
+                observe: Observe = outcome_rate_limit,
                 stop: threading.Event | None = None) -> Results[T]:
     """`fn(item)` for every item on at most `concurrency` worker threads. From a notebook cell,
     call it on the thread that receives Ctrl-C (the cell's): that is where the interrupt is
@@ -244,17 +251,17 @@ def run_threads(fn: Callable[[Item], T], items: Sequence[Item], *, concurrency: 
     if not n:
         return results
     gate = Gate(rate_limit_retries)
-    turns = _Turns(gate, pacer if pacer is not None else Pacer(), _Unstarted(n), observe)
+    schedule = _Schedule(gate, pacer if pacer is not None else Pacer(), _Unstarted(n), observe)
     stop = stop if stop is not None else threading.Event()
     stopped_by_caller = stop.is_set
 
-    def attempt(item: Item) -> T:
+    def attempt(item: Item) -> T | _Unfinished:
         tried = 0
         while True:
             while (left := gate.left()) > 0 and not stop.wait(left):
                 pass
             while not stop.is_set():
-                granted, wait, seq = turns.reserve(tried)
+                granted, wait, seq = schedule.reserve(tried)
                 if granted:
                     break
                 stop.wait(wait)
@@ -263,14 +270,14 @@ def run_threads(fn: Callable[[Item], T], items: Sequence[Item], *, concurrency: 
             try:
                 result = fn(item)
             except BaseException as exc:
-                if not turns.failed(exc, seq, tried):
+                if not schedule.failed(exc, seq, tried):
                     raise
                 tried += 1
                 continue
-            turns.succeeded(result, seq)
+            schedule.succeeded(result, seq)
             return result
 
-    def take(future: Future[T], index: int) -> None:
+    def take(future: Future[T | _Unfinished], index: int) -> None:
         try:
             results.outcomes[index] = future.result()
         except catch as exc:
@@ -314,7 +321,7 @@ async def run_tasks(fn: Callable[[Item], Awaitable[T]], items: Sequence[Item], *
                     catch: tuple[type[BaseException], ...] = (JunisError,),
                     progress: Progress | None = None, on_outcome: OnOutcome | None = None,
                     pacer: Pacer | None = None,
-                    observe: Observe = rate_limit_of) -> Results[T]:
+                    observe: Observe = outcome_rate_limit) -> Results[T]:
     """`await fn(item)` for every item on at most `concurrency` tasks. Cancelling the caller
     cancels the calls in flight; the caller must re-raise `Results.interrupted`. `on_outcome`,
     `progress`, `pacer` and `observe` as in `run_threads`."""
@@ -322,7 +329,7 @@ async def run_tasks(fn: Callable[[Item], Awaitable[T]], items: Sequence[Item], *
     n = len(items)
     results: Results[T] = Results([UNFINISHED] * n)
     gate = Gate(rate_limit_retries)
-    turns = _Turns(gate, pacer if pacer is not None else Pacer(), _Unstarted(n), observe)
+    schedule = _Schedule(gate, pacer if pacer is not None else Pacer(), _Unstarted(n), observe)
     todo = iter(range(n))
     finished = 0
 
@@ -332,18 +339,18 @@ async def run_tasks(fn: Callable[[Item], Awaitable[T]], items: Sequence[Item], *
             while (left := gate.left()) > 0:
                 await _sleep(left)
             while True:
-                granted, wait, seq = turns.reserve(tried)
+                granted, wait, seq = schedule.reserve(tried)
                 if granted:
                     break
                 await _sleep(wait)
             try:
                 result = await fn(item)
             except Exception as exc:     # a cancellation is not an outcome: it passes through
-                if not turns.failed(exc, seq, tried):
+                if not schedule.failed(exc, seq, tried):
                     raise
                 tried += 1
                 continue
-            turns.succeeded(result, seq)
+            schedule.succeeded(result, seq)
             return result
 
     async def worker() -> None:

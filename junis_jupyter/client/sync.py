@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Iterator, TypeVar
+from collections.abc import Generator, Iterator
+from types import GeneratorType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from ._actions import Op, Sleep
 from ._assembler import StreamAssembler
-from ._base import READ_ERRORS, ClientBase, StreamView
+from ._base import READ_ERRORS, ClientBase, StreamView, send_sync
 from .types import Agent, ChatChunk, ChatResult, Message, Session, SessionStatus
 
 if TYPE_CHECKING:
@@ -30,16 +32,17 @@ class JunisClient(ClientBase[httpx.Client]):
 
     def _drive(self, op: Op[T]) -> T:
         """Run an operation of the core: do what it asks, hand it back what happened."""
-        send = self._http.send
+        http, limiter = self._http, self._core.limiter
         try:
             action = next(op)
             while True:
+                outcome: httpx.Response | None
                 try:
-                    if type(action) is Sleep:
+                    if isinstance(action, Sleep):
                         _sleep(action.seconds)
                         outcome = None
                     else:
-                        outcome = send(action.request, stream=True, follow_redirects=False)
+                        outcome = send_sync(http, limiter, action.request)
                         if action.reads(outcome):
                             try:
                                 for chunk in outcome.iter_bytes():
@@ -52,11 +55,12 @@ class JunisClient(ClientBase[httpx.Client]):
                     continue
                 action = op.send(outcome)
         except StopIteration as stop:
-            return stop.value
+            result: T = stop.value
+            return result
 
-    def to_async(self) -> "AsyncJunisClient":
-        """An AsyncJunisClient with this client's key, URL, timeouts, retries and observers (for
-        the chat panel, which streams on the kernel's event loop)."""
+    def to_async(self) -> AsyncJunisClient:
+        """An AsyncJunisClient with this client's key, URL, timeouts, retries, observers and
+        limiter (for the chat panel, which streams on the kernel's event loop)."""
         from .aio import AsyncJunisClient
         return AsyncJunisClient._from_core(self._core.twin())
 
@@ -64,7 +68,7 @@ class JunisClient(ClientBase[httpx.Client]):
         if self._owns_http:
             self._http.close()
 
-    def __enter__(self) -> "JunisClient":
+    def __enter__(self) -> JunisClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -88,7 +92,7 @@ class JunisClient(ClientBase[httpx.Client]):
                system: str | None = None, session_id: str | None = None,
                agent: str | Agent | None = None, temperature: float | None = None,
                max_tokens: int | None = None, model: str | None = None,
-               extra_body: dict[str, Any] | None = None) -> "ChatStream":
+               extra_body: dict[str, Any] | None = None) -> ChatStream:
         """The answer as it is written: iterate for `ChatChunk`s. The request is sent when the
         iteration (or the `with` block) starts."""
         return ChatStream(self, prompt, dict(
@@ -121,7 +125,7 @@ class ChatStream(StreamView):
     that arrived. A stream that breaks raises `StreamError` with the partial text."""
 
     _client: JunisClient
-    _gen: Iterator[ChatChunk] | None
+    _gen: Generator[ChatChunk, None, None] | None
 
     def _open(self) -> StreamAssembler | None:
         if not self._started:
@@ -131,7 +135,7 @@ class ChatStream(StreamView):
                 client._core.open_stream(self._prompt, **self._kwargs))
         return self._asm
 
-    def _chunks(self) -> Iterator[ChatChunk]:
+    def _chunks(self) -> Generator[ChatChunk, None, None]:
         asm = self._open()
         response = self._response
         # The stream holds this generator: without `self` in its frame there is no cycle, so a
@@ -176,11 +180,12 @@ class ChatStream(StreamView):
             asm.interrupt()
             response.close()
         gen = self._gen
-        if gen is not None and not gen.gi_running:      # type: ignore[attr-defined]
-            gen.close()                                 # type: ignore[attr-defined]
+        # not while it runs (another thread stopping it): that read ends, and the loop with it
+        if gen is not None and not (isinstance(gen, GeneratorType) and gen.gi_running):
+            gen.close()
         self._started = True
 
-    def __enter__(self) -> "ChatStream":
+    def __enter__(self) -> ChatStream:
         self._open()
         return self
 

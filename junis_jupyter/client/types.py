@@ -12,7 +12,7 @@ class Usage:
     completion_tokens: int = 0
     total_tokens: int = 0
 
-    def __add__(self, other: "Usage") -> "Usage":
+    def __add__(self, other: Usage) -> Usage:
         return Usage(self.prompt_tokens + other.prompt_tokens,
                      self.completion_tokens + other.completion_tokens,
                      self.total_tokens + other.total_tokens)
@@ -127,7 +127,9 @@ class CallRecord:
     session_id: str | None
     stream: bool
     status: int | None                  # HTTP status of the final attempt (None: no answer)
-    error_code: str | None              # server code, or a client kind: "connection_error", "timeout", "stream_error", "interrupted"
+    # the server's code, or the client's kind: "connection_error", "timeout", "stream_error",
+    # "interrupted"
+    error_code: str | None
     usage: Usage | None
     latency_s: float
     first_token_s: float | None

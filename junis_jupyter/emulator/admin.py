@@ -1,7 +1,9 @@
-"""`/_emulator/*`: test-only controls (faults, extra keys, statistics). Mounted only with --admin."""
+"""`/_emulator/*`: test-only controls (faults, extra keys, statistics), mounted with --admin."""
 from __future__ import annotations
 
 from . import _requires_extra  # noqa: F401  (first: no extra, one clear line)
+
+# isort: split
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route

@@ -10,6 +10,8 @@ from functools import cached_property
 from typing import Any
 
 from . import _requires_extra  # noqa: F401  (first: no extra, one clear line)
+
+# isort: split
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -108,7 +110,7 @@ async def completion(emulator: Emulator, request: Request, record: KeyRecord,
         text, cut = truncate_tokens(text, body.max_tokens)
         finish_reason = "length" if cut else "stop"
         if directives.chunks is not None and len(text) < directives.chunks:
-            text = fit(text, directives.chunks)     # what split_pieces streams: the whole answer too
+            text = fit(text, directives.chunks)     # what split_pieces streams: the whole answer
     if session is None:
         session = store.new_session()
     agent_name = agent["name"] if agent else "Orchestrator"
@@ -168,7 +170,8 @@ class StreamingCompletion:
                     await gone.wait()
                 return
             if not gone.is_set():
-                await send({"type": "http.response.body", "body": ending.encode(), "more_body": False})
+                await send({"type": "http.response.body", "body": ending.encode(),
+                            "more_body": False})
         finally:
             watcher.cancel()
             self.turn.finish(self.turn.delivered(self.sent), self.usage)
@@ -182,8 +185,8 @@ class StreamingCompletion:
         batch: list[str] = []
         size = 0
         for index in range(len(pieces) + 1):
-            if index == stop_at:
-                tail = self._fault_event(fault)   # type: ignore[arg-type]
+            if index == stop_at and fault is not None:
+                tail = self._fault_event(fault)
                 if tail == ABORT:
                     await _send(send, batch)
                     return ABORT
@@ -227,7 +230,8 @@ class StreamingCompletion:
 
 async def _send(send: Send, batch: list[str]) -> None:
     if batch:
-        await send({"type": "http.response.body", "body": "".join(batch).encode(), "more_body": True})
+        await send({"type": "http.response.body", "body": "".join(batch).encode(),
+                    "more_body": True})
 
 
 async def _wait(gone: asyncio.Event, seconds: float) -> bool:

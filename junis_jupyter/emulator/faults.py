@@ -46,7 +46,8 @@ def parse_fault(raw: Any, index: int) -> Fault:
     for name, value in raw.items():
         if name not in allowed:
             raise ValueError(f"{where}.{name} is not a field of a {kind} fault")
-        if isinstance(value, bool) and allowed[name] is not bool or not isinstance(value, allowed[name]):
+        wanted = allowed[name]
+        if isinstance(value, bool) and wanted is not bool or not isinstance(value, wanted):
             raise ValueError(f"{where}.{name} has the wrong type")
     fault = Fault(**raw)
     if fault.count < 1 or fault.after < 0 or fault.seconds < 0:

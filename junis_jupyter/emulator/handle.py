@@ -64,7 +64,7 @@ class EmulatorHandle(ABC):
     def stop(self) -> None:
         """Stop the server and release its port."""
 
-    def __enter__(self) -> "EmulatorHandle":
+    def __enter__(self) -> EmulatorHandle:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -11,16 +11,20 @@ from .options import PLANS, EmulatorOptions
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8765, help="port; 0 picks a free one (default 8765)")
+    parser.add_argument("--port", type=int, default=8765,
+                        help="port; 0 picks a free one (default 8765)")
     parser.add_argument("--plan", choices=sorted(PLANS), default="pro",
-                        help="plan of the printed key: basic 60 rpm/5 concurrent, pro 300/20 (default pro)")
+                        help="plan of the printed key: basic 60 rpm/5 concurrent, pro 300/20 "
+                             "(default pro)")
     parser.add_argument("--key", help="use this API key instead of a random one")
-    parser.add_argument("--credits", type=int, help="credits of the printed key (default 1,000,000)")
+    parser.add_argument("--credits", type=int,
+                        help="credits of the printed key (default 1,000,000)")
     parser.add_argument("--token-delay", type=float, default=0.01, metavar="S",
                         help="seconds between streamed chunks (default 0.01)")
     parser.add_argument("--state", metavar="FILE", help="keep sessions and keys in this JSON file")
     parser.add_argument("--rpm", type=int, help="override the plan's requests per minute")
-    parser.add_argument("--concurrency", type=int, help="override the plan's concurrent-request cap")
+    parser.add_argument("--concurrency", type=int,
+                        help="override the plan's concurrent-request cap")
     parser.add_argument("--admin", action="store_true",
                         help="enable /_emulator/* (faults, extra keys, statistics): for tests only")
 
@@ -35,7 +39,7 @@ def serve(options: EmulatorOptions) -> int:
     from ._extra import MissingExtraError
     try:
         from .server import base_url, bind, build_server
-    except MissingExtraError as exc:          # starlette or uvicorn absent: one line, not a traceback
+    except MissingExtraError as exc:      # starlette or uvicorn absent: one line, no traceback
         print(exc, file=sys.stderr)
         return 1
     from .store import StateError
@@ -44,7 +48,8 @@ def serve(options: EmulatorOptions) -> int:
     try:
         sock = bind(options.host, options.port)
     except OSError as exc:
-        print(f"Cannot listen on {options.host}:{options.port}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"Cannot listen on {options.host}:{options.port}: {exc.strerror or exc}",
+              file=sys.stderr)
         return 1
     try:
         server, emulator = build_server(options)

@@ -8,6 +8,8 @@ import logging
 import uuid
 
 from . import _requires_extra  # noqa: F401  (first: no extra, one clear line)
+
+# isort: split
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -78,8 +80,8 @@ class EmulatorMiddleware:
             if status[0] != _NO_RESPONSE:
                 raise
             logger.exception("emulator error on %s %s", scope["method"], scope["path"])
-            await json_response(error_body(500, "server_error", "The emulator failed unexpectedly."),
-                                500)(scope, receive, send)
+            body = error_body(500, "server_error", "The emulator failed unexpectedly.")
+            await json_response(body, 500)(scope, receive, send)
 
     async def _reset(self, scope: Scope, receive: Receive) -> None:
         """Drop the TCP connection without a byte of response."""
@@ -92,7 +94,9 @@ class EmulatorMiddleware:
 
 
 def _status_response(fault: Fault) -> Response:
-    retry_after = fault.retry_after if fault.retry_after is not None else (1 if fault.status == 429 else None)
+    retry_after = fault.retry_after
+    if retry_after is None and fault.status == 429:
+        retry_after = 1
     headers = [] if retry_after is None else [(b"retry-after", f"{retry_after:g}".encode())]
     return json_response(error_body(fault.status, fault.code, fault.message), fault.status, headers)
 

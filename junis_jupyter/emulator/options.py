@@ -1,4 +1,4 @@
-"""What an emulator is started with: one dataclass shared by the CLI, the thread and the process runners."""
+"""What an emulator is started with: one dataclass for the CLI, the thread and process runners."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

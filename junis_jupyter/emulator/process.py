@@ -47,7 +47,7 @@ def _command(options: dict[str, Any]) -> list[str]:
     return command
 
 
-def _read_lines(stream: IO[str], lines: "queue.Queue[str | None]") -> None:
+def _read_lines(stream: IO[str], lines: queue.Queue[str | None]) -> None:
     with stream:
         for line in stream:
             lines.put(line)
@@ -74,7 +74,7 @@ def start_emulator_process(timeout: float = 20.0, **options: Any) -> EmulatorPro
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(_command(options), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, env=env)
-    lines: "queue.Queue[str | None]" = queue.Queue()
+    lines: queue.Queue[str | None] = queue.Queue()
     stdout_reader = threading.Thread(target=_read_lines, args=(process.stdout, lines), daemon=True)
     stdout_reader.start()
     found: dict[str, str] = {}

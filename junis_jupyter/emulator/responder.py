@@ -33,23 +33,26 @@ class Directives:
 
 def parse_directives(prompt: str) -> tuple[Directives, str]:
     """The directives found in `prompt`, and the prompt without them."""
-    found: dict[str, object] = {}
+    counts: dict[str, int] = {}
+    echo = False
+    delay: float | None = None
     for name, value in DIRECTIVE_RE.findall(prompt):
         try:
             if name == "echo":
-                found["echo"] = True
+                echo = True
             elif name == "delay":
-                found["delay"] = float(value)
-                if not 0 <= found["delay"] <= 3600:   # type: ignore[operator]
+                delay = float(value)
+                if not 0 <= delay <= 3600:
                     raise ValueError
             else:
-                found[name] = int(value)
-                limit = MAX_CHUNKS if name == "chunks" else MAX_SIZE
-                if not 1 <= found[name] <= limit:   # type: ignore[operator]
+                counts[name] = count = int(value)
+                if not 1 <= count <= (MAX_CHUNKS if name == "chunks" else MAX_SIZE):
                     raise ValueError
         except ValueError:
             raise DirectiveError(f"directive [[{name}={value}]] has an invalid value") from None
-    return Directives(**found), DIRECTIVE_RE.sub("", prompt)   # type: ignore[arg-type]
+    directives = Directives(chunks=counts.get("chunks"), size=counts.get("size"), echo=echo,
+                            delay=delay)
+    return directives, DIRECTIVE_RE.sub("", prompt)
 
 
 def compose(prompt: str) -> str:
@@ -88,7 +91,8 @@ def fit(text: str, size: int) -> str:
 
 
 def split_pieces(text: str, chunks: int | None) -> list[str]:
-    """Cut `text` into streaming pieces: exactly `chunks` of them when asked, else a few characters each."""
+    """Cut `text` into streaming pieces: exactly `chunks` of them when asked, else a few
+    characters each."""
     if chunks is not None:
         if len(text) < chunks:
             text = fit(text, chunks)

@@ -1,9 +1,12 @@
 """The contract's endpoints, each behind the same gate: auth, rate limit, concurrency slot."""
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from . import _requires_extra  # noqa: F401  (first: no extra, one clear line)
+
+# isort: split
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -69,7 +72,8 @@ async def agents(emulator: Emulator, request: Request, record: KeyRecord) -> ASG
 async def sessions(emulator: Emulator, request: Request, record: KeyRecord) -> ASGIApp:
     require(record, "sessions:read")
     page, size = page_params(request)
-    items, envelope = _page([s.summary() for s in emulator.store.sessions_newest_first()], page, size)
+    summaries = [s.summary() for s in emulator.store.sessions_newest_first()]
+    items, envelope = _page(summaries, page, size)
     return json_response({"sessions": items, **envelope})
 
 
@@ -95,8 +99,9 @@ async def messages(emulator: Emulator, request: Request, record: KeyRecord) -> A
 async def status(emulator: Emulator, request: Request, record: KeyRecord) -> ASGIApp:
     require(record, "sessions:read")
     session = _session(emulator, request)
+    status = "processing" if emulator.processing(session.session_id) else "idle"
     return json_response({"session_id": session.session_id,
-                          "status": "processing" if emulator.processing(session.session_id) else "idle",
+                          "status": status,
                           "is_active": session.is_active,
                           "last_update_time": session.last_update_time})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from .faults import FaultQueue
 from .limits import Limiter, Quota
@@ -55,7 +56,7 @@ class Emulator:
         self.stats = Stats()
         # peer address -> transport, filled by the server's protocol; lets a `reset` fault drop
         # the TCP connection without an HTTP response
-        self.transports: dict[tuple, asyncio.BaseTransport] = {}
+        self.transports: dict[tuple[Any, ...], asyncio.Transport] = {}
         self._processing: Counter = Counter()
 
     @property
@@ -91,10 +92,12 @@ class Emulator:
         if quota.remaining <= 0:
             raise ApiError(429, "rate_limit_exceeded",
                            f"Rate limit exceeded: {record.rpm} requests per minute on this key.",
-                           headers=quota.headers() + [(b"retry-after", str(quota.retry_after()).encode())])
+                           headers=[*quota.headers(),
+                                    (b"retry-after", str(quota.retry_after()).encode())])
         if not self.limiter.acquire(record.key, record.concurrency):
             raise ApiError(429, "rate_limit_exceeded",
-                           f"Too many concurrent requests: at most {record.concurrency} at once on this key.",
+                           f"Too many concurrent requests: at most {record.concurrency} at once "
+                           "on this key.",
                            headers=quota.headers() + [(b"retry-after", b"1")])
         self.limiter.count(record.key)
 

@@ -6,23 +6,26 @@ import socket
 from typing import Any
 
 from . import _requires_extra  # noqa: F401  (first: no extra, one clear line)
+
+# isort: split
 import uvicorn
 
 from .app import create_app
 from .options import EmulatorOptions
 from .runtime import Emulator
 
-try:        # uvicorn's faster parser when httptools is installed (its module imports it); h11 otherwise
+# uvicorn's faster parser when httptools is installed (its module imports it); h11 otherwise
+try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _BaseProtocol
-except ImportError:
-    from uvicorn.protocols.http.h11_impl import H11Protocol as _BaseProtocol
+except ImportError:      # either is uvicorn's HTTP protocol; mypy types the name as the first
+    from uvicorn.protocols.http.h11_impl import H11Protocol as _BaseProtocol  # type: ignore[assignment]
 
 
-def tracked_protocol(transports: dict[tuple, asyncio.BaseTransport]) -> type:
+def tracked_protocol(transports: dict[tuple[Any, ...], asyncio.Transport]) -> type:
     """uvicorn's HTTP protocol, remembering each connection's transport by peer address so that a
     `reset` fault can drop the connection without any response."""
 
-    class TrackedProtocol(_BaseProtocol):   # type: ignore[misc, valid-type]
+    class TrackedProtocol(_BaseProtocol):
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
             if self.client:
@@ -53,9 +56,11 @@ def base_url(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def build_server(options: EmulatorOptions, *, log_level: str = "warning") -> tuple[uvicorn.Server, Emulator]:
+def build_server(options: EmulatorOptions, *, log_level: str = "warning"
+                 ) -> tuple[uvicorn.Server, Emulator]:
     emulator = Emulator(options)
-    config = uvicorn.Config(create_app(emulator=emulator), http=tracked_protocol(emulator.transports),
+    config = uvicorn.Config(create_app(emulator=emulator),
+                            http=tracked_protocol(emulator.transports),
                             lifespan="off", access_log=False, log_level=log_level,
                             log_config=None, timeout_graceful_shutdown=1, timeout_keep_alive=30)
     return uvicorn.Server(config), emulator

@@ -25,7 +25,8 @@ _SEEDED_AT = "2025-01-01T00:00:00.000Z"
 
 # name, agent_type, description, model, is_active
 _SEED = [
-    ("Orchestrator", "ORCHESTRATOR", "Routes each request to the right agent.", "junis-orchestrator", True),
+    ("Orchestrator", "ORCHESTRATOR", "Routes each request to the right agent.",
+     "junis-orchestrator", True),
     ("Research", "LLM_AGENT", "Finds and summarises sources.", "gemini/gemini-2.5-flash", True),
     ("Writer", "LLM_AGENT", "Drafts and edits prose.", "anthropic/claude-sonnet-4", True),
     ("Analyst", "LLM_AGENT", "Reads tables and explains numbers.", "openai/gpt-4.1", True),
@@ -118,7 +119,8 @@ class Store:
 
     # keys -----------------------------------------------------------------------------------
     def add_key(self, *, scopes: list[str] | None = None, credits: int | None = None,
-                plan: str = "pro", rpm: int | None = None, concurrency: int | None = None) -> KeyRecord:
+                plan: str = "pro", rpm: int | None = None, concurrency: int | None = None
+                ) -> KeyRecord:
         plan_rpm, plan_concurrency = PLANS.get(plan, (0, 0))
         record = KeyRecord(new_key(), list(ALL_SCOPES if scopes is None else scopes), plan,
                            plan_rpm if rpm is None else rpm,
@@ -141,8 +143,9 @@ class Store:
         session.activity = self._activity
         session.last_update_time = now_iso()
 
-    def add_message(self, session: Session, role: str, content: str, *, agent_name: str | None = None,
-                    usage: dict[str, int] | None = None) -> Message:
+    def add_message(self, session: Session, role: str, content: str, *,
+                    agent_name: str | None = None, usage: dict[str, int] | None = None
+                    ) -> Message:
         message = Message("msg_" + uuid.uuid4().hex, role, content, now_iso(), agent_name, usage)
         session.messages.append(message)
         self.touch(session)
@@ -153,7 +156,8 @@ class Store:
 
     # persistence ----------------------------------------------------------------------------
     def save(self) -> None:
-        """Write the whole state atomically (temp file + rename): a crash never leaves half a file."""
+        """Write the whole state atomically (temp file + rename): a crash never leaves half a
+        file."""
         if not self.path:
             return
         # the records go to JSON as their __dict__ (no asdict copy), in one C-encoded json.dumps
@@ -190,6 +194,7 @@ class Store:
                 self.sessions[session.session_id] = session
                 self._activity = max(self._activity, session.activity)
         except (AttributeError, TypeError) as exc:
-            raise StateError(f"Cannot read emulator state {self.path}: unexpected content ({exc})") from None
+            raise StateError(f"Cannot read emulator state {self.path}: unexpected content "
+                             f"({exc})") from None
         return data.get("primary_key")
 

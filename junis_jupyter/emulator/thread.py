@@ -27,7 +27,7 @@ class EmulatorThread(EmulatorHandle):
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
                                         name=f"junis-emulator {self.url}", daemon=True)
 
-    def start(self, timeout: float = 10.0) -> "EmulatorThread":
+    def start(self, timeout: float = 10.0) -> EmulatorThread:
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
@@ -45,5 +45,6 @@ class EmulatorThread(EmulatorHandle):
 
 
 def start_emulator_thread(**options: Any) -> EmulatorThread:
-    """Start an emulator on a free loopback port in this process (admin routes on, no delay by default)."""
+    """Start an emulator on a free loopback port in this process (admin routes on, no delay by
+    default)."""
     return EmulatorThread(EmulatorOptions(**{**RUNNER_DEFAULTS, **options})).start()

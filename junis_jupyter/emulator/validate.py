@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import _requires_extra  # noqa: F401  (first: no extra, one clear line)
+
+# isort: split
 from starlette.requests import Request
 
 from .wire import ApiError
@@ -78,7 +80,7 @@ def chat_message(message: Any, where: str) -> dict[str, str]:
     if not isinstance(message, dict):
         raise invalid(f"Invalid '{where}': must be an object with 'role' and 'content'.")
     role, content = message.get("role"), message.get("content")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise invalid(f"Invalid '{where}.role': must be one of {', '.join(ROLES)}.")
     name = message.get("name")
     if name is not None and not isinstance(name, str):
@@ -95,7 +97,8 @@ def chat_message(message: Any, where: str) -> dict[str, str]:
     if content is None and role == "assistant":
         raise invalid(f"Invalid '{where}.content': must be a string or a list of content parts "
                       "(null only beside 'tool_calls').")
-    return {"role": STORED_ROLE.get(role, role), "content": text_content(content, f"{where}.content")}
+    return {"role": STORED_ROLE.get(role, role),
+            "content": text_content(content, f"{where}.content")}
 
 
 def chat_request(body: Any) -> ChatRequest:
@@ -134,8 +137,10 @@ def chat_request(body: Any) -> ChatRequest:
         request.max_tokens = value
     options = body.get("stream_options")
     if options is not None:
-        if not isinstance(options, dict) or not isinstance(options.get("include_usage", False), bool):
-            raise invalid("Invalid 'stream_options': must be an object like {\"include_usage\": true}.")
+        if not isinstance(options, dict) \
+                or not isinstance(options.get("include_usage", False), bool):
+            raise invalid("Invalid 'stream_options': must be an object like "
+                          "{\"include_usage\": true}.")
         request.include_usage = bool(options.get("include_usage"))
     return request
 

@@ -5,6 +5,8 @@ import json
 from typing import Any
 
 from . import _requires_extra  # noqa: F401  (first: no extra, one clear line)
+
+# isort: split
 from starlette.responses import Response
 
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
@@ -19,7 +21,8 @@ _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class ApiError(Exception):
-    """Raised inside handlers; turned into the contract's error body by the app's exception handler."""
+    """Raised inside handlers; the app's exception handler turns it into the contract's error
+    body."""
 
     def __init__(self, status: int, code: str, message: str, *,
                  headers: list[tuple[bytes, bytes]] | None = None) -> None:

@@ -320,17 +320,31 @@ def test_keys_are_sent_only_in_the_header(canary_emulator: Any) -> None:
     assert all(r.headers["x-api-key"] == CANARY for r in seen)
 
 
+# Ids that cannot be one path segment: quoting leaves them as they are, and the URL resolves them
+# away (`/sessions/../messages` is `/messages`, `/sessions/./status` is `/sessions/status`).
+NOT_SEGMENTS = ["..", ".", ""]
+
+
 @pytest.mark.parametrize("session_id", ["../../agents", "x/../../v1/chat/completions",
-                                        "a?page=1&page_size=100", "a#frag", "%2e%2e%2fagents"])
+                                        "a?page=1&page_size=100", "a#frag", "%2e%2e%2fagents",
+                                        "...", ".%2e", *NOT_SEGMENTS])
 def test_ids_cannot_steer_requests_to_other_paths(canary_emulator: Any, session_id: str) -> None:
-    """A session id is one path segment on the wire, whatever it holds."""
+    """A session id is one path segment on the wire, whatever it holds; an id that cannot be one
+    is refused before any request, in one line that names it."""
     seen: list[httpx.Request] = []
     with JunisClient(CANARY, canary_emulator.url,
                      http_client=httpx.Client(event_hooks={"request": [seen.append]})) as client:
         with pytest.raises(JunisError) as info:
             client.messages(session_id)
-        with pytest.raises(JunisError):
+        with pytest.raises(JunisError) as status_info:
             client.session_status(session_id)
+    if session_id in NOT_SEGMENTS:
+        assert seen == []
+        for error in (info.value, status_info.value):
+            assert isinstance(error, ConfigurationError) and "session id" in str(error)
+            assert (repr(session_id) if session_id else "empty") in str(error)
+            assert "\n" not in str(error)
+        return
     # The server may decode %2F and miss the route (not_found): either way it found no session.
     assert getattr(info.value, "code", None) in ("session_not_found", "not_found")
     for request in seen:

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from junis_jupyter.client._actions import Send, Sleep
-from junis_jupyter.client._bodies import (items_of, parse_agent, parse_chat, parse_message,
-                                          parse_time, parse_usage)
+from junis_jupyter.client._bodies import (items_of, parse_agent, parse_chat, parse_json,
+                                          parse_message, parse_time, parse_usage)
 from junis_jupyter.client._core import Core
 from junis_jupyter.client._failures import error_from_response
 from junis_jupyter.client._headers import parse_rate_limit, parse_retry_after
@@ -512,3 +512,16 @@ def test_lenient_listing_shapes() -> None:
 def test_loopback_hosts(host: str, loopback: bool) -> None:
     from junis_jupyter.config import is_loopback
     assert is_loopback(host) is loopback
+
+
+def test_parse_json_mends_lone_surrogates_and_keeps_pairs() -> None:
+    """A lone surrogate, in either case and in keys too, becomes U+FFFD; an escaped pair (an
+    emoji) and other escapes are as json.loads makes them; as deep as json.loads goes, no
+    RecursionError."""
+    assert parse_json('{"k\\udfff": ["\\uD800a", {"b": "\\ud83d\\ude00 \\u00e9"}]}') == {
+        "k\ufffd": ["\ufffda", {"b": "\U0001F600 \u00e9"}]}
+    assert parse_json('"\\uDBFF\\uDBFF"') == "\ufffd\ufffd"
+    deep = parse_json("[" * 950 + '"\\uDC00"' + "]" * 950)
+    for _ in range(950):
+        deep = deep[0]
+    assert deep == "\ufffd"

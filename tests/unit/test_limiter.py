@@ -199,3 +199,59 @@ def test_a_plain_script_is_not_capped(emulator: Any) -> None:
     with JunisClient(api_key=emulator.key, base_url=emulator.url) as client:
         assert client.chat("[[echo]] Hello").text
     assert limiter.current() is None
+
+
+# --- a client is handed its limiter when it is made --------------------------------------------
+
+def _ask_together(client: AsyncJunisClient, n: int = 4) -> None:
+    """`n` chats at once, each answered after a short server-side delay (so they overlap)."""
+    async def main() -> None:
+        async with client:
+            results = await asyncio.gather(*(client.chat(f"[[delay=0.05]] [[echo]] n{i}")
+                                             for i in range(n)))
+            assert [r.text for r in results] == [f"n{i}" for i in range(n)]
+
+    asyncio.run(main())
+
+
+def test_a_client_made_with_its_own_limiter_is_capped_by_it(installed: Limiter,
+                                                            emulator: Any) -> None:
+    own = Limiter(1)
+    _ask_together(AsyncJunisClient(emulator.key, emulator.url, limiter=own))
+    assert own.peak == 1 and own.in_flight == 0
+    assert installed.peak == 0                      # the installed one was never consulted
+    limiter.uninstall()                             # and with none installed, still capped
+    with JunisClient(emulator.key, emulator.url, limiter=own) as client:
+        client.chat("[[echo]] alone")
+    _ask_together(AsyncJunisClient(emulator.key, emulator.url, limiter=own))
+    assert own.peak == 1 and own.in_flight == 0
+
+
+def test_a_client_keeps_the_limiter_installed_when_it_was_made(installed: Limiter,
+                                                               emulator: Any) -> None:
+    capped = AsyncJunisClient(emulator.key, emulator.url)
+    assert capped.limiter is installed
+    limiter.uninstall()
+    uncapped = AsyncJunisClient(emulator.key, emulator.url)
+    later = limiter.install(1)
+    _ask_together(capped)
+    assert installed.peak == 2 and later.peak == 0  # the limiter it was made under, limit 2
+    _ask_together(uncapped)
+    assert uncapped.limiter is None and later.peak == 0
+    _ask_together(AsyncJunisClient(emulator.key, emulator.url, limiter=None))
+    assert later.peak == 0                          # None: uncapped, whatever is installed
+
+
+def test_to_async_keeps_the_limiter(emulator: Any) -> None:
+    own = Limiter(1)
+    with JunisClient(emulator.key, emulator.url, limiter=own) as client:
+        twin = client.to_async()
+    assert twin.limiter is own
+    _ask_together(twin)
+    assert own.peak == 1 and own.in_flight == 0
+
+
+def test_a_limiter_that_is_not_one_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="limiter must be"):
+        JunisClient("jns_live_" + "a" * 32, "http://127.0.0.1:9",
+                    limiter=5)   # type: ignore[arg-type]

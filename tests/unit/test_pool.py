@@ -92,6 +92,17 @@ def test_no_items_and_a_bad_cap() -> None:
         in_tasks(lambda i: i, [1], concurrency=1, rate_limit_retries=-1)
 
 
+@pytest.mark.timeout(60)        # bounds the hang NaN used to cause (no worker thread ever started)
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), 0.5, 2.5, True, "3"], ids=repr)
+def test_a_cap_that_is_not_a_count_is_one_line_naming_it(bad: Any) -> None:
+    for run in (run_threads, in_tasks):
+        with pytest.raises(ConfigurationError) as info:
+            run(lambda i: i, [1, 2], concurrency=bad)
+        assert str(info.value).startswith("concurrency must be a whole number")
+        with pytest.raises(ConfigurationError, match="rate_limit_retries"):
+            run(lambda i: i, [1, 2], concurrency=1, rate_limit_retries=bad)
+
+
 # --- the 429 gate -----------------------------------------------------------------------------
 
 @pytest.fixture
