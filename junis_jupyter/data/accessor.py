@@ -25,11 +25,12 @@ class JunisAccessor:
             client: Any = None, rate_limit_retries: int = 8, progress: bool | None = None,
             checkpoint: Any = None, dry_run: bool = False, model: str | None = None,
             extra_body: dict[str, Any] | None = None, background: bool = False,
-            max_prompt_chars: int = MAX_PROMPT_CHARS, **chat_kwargs: Any) -> Any:
+            max_prompt_chars: int = MAX_PROMPT_CHARS, cache: str | None = None,
+            **chat_kwargs: Any) -> Any:
         """One question per row, `{column}` placeholders filled from the row; the result has
         ask_many's columns (input, answer, session_id, tokens, latency, error) and this frame's
         index, so `df.join(df.junis.ask(...))` lines up. `checkpoint`, `dry_run`, `model`,
-        `extra_body`, `background` and `max_prompt_chars` as in `ask_many` (a dry run returns an
+        `extra_body`, `background`, `max_prompt_chars` and `cache` as in `ask_many` (a dry run returns an
         `Estimate`, a background batch a `BatchJob`, not a frame; a row over the prompt cap is
         named by its index label)."""
         rows = self._df.to_dict("records")
@@ -38,4 +39,4 @@ class JunisAccessor:
                          rate_limit_retries=rate_limit_retries, progress=progress,
                          chat_kwargs=chat_kwargs, checkpoint=checkpoint, dry_run=dry_run,
                          model=model, extra_body=extra_body, background=background,
-                         max_prompt_chars=max_prompt_chars)
+                         max_prompt_chars=max_prompt_chars, cache=cache)

@@ -35,7 +35,9 @@ from ..advice import Surface, advise
 from ..client.pool import UNFINISHED, Pacer, Stopped, run_threads
 from ..errors import ConfigurationError, JunisError
 from .checkpoint import Checkpoint, Recorded
-from .default_client import sync_client
+from .cache import CacheMode, answer_key, batch_cache
+from .default_client import checked_sync
+from .pipeline import AnswerPipeline, AnswerRequest, NullView, Origin
 from .estimate import Estimate, estimate
 from .progress import row_bar
 from .prompt import MAX_PROMPT_CHARS, check_prompt
@@ -146,7 +148,7 @@ def ask_many(items: Iterable[Any], agent: str | Agent | None = None, concurrency
              checkpoint: str | os.PathLike[str] | None = None, dry_run: bool = False,
              model: str | None = None, extra_body: dict[str, Any] | None = None,
              background: bool = False, max_prompt_chars: int = MAX_PROMPT_CHARS,
-             **chat_kwargs: Any) -> pd.DataFrame | Estimate | BatchJob:
+             cache: str | None = None, **chat_kwargs: Any) -> pd.DataFrame | Estimate | BatchJob:
     """Ask one question per item; a DataFrame (input, answer, session_id, tokens, latency, error)
     in input order (a Series or DataFrame keeps its index; a DataFrame's rows fill the template's
     `{column}`s). Each question starts its own session.
@@ -165,12 +167,30 @@ def ask_many(items: Iterable[Any], agent: str | Agent | None = None, concurrency
     lists it; `job.wait()` gives the frame; `job.stop()` or `%junis cancel` stops it).
     `max_prompt_chars` caps each row's prompt as the magic caps a cell's (100,000 characters):
     a row over it refuses the whole batch before anything is sent, naming the rows.
+    `cache` is the answer cache's mode for the rows, as the magic's: off, use (a row answered
+    before is not asked again), replay (no request at all; a row never answered is an error) or
+    refresh. Default: the magic's `JunisMagics.cache` and its file when the extension is loaded,
+    else $JUNIS_CACHE (else off).
     """
     values, prompts, index = prepare(items, template)
     return run(values, prompts, index=index, agent=agent, concurrency=concurrency, client=client,
                rate_limit_retries=rate_limit_retries, progress=progress, chat_kwargs=chat_kwargs,
                checkpoint=checkpoint, dry_run=dry_run, model=model, extra_body=extra_body,
-               background=background, max_prompt_chars=max_prompt_chars)
+               background=background, max_prompt_chars=max_prompt_chars, cache=cache)
+
+
+def _pipeline(mode: str | None) -> AnswerPipeline:
+    """The rows' answer path: the cache in `mode`, or (None) the batch default's."""
+    default_mode, path = batch_cache()
+    try:
+        chosen = default_mode if mode is None else CacheMode(mode)
+    except ValueError:
+        raise ConfigurationError(f"ask_many: cache must be one of "
+                                 f"{', '.join(m.value for m in CacheMode)}, not {mode!r}.") from None
+    from .cache import AnswerCache
+    return AnswerPipeline(None if chosen is CacheMode.OFF else AnswerCache(path), chosen,
+                          subject="this row",
+                          replay_hint="run the batch once with cache='use'")
 
 
 def _agent_key(agent: Any) -> Any:
@@ -184,7 +204,8 @@ def run(items: Sequence[Any], prompts: Sequence[str], *, index: Any, agent: str 
         model: str | None = None, extra_body: dict[str, Any] | None = None,
         stop: threading.Event | None = None, on_row: OnRow | None = None,
         pacer: Pacer | None = None, background: bool = False,
-        max_prompt_chars: int = MAX_PROMPT_CHARS) -> pd.DataFrame | Estimate | BatchJob:
+        max_prompt_chars: int = MAX_PROMPT_CHARS,
+        cache: str | None = None) -> pd.DataFrame | Estimate | BatchJob:
     """The batch itself, for prompts already rendered (shared with the DataFrame accessor).
 
     Callable from any thread. `stop`: set it to cancel (calls in flight finish, the rest are
@@ -192,8 +213,10 @@ def run(items: Sequence[Any], prompts: Sequence[str], *, index: Any, agent: str 
     called on the calling thread as each row finishes. `pacer`: share one to pace several
     batches on one key together (each batch has its own otherwise). `background`: the same
     batch in a worker thread, returned at once as a `BatchJob` (data/background.py).
-    `max_prompt_chars`: the longest prompt a row may send (any row over it refuses the batch)."""
+    `max_prompt_chars`: the longest prompt a row may send (any row over it refuses the batch).
+    `cache`: the answer cache's mode (see `ask_many`)."""
     from .schemas import build
+    pipeline = _pipeline(cache)
     concurrency = _count("concurrency", concurrency, 1)
     rate_limit_retries = _count("rate_limit_retries", rate_limit_retries, 0)
     _check_prompts(prompts, index, _count("max_prompt_chars", max_prompt_chars, 1))
@@ -206,8 +229,8 @@ def run(items: Sequence[Any], prompts: Sequence[str], *, index: Any, agent: str 
             items, prompts, index=index, agent=agent, concurrency=concurrency, client=client,
             rate_limit_retries=rate_limit_retries, progress=False, chat_kwargs=chat_kwargs,
             checkpoint=checkpoint, model=model, extra_body=extra_body, stop=stop, on_row=on_row,
-            pacer=pacer, max_prompt_chars=max_prompt_chars), total=len(prompts), agent=agent,
-            progress=progress)
+            pacer=pacer, max_prompt_chars=max_prompt_chars, cache=pipeline.mode.value),
+            total=len(prompts), agent=agent, progress=progress)
     extras = {k: v for k, v in (("model", model), ("extra_body", extra_body)) if v is not None}
     kwargs = {**chat_kwargs, **extras}
     options = {**kwargs, "agent": _agent_key(agent)}
@@ -232,7 +255,8 @@ def run(items: Sequence[Any], prompts: Sequence[str], *, index: Any, agent: str 
         interrupted = _ask(todo, prompts, rows, store, agent=agent, kwargs=kwargs,
                            concurrency=concurrency, client=client,
                            rate_limit_retries=rate_limit_retries, progress=progress, stop=stop,
-                           on_row=on_row, pacer=pacer, already=n - len(todo))
+                           on_row=on_row, pacer=pacer, already=n - len(todo),
+                           pipeline=pipeline)
     finally:
         if store is not None:
             store.close()
@@ -250,32 +274,77 @@ def run(items: Sequence[Any], prompts: Sequence[str], *, index: Any, agent: str 
     }, index=index)
 
 
+class _Rows:
+    """How one row is asked: through the answer pipeline (its cache, then the service, whole),
+    on a client made at the first row the cache cannot answer (a batch replayed from the cache
+    needs no key and makes no request), the agent's name resolved once."""
+
+    def __init__(self, client: JunisClient | None, agent: Any, kwargs: dict[str, Any],
+                 pipeline: AnswerPipeline) -> None:
+        self._given = client
+        self._agent = agent
+        self._kwargs = kwargs
+        self._pipeline = pipeline
+        self._lock = threading.Lock()
+        self._client: JunisClient | None = None
+        self._owned: JunisClient | None = None
+
+    def client(self) -> JunisClient:
+        with self._lock:
+            if self._client is None:
+                if self._given is None:
+                    from ..client.sync import JunisClient
+                    self._owned = JunisClient()
+                    client = self._owned
+                else:
+                    client = checked_sync(self._given, "ask_many")
+                if isinstance(self._agent, str):
+                    self._agent = client.resolve_agent(self._agent)   # an unknown name fails here
+                self._client = client
+            return self._client
+
+    def request(self, prompt: str) -> AnswerRequest:
+        kw = self._kwargs
+        return AnswerRequest(
+            prompt, agent=self._agent, session_id=kw.get("session_id"), system=kw.get("system"),
+            temperature=kw.get("temperature"), max_tokens=kw.get("max_tokens"),
+            model=kw.get("model"), extra_body=kw.get("extra_body"), stream=False,
+            origin=Origin.BATCH, cache_key="" if self._pipeline.cache is None else answer_key(
+                _agent_key(self._agent), (), prompt, {**kw, "surface": "batch"}))
+
+    def ask(self, prompt: str) -> _Row:
+        started = time.perf_counter()
+        result = self._pipeline.ask(self.client, self.request(prompt), NullView()).result
+        latency = result.latency_s if result.latency_s is not None \
+            else time.perf_counter() - started
+        return _Row(storable(result.text), storable(result.session_id),
+                    result.usage.total_tokens, latency, rate_limit=result.rate_limit)
+
+    def close(self) -> None:
+        if self._owned is not None:
+            self._owned.close()
+
+
 def _ask(todo: list[int], prompts: Sequence[str], rows: list[_Row | None],
          store: Checkpoint | None, *, agent: Any, kwargs: dict[str, Any], concurrency: int,
          client: JunisClient | None, rate_limit_retries: int, progress: bool | None,
          stop: threading.Event | None, on_row: OnRow | None, pacer: Pacer | None,
-         already: int) -> BaseException | None:
+         already: int, pipeline: AnswerPipeline) -> BaseException | None:
     """Ask the rows `todo`, filling `rows` (and the checkpoint) as each arrives; the interrupt
     that stopped it early, if one did."""
     if not todo:
         return None
     n = len(prompts)
     failed = 0
-    with sync_client(client, "ask_many") as c:
-        if isinstance(agent, str):
-            agent = c.resolve_agent(agent)     # once, and an unknown name fails here
-        call = {**kwargs, "agent": agent}
+    asker = _Rows(client, agent, kwargs, pipeline)
+    if client is not None:
+        checked_sync(client, "ask_many")
+    if pipeline.mode is CacheMode.OFF:
+        asker.client()          # a name that is no agent fails the batch here, before any row
+    try:
         if pacer is None:
             pacer = Pacer()
-        pacer.seen(c.rate_limit)       # what the client's last response said, if it made one
-
-        def ask(prompt: str) -> _Row:
-            started = time.perf_counter()
-            result = c.chat(prompt, **call)
-            latency = result.latency_s if result.latency_s is not None \
-                else time.perf_counter() - started
-            return _Row(storable(result.text), storable(result.session_id),
-                        result.usage.total_tokens, latency, rate_limit=result.rate_limit)
+        pacer.seen(getattr(client, "rate_limit", None))   # the client's last response, if any
 
         with row_bar(n, already, "ask_many", progress) as bar:
             finished = already
@@ -300,7 +369,9 @@ def _ask(todo: list[int], prompts: Sequence[str], rows: list[_Row | None],
                 if on_row is not None:
                     on_row(finished, n, failed)
 
-            done = run_threads(ask, [prompts[i] for i in todo], concurrency=concurrency,
+            done = run_threads(asker.ask, [prompts[i] for i in todo], concurrency=concurrency,
                                rate_limit_retries=rate_limit_retries, on_outcome=arrived,
                                pacer=pacer, stop=stop, name="junis-ask-many")
+    finally:
+        asker.close()
     return done.interrupted

@@ -12,18 +12,23 @@ import enum
 import json
 import os
 import sqlite3
+import threading
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Iterable, Mapping
 
 from ..client.types import Usage
 from . import ledger
+from .text import storable
 
-__all__ = ["CacheMode", "CachedAnswer", "AnswerCache", "answer_key", "default_path", "CACHE_ENV"]
+__all__ = ["CacheMode", "CachedAnswer", "AnswerCache", "answer_key", "default_path", "CACHE_ENV",
+           "CACHE_PATH_ENV", "BATCH_DEFAULTS", "batch_cache", "env_mode"]
 
 CACHE_ENV = "JUNIS_CACHE"
+CACHE_PATH_ENV = "JUNIS_CACHE_PATH"
 SUFFIX = ".junis-cache.sqlite"
 
 
@@ -54,6 +59,32 @@ def answer_key(agent: str | None, history: Iterable[tuple[str | None, str, str]]
                           .encode("utf-8", "surrogatepass")).hexdigest()
 
 
+# Where a batch (`ask_many`, `df.junis.ask`) finds its cache when the caller names no mode: the
+# IPython extension puts a function here that gives `JunisMagics.cache` and the cell's cache
+# file, so a notebook's cells and batches share one (notebook/extension.py installs and removes it).
+BATCH_DEFAULTS: list[Callable[[], tuple[CacheMode, Path]]] = []
+
+
+def env_mode() -> CacheMode:
+    """$JUNIS_CACHE's mode (off when unset); a value that is no mode is one clear error."""
+    from ..errors import ConfigurationError
+    value = os.environ.get(CACHE_ENV, "").strip().lower() or "off"
+    try:
+        return CacheMode(value)
+    except ValueError:
+        raise ConfigurationError(f"{CACHE_ENV}={value!r} is not a cache mode: use one of "
+                                 f"{', '.join(m.value for m in CacheMode)}.") from None
+
+
+def batch_cache() -> tuple[CacheMode, Path]:
+    """A batch's default mode and cache file: the extension's, else $JUNIS_CACHE's mode and
+    $JUNIS_CACHE_PATH (else the user data directory)."""
+    if BATCH_DEFAULTS:
+        return BATCH_DEFAULTS[-1]()
+    chosen = os.environ.get(CACHE_PATH_ENV)
+    return env_mode(), Path(chosen).expanduser() if chosen else default_path(None)
+
+
 def default_path(notebook: str | None) -> Path:
     """Beside the notebook when its path is known, else in the user data directory."""
     if notebook:
@@ -76,10 +107,14 @@ CREATE TABLE IF NOT EXISTS answers (
 
 
 class AnswerCache:
+    """One cache file. Safe to share between threads (a batch's workers): one connection, used
+    under a lock."""
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._db: sqlite3.Connection | None = None
         self._broken = False
+        self._lock = threading.RLock()
 
     def _connect(self, create: bool) -> sqlite3.Connection | None:
         if self._broken:
@@ -89,7 +124,7 @@ class AnswerCache:
                 return None
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                db = sqlite3.connect(self.path, timeout=10)
+                db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
                 db.execute(_SCHEMA)
                 db.execute("SELECT key FROM answers LIMIT 1").fetchall()
             except (sqlite3.Error, OSError) as exc:
@@ -104,6 +139,10 @@ class AnswerCache:
                       "is asked anew and the file is left as it is.", stacklevel=3)
 
     def get(self, key: str) -> CachedAnswer | None:
+        with self._lock:
+            return self._get(key)
+
+    def _get(self, key: str) -> CachedAnswer | None:
         db = self._connect(create=False)
         if db is None:
             return None
@@ -118,6 +157,10 @@ class AnswerCache:
         return CachedAnswer(row[0], row[1], row[2], Usage(row[3], row[4], row[5]))
 
     def put(self, key: str, recorded: CachedAnswer) -> None:
+        with self._lock:
+            self._put(key, recorded)
+
+    def _put(self, key: str, recorded: CachedAnswer) -> None:
         db = self._connect(create=True)
         if db is None:
             return
@@ -126,12 +169,13 @@ class AnswerCache:
         try:
             with db:
                 db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                           (key, recorded.answer, recorded.session_id, recorded.agent,
+                           (key, storable(recorded.answer), recorded.session_id, recorded.agent,
                             u.prompt_tokens, u.completion_tokens, u.total_tokens, stamp))
         except sqlite3.Error as exc:
             self._give_up(exc)
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None

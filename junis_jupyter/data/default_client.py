@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..client.sync import JunisClient
 
-__all__ = ["sync_client"]
+__all__ = ["sync_client", "checked_sync"]
 
 
 @contextmanager
@@ -25,7 +25,12 @@ def sync_client(client: Any, user: str = "frames") -> Iterator[JunisClient]:
         with JunisClient() as own:
             yield own
         return
+    yield checked_sync(client, user)
+
+
+def checked_sync(client: Any, user: str) -> JunisClient:
+    """`client`, if it is a JunisClient; an AsyncJunisClient (or anything else) is refused."""
     if not hasattr(client, "resolve_agent") or \
             inspect.iscoroutinefunction(getattr(client, "chat", None)):
         raise TypeError(f"{user} needs a JunisClient (sync); an AsyncJunisClient was given.")
-    yield client
+    return client  # type: ignore[no-any-return]

@@ -10,16 +10,18 @@ surface keeps afterwards (a cell's chain, the panel's conversation) is the surfa
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from .. import config
 from ..client.consume import AnswerView, aconsume, consume
-from ..client.types import CallRecord, ChatResult, Usage
+from ..client.types import Agent, CallRecord, ChatResult, Usage
 from ..errors import ConfigurationError
 from . import ledger
 from .cache import AnswerCache, CachedAnswer, CacheMode
+from .text import storable
 
 if TYPE_CHECKING:
     from ..client.aio import AsyncJunisClient
@@ -42,26 +44,31 @@ class AnswerRequest:
     """What one turn asks. `session_id` continues a session; without one, `history` (question,
     answer pairs) seeds the new session, as a re-run cell forks its conversation."""
     prompt: str
-    agent: str | None = None
+    agent: str | Agent | None = None
     session_id: str | None = None
     history: tuple[tuple[str, str], ...] = ()
     system: str | None = None
     temperature: float | None = None
     max_tokens: int | None = None
     stream: bool = True
+    model: str | None = None
+    extra_body: Mapping[str, Any] | None = None
     cache_key: str = ""             # "" when the answer is not cached
     origin: Origin = Origin.CELL
 
     def chat_args(self) -> dict[str, Any]:
-        """The client's keyword arguments, every text masked of key-shaped strings."""
+        """The client's keyword arguments (those set, and the agent), every text masked of
+        key-shaped strings."""
         key = config.current_key()
         history = () if self.session_id else self.history
-        return dict(
+        args: dict[str, Any] = dict(
             system=None if self.system is None else config.scrub_keys(self.system, key),
-            session_id=self.session_id, agent=self.agent,
+            session_id=self.session_id,
             messages=seed_messages((config.scrub_keys(q, key), config.scrub_keys(a, key))
                                    for q, a in history) or None,
-            temperature=self.temperature, max_tokens=self.max_tokens)
+            temperature=self.temperature, max_tokens=self.max_tokens, model=self.model,
+            extra_body=None if self.extra_body is None else dict(self.extra_body))
+        return {"agent": self.agent, **{k: v for k, v in args.items() if v is not None}}
 
     def sent_prompt(self) -> str:
         return config.scrub_keys(self.prompt, config.current_key())
@@ -137,44 +144,48 @@ class AnswerPipeline:
         if self.cache is None or not request.cache_key or result.interrupted or \
                 self.mode not in (CacheMode.USE, CacheMode.REFRESH):
             return
+        agent = request.agent if not isinstance(request.agent, Agent) else request.agent.name
         self.cache.put(request.cache_key, CachedAnswer(
-            config.scrub_keys(result.text, config.current_key()), result.session_id,
-            request.agent, result.usage))
+            storable(config.scrub_keys(result.text, config.current_key())), result.session_id,
+            agent, result.usage))
 
     # -- asking -----------------------------------------------------------------------------
 
-    def ask(self, client: JunisClient, request: AnswerRequest, view: AnswerView, *,
-            stopped: str = "interrupted") -> Answer:
-        """The answer from the cache, or asked (streamed into `view`, or whole) and stored."""
+    def ask(self, client: Callable[[], JunisClient], request: AnswerRequest, view: AnswerView,
+            *, stopped: str = "interrupted") -> Answer:
+        """The answer from the cache, or asked (streamed into `view`, or whole) and stored.
+        `client()` is called only when the answer must be asked: a replay needs no key."""
         hit = self.lookup(request)
         if hit is not None:
             return self.replay(hit, view)
         if self.mode is CacheMode.REPLAY:
             raise self.missing()
+        asking = client()
         args = request.chat_args()
         if request.stream:
-            result = consume(client.stream(request.sent_prompt(), **args), view, stopped=stopped)
+            result = consume(asking.stream(request.sent_prompt(), **args), view, stopped=stopped)
         else:
-            result = client.chat(request.sent_prompt(), **args)
+            result = asking.chat(request.sent_prompt(), **args)
             view.feed(result.text)
             view.finish()
         self._store(request, result)
         return Answer(result)
 
-    async def aask(self, client: AsyncJunisClient, request: AnswerRequest, view: AnswerView, *,
-                   stopped: str = "stopped") -> Answer:
+    async def aask(self, client: Callable[[], AsyncJunisClient], request: AnswerRequest,
+                   view: AnswerView, *, stopped: str = "stopped") -> Answer:
         """`ask` on an event loop: cancelling the task stops the answer, keeping what arrived."""
         hit = self.lookup(request)
         if hit is not None:
             return self.replay(hit, view)
         if self.mode is CacheMode.REPLAY:
             raise self.missing()
+        asking = client()
         args = request.chat_args()
         if request.stream:
-            result = await aconsume(client.stream(request.sent_prompt(), **args), view,
+            result = await aconsume(asking.stream(request.sent_prompt(), **args), view,
                                     stopped=stopped)
         else:
-            result = await client.chat(request.sent_prompt(), **args)
+            result = await asking.chat(request.sent_prompt(), **args)
             view.feed(result.text)
             view.finish()
         self._store(request, result)

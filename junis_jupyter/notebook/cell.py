@@ -26,6 +26,7 @@ from .chain import Turn
 from .state import KernelState, say
 
 if TYPE_CHECKING:
+    from ..client.aio import AsyncJunisClient
     from .jobs import Job
     from .options import CellOptions
     from .render import StreamRenderer
@@ -124,9 +125,7 @@ class CellPipeline:
         opts = request.opts
         pipeline = self.state.pipeline(opts)
         hit = pipeline.lookup(request.answer)
-        if hit is None and pipeline.mode is CacheMode.REPLAY:
-            raise pipeline.missing()            # before the client: replaying needs no key
-        if opts.background and hit is None:
+        if opts.background and hit is None and pipeline.mode is not CacheMode.REPLAY:
             from .jobs import running_loop
             loop = running_loop()
             if loop is not None:
@@ -140,7 +139,7 @@ class CellPipeline:
             answer = pipeline.replay(hit, renderer)
         else:
             try:
-                answer = pipeline.ask(self.state.client, request.answer, renderer)
+                answer = pipeline.ask(lambda: self.state.client, request.answer, renderer)
             except errors.StreamError as exc:
                 self.keep_broken(exc, request)
                 raise
@@ -169,10 +168,15 @@ class CellPipeline:
         turns = list(chain.turns)
         job.state = JobState.RUNNING
         client = None
-        try:
+
+        def made() -> AsyncJunisClient:
+            nonlocal client
             client = self.state.client.to_async()
+            return client
+
+        try:
             answer = await self.state.pipeline(request.opts).aask(
-                client, request.answer, _JobView(job, job.renderer), stopped="cancelled")
+                made, request.answer, _JobView(job, job.renderer), stopped="cancelled")
         except asyncio.CancelledError:          # before an answer began
             chain.lose_sync()
             job.renderer.finish(note="cancelled")

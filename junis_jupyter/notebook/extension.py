@@ -5,6 +5,7 @@ IPython and into the process, listed in one place, each with its undoing.
     pre/post_run_cell    IPython's events: the running cell's id; failures for `%junis explain`
     the usage ledger     the clients' default observers: every call writes a ledger row
     the request cap      the process-wide limiter (`JunisMagics.max_concurrent`)
+    batches' cache       `ask_many` and `df.junis.ask` take the cells' cache mode and file
     background batches   `ask_many(..., background=True)` jobs join `%junis jobs`
     `%junis wait`        an input transformer that makes the line an awaited wait
 
@@ -40,7 +41,7 @@ def current() -> JunisMagics | None:
 def hooks(ipython: Any, magic: JunisMagics) -> list[Hook]:
     """What loading `magic` into `ipython` installs, in order."""
     from ..client import limiter
-    from ..data import background
+    from ..data import background, cache
     from .cmd.jobs import await_wait
     state = magic.state
     events = ipython.events
@@ -70,6 +71,8 @@ def hooks(ipython: Any, magic: JunisMagics) -> list[Hook]:
         Hook("the usage ledger", ledger.install, ledger.uninstall),
         Hook("the request cap", lambda: limiter.install(magic.max_concurrent),
              limiter.uninstall),
+        Hook("batches' cache", lambda: cache.BATCH_DEFAULTS.append(state.batch_cache),
+             lambda: _drop(cache.BATCH_DEFAULTS, state.batch_cache)),
         Hook("background batches", lambda: background.ADOPTERS.append(adopt),
              lambda: _drop(background.ADOPTERS, adopt)),
         Hook("%junis wait", lambda: transformers.append(await_wait),

@@ -140,7 +140,8 @@ class Jobs:
         # An empty context: the task's messages take the kernel's current parent header, that of
         # the cell running when they are sent (a frontend applies a display update by id only
         # while it listens, i.e. for the running cell); the displays were made by this cell.
-        job.task = loop.create_task(_guarded(job, work(job)), context=contextvars.Context())
+        # (`create_task(context=...)` is 3.11's: a task takes a copy of the context it is made in.)
+        job.task = contextvars.Context().run(loop.create_task, _guarded(job, work(job)))
         return job
 
     def pick(self, args: list[str], verb: str) -> list[Job | BatchJob]:

@@ -10,20 +10,21 @@ client are not imported here: loading the extension must stay cheap.
 """
 from __future__ import annotations
 
-import os
+import math
 from typing import Any
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import TraitError, default, observe, validate
 
-from ..data.cache import CACHE_ENV, CacheMode
+from ..data.cache import env_mode
+from ..errors import ConfigurationError
 from .cellerror import AnswerInterrupted
 from .options import Settings
 from .state import KernelState
 
 __all__ = ["JunisMagics"]
 
-_CACHE_MODES = tuple(m.value for m in CacheMode)
+_WEEK = 7 * 24 * 3600       # the client's longest timeout
 
 
 @magics_class
@@ -36,18 +37,22 @@ class JunisMagics(Magics, Settings):
 
     @default("cache")
     def _cache_from_env(self) -> str:
-        value = os.environ.get(CACHE_ENV, "").strip().lower() or "off"
-        if value not in _CACHE_MODES:
-            raise TraitError(f"{CACHE_ENV}={value!r} is not a cache mode: use one of "
-                             f"{', '.join(_CACHE_MODES)}.")
-        return value
+        try:
+            return env_mode().value
+        except ConfigurationError as exc:
+            raise TraitError(str(exc)) from None
 
-    @validate("timeout")
-    def _check_timeout(self, proposal: Any) -> float:
-        if not proposal["value"] > 0:      # also refuses nan
-            raise TraitError(f"JunisMagics.timeout must be a positive number of seconds, "
-                             f"not {proposal['value']!r}.")
-        return float(proposal["value"])
+    @validate("timeout", "update_hz")
+    def _check_positive(self, proposal: Any) -> float:
+        """Above 0 and finite (nan, inf and 1e300 once made every call fail much later with
+        `OverflowError: timestamp out of range`); a timeout at most a week, as the client's."""
+        name, value = proposal["trait"].name, proposal["value"]
+        most = _WEEK if name == "timeout" else math.inf
+        if not (math.isfinite(value) and 0 < value <= most):
+            bound = " and at most 604,800 (a week)" if name == "timeout" else ""
+            raise TraitError(f"JunisMagics.{name} must be a number above 0{bound}, "
+                             f"not {value!r}.")
+        return float(value)
 
     @observe("max_concurrent")
     def _limit_changed(self, change: Any) -> None:

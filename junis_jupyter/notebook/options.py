@@ -12,16 +12,14 @@ from typing import Any
 from traitlets import Bool, Enum, Float, Integer, TraitType, Unicode
 from traitlets.config import Configurable
 
-from ..data.cache import CACHE_ENV, CacheMode
+from ..data.cache import CACHE_ENV, CACHE_PATH_ENV, CacheMode
 from ..errors import ConfigurationError
 from .cmd.parser import Parser
 
-__all__ = ["CellOptions", "Option", "Settings", "cell_options", "options_help", "FORMATS",
-           "CACHE_PATH_ENV"]
+__all__ = ["CellOptions", "Option", "Settings", "cell_options", "options_help", "FORMATS"]
 
 FORMATS = ("markdown", "text", "code", "json")
 ON_ERROR = ("raise", "print")
-CACHE_PATH_ENV = "JUNIS_CACHE_PATH"
 
 
 @dataclass(frozen=True)

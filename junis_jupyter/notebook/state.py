@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import config, errors
-from ..data.cache import AnswerCache, CacheMode
+from ..data.cache import CACHE_PATH_ENV, AnswerCache, CacheMode
 from ..data.cache import default_path as default_cache_path
 from .cellerror import CellError
 from .chain import Chain
 from .failures import Failures
-from .options import CACHE_PATH_ENV, CellOptions, cell_options
+from .options import CellOptions, cell_options
 
 if TYPE_CHECKING:
     from traitlets.config import Configurable
@@ -127,6 +127,10 @@ class KernelState:
             None if mode is CacheMode.OFF else self.answer_cache(), mode, subject="this cell",
             replay_hint="run it once with the cache on (--cache use, or %config "
                         "JunisMagics.cache = 'use')")
+
+    def batch_cache(self) -> tuple[CacheMode, Path]:
+        """What a batch in this kernel uses by default: the cells' cache mode and file."""
+        return CacheMode(self.options().cache), self.cache_file()
 
     def answer_cache(self) -> AnswerCache:
         path = self.cache_file()

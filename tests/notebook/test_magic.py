@@ -372,10 +372,15 @@ def test_timeout_and_retries_configured_before_loading_are_taken():
 def test_timeout_and_retries_refuse_nonsense(run):
     from traitlets import TraitError
     for name, value in (("timeout", 0.0), ("timeout", -1.0), ("timeout", float("nan")),
+                        ("timeout", float("inf")), ("timeout", 1e300), ("update_hz", 0.0),
+                        ("update_hz", float("inf")), ("update_hz", float("nan")),
                         ("max_retries", -1)):
-        with pytest.raises(TraitError):
+        with pytest.raises(TraitError, match=f"JunisMagics.{name}|{name}"):
             setattr(run.magic, name, value)
     assert run.magic.timeout == 60.0 and run.magic.max_retries == 2
+    assert run.magic.update_hz == 15.0
+    run.magic.timeout = 604_800.0                       # a week is the longest, and works
+    assert run("%%junis --new\nHi").err == ""
 
 
 def test_unknown_agent_lists_the_names(run):
