@@ -8,8 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._lazy import lazy_attributes
-
-from ._version import __version__
+from ._version import __version__ as __version__
 
 _LAZY = {
     "JunisClient": "junis_jupyter.client.sync",

@@ -30,7 +30,8 @@ class JunisAccessor:
         """One question per row, `{column}` placeholders filled from the row; the result has
         ask_many's columns (input, answer, session_id, tokens, latency, error) and this frame's
         index, so `df.join(df.junis.ask(...))` lines up. `checkpoint`, `dry_run`, `model`,
-        `extra_body`, `background`, `max_prompt_chars` and `cache` as in `ask_many` (a dry run returns an
+        `extra_body`, `background`, `max_prompt_chars` and `cache` as in `ask_many` (a dry run
+        returns an
         `Estimate`, a background batch a `BatchJob`, not a frame; a row over the prompt cap is
         named by its index label)."""
         rows = self._df.to_dict("records")

@@ -13,7 +13,8 @@ from __future__ import annotations
 import enum
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -35,7 +36,7 @@ class JobState(enum.Enum):
 
 
 # Called with each new BatchJob; the IPython extension appends its job list here on load.
-ADOPTERS: list[Callable[["BatchJob"], None]] = []
+ADOPTERS: list[Callable[[BatchJob], None]] = []
 
 
 class BatchJob:
@@ -44,15 +45,17 @@ class BatchJob:
     def __init__(self, total: int, agent: Any) -> None:
         self.id: int | None = None          # given by the job list that adopts it
         self.cell: int | None = None
-        self.agent = agent if agent is None or isinstance(agent, str) else getattr(agent, "name", None)
+        self.agent = agent if agent is None or isinstance(agent, str) \
+            else getattr(agent, "name", None)
         self.state = JobState.QUEUED
         self.total, self.done, self.failed = total, 0, 0
         self.tokens = 0
         self.error: str | None = None
         self.result: Any = None
+        self.reported = False               # a failure is reported by the first wait that sees it
         self.started = time.monotonic()
         self.ended: float | None = None
-        from concurrent.futures import Future   # at the first batch, not at %load_ext
+        from concurrent.futures import Future  # at the first batch, not at %load_ext
         self.future: Future[Any] = Future()
         self.task: Any = None               # the job list's awaitable of `future`, if any
         self._stop = threading.Event()

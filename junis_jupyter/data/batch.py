@@ -34,11 +34,11 @@ from typing import TYPE_CHECKING, Any
 from ..advice import Surface, advise
 from ..client.pool import UNFINISHED, Pacer, Stopped, run_threads
 from ..errors import ConfigurationError, JunisError
-from .checkpoint import Checkpoint, Recorded
 from .cache import CacheMode, answer_key, batch_cache
+from .checkpoint import Checkpoint, Recorded
 from .default_client import checked_sync
-from .pipeline import AnswerPipeline, AnswerRequest, NullView, Origin
 from .estimate import Estimate, estimate
+from .pipeline import AnswerPipeline, AnswerRequest, NullView, Origin
 from .progress import row_bar
 from .prompt import MAX_PROMPT_CHARS, check_prompt
 from .text import storable
@@ -185,8 +185,9 @@ def _pipeline(mode: str | None) -> AnswerPipeline:
     try:
         chosen = default_mode if mode is None else CacheMode(mode)
     except ValueError:
-        raise ConfigurationError(f"ask_many: cache must be one of "
-                                 f"{', '.join(m.value for m in CacheMode)}, not {mode!r}.") from None
+        modes = ", ".join(m.value for m in CacheMode)
+        raise ConfigurationError(f"ask_many: cache must be one of {modes}, not {mode!r}.") \
+            from None
     from .cache import AnswerCache
     return AnswerPipeline(None if chosen is CacheMode.OFF else AnswerCache(path), chosen,
                           subject="this row",

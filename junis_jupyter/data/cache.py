@@ -14,11 +14,11 @@ import os
 import sqlite3
 import threading
 import warnings
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from collections.abc import Callable
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ..client.types import Usage
 from . import ledger
@@ -50,7 +50,7 @@ class CachedAnswer:
 def answer_key(agent: str | None, history: Iterable[tuple[str | None, str, str]], prompt: str,
                options: Mapping[str, Any]) -> str:
     """`history`: the (agent, prompt, answer) of each turn the asked one follows."""
-    import hashlib      # at the first cached cell, not at %load_ext (OpenSSL's load is slow)
+    import hashlib  # at the first cached cell, not at %load_ext (OpenSSL's load is slow)
     material = {"agent": agent, "history": [list(turn) for turn in history],
                 "prompt": prompt, "options": dict(sorted(options.items()))}
     # surrogatepass: a prompt may hold lone surrogates (undecodable bytes); the client refuses

@@ -266,7 +266,7 @@ class Checkpoint:
             raise _damaged(self.path, f"it holds {len(stored):,} prompts of its "
                                       f"{self.rows:,}")
         if stored != hashes:
-            first = next(i for i, (a, b) in enumerate(zip(stored, hashes)) if a != b)
+            first = next(i for i, (a, b) in enumerate(zip(stored, hashes, strict=True)) if a != b)
             raise ConfigurationError(f"{refuse} (the prompt of row {first} differs): {advice}")
         if meta["options"] != options:
             raise ConfigurationError(f"{refuse} ({_differences(meta['options'], options)}): "

@@ -33,4 +33,4 @@ def checked_sync(client: Any, user: str) -> JunisClient:
     if not hasattr(client, "resolve_agent") or \
             inspect.iscoroutinefunction(getattr(client, "chat", None)):
         raise TypeError(f"{user} needs a JunisClient (sync); an AsyncJunisClient was given.")
-    return client  # type: ignore[no-any-return]
+    return client

@@ -13,8 +13,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ..client.pool import run_threads
-from .converters import (agents_from_objects, messages_from_objects, messages_from_records,
-                         sessions_from_objects)
+from .converters import (
+    agents_from_objects,
+    messages_from_objects,
+    messages_from_records,
+    sessions_from_objects,
+)
 from .default_client import sync_client
 from .ledger import Ledger
 from .parquet import to_parquet
@@ -73,5 +77,5 @@ def messages(client: JunisClient | None = None, session_ids: Iterable[str] | str
 
 def usage(since: datetime | str | None = None, until: datetime | str | None = None,
           path: str | os.PathLike[str] | None = None) -> pd.DataFrame:
-    """Calls recorded in the usage ledger (default: this user's) with since <= started_at < until."""
+    """Calls recorded in the usage ledger (default: this user's), since <= started_at < until."""
     return Ledger(path).frame(since, until)

@@ -91,7 +91,8 @@ def _row(call: CallRecord) -> tuple[Any, ...]:
             storable(call.session_id), int(bool(call.stream)), call.status,
             storable(call.error_code), u.prompt_tokens if u else None,
             u.completion_tokens if u else None, u.total_tokens if u else None,
-            float(call.latency_s), None if call.first_token_s is None else float(call.first_token_s),
+            float(call.latency_s),
+            None if call.first_token_s is None else float(call.first_token_s),
             storable(call.request_id), int(call.attempts))
 
 
@@ -154,7 +155,7 @@ class Ledger:
             conn.close()
 
     def record(self, call: CallRecord) -> None:
-        """Observer: store one call. Never raises; a failed write is retried, then kept for later."""
+        """Observer: store one call. Never raises; a failed write is retried, then kept."""
         try:
             row = _row(call)
         except Exception as exc:   # a malformed record must not break the user's call
@@ -206,7 +207,7 @@ class Ledger:
             try:
                 cur = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM calls{where} "
                                    "ORDER BY started_at, id", params)
-                return [dict(zip(COLUMNS, r)) for r in cur.fetchall()]
+                return [dict(zip(COLUMNS, r, strict=True)) for r in cur.fetchall()]
             finally:
                 conn.close()
         except (sqlite3.Error, OSError) as exc:

@@ -66,8 +66,9 @@ def agent_labels(df: pd.DataFrame) -> pd.Series:
 
 
 def summary(df: pd.DataFrame) -> dict[str, Any]:
-    """Totals (a dict) and the same figures by agent and by UTC day (DataFrames) of a usage frame."""
-    totals = dict(zip(_METRICS, _metrics(df)))
+    """Totals (a dict) and the same figures by agent and by UTC day (DataFrames) of a usage
+    frame."""
+    totals = dict(zip(_METRICS, _metrics(df), strict=True))
     totals["since"] = df["started_at"].min() if len(df) else None
     totals["until"] = df["started_at"].max() if len(df) else None
     day = df["started_at"].dt.floor("D").dt.date
@@ -99,7 +100,8 @@ class UsageSummary:
     def __repr__(self) -> str:
         blocks = [f"Junis usage: {self._headline()} (from {self.source})"]
         for key, title in (("by_agent", "By agent"), ("by_day", "By day (UTC)")):
-            blocks.append(f"{title}:\n{self.data[key].to_string(na_rep='-', float_format='{:.3f}'.format)}")
+            text = self.data[key].to_string(na_rep="-", float_format="{:.3f}".format)
+            blocks.append(f"{title}:\n{text}")
         return "\n\n".join(blocks)
 
 

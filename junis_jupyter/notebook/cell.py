@@ -12,8 +12,9 @@ settles finished blocks into outputs of their own, or one display a job updates 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from .. import config, errors
 from ..client.types import ChatResult, Usage
@@ -72,8 +73,8 @@ class CellPipeline:
         prompt = cell.strip()
         if not prompt:
             raise errors.ConfigurationError("nothing to ask: write the prompt in the cell body.")
-        from .context import dry_run, recent_code
         from ..data.prompt import check_prompt
+        from .context import dry_run, recent_code
         from .render import pick_mode
         if opts.interpolate:
             from .interpolate import interpolate

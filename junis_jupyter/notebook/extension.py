@@ -69,8 +69,7 @@ def hooks(ipython: Any, magic: JunisMagics) -> list[Hook]:
         Hook("post_run_cell", lambda: events.register("post_run_cell", state.post_run_cell),
              lambda: _drop(events.callbacks["post_run_cell"], state.post_run_cell)),
         Hook("the usage ledger", ledger.install, ledger.uninstall),
-        Hook("the request cap", lambda: limiter.install(magic.max_concurrent),
-             limiter.uninstall),
+        Hook("the request cap", lambda: _cap(state.options().max_concurrent), limiter.uninstall),
         Hook("batches' cache", lambda: cache.BATCH_DEFAULTS.append(state.batch_cache),
              lambda: _drop(cache.BATCH_DEFAULTS, state.batch_cache)),
         Hook("background batches", lambda: background.ADOPTERS.append(adopt),
@@ -78,6 +77,11 @@ def hooks(ipython: Any, magic: JunisMagics) -> list[Hook]:
         Hook("%junis wait", lambda: transformers.append(await_wait),
              lambda: _drop(transformers, await_wait)),
     ]
+
+
+def _cap(limit: int) -> None:
+    from ..client import limiter
+    limiter.install(limit)
 
 
 def _drop(registry: list[Any], hook: Any) -> None:

@@ -22,9 +22,9 @@ def _machinery() -> tuple[str, ...]:
     """The folders of the code that runs cells (its frames are not the user's)."""
     dirs = []
     for name in ("IPython", "ipykernel", "asyncio"):
-        module = sys.modules.get(name)
-        if module is not None and getattr(module, "__file__", None):
-            dirs.append(os.path.dirname(module.__file__) + os.sep)
+        path = getattr(sys.modules.get(name), "__file__", None)
+        if path:
+            dirs.append(os.path.dirname(path) + os.sep)
     return tuple(dirs)
 
 

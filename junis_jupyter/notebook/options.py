@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from traitlets import Bool, Enum, Float, Integer, TraitType, Unicode
 from traitlets.config import Configurable
@@ -114,23 +114,26 @@ def _options() -> list[tuple[str, Option]]:
     return [(f.name, f.metadata["option"]) for f in fields(CellOptions) if "option" in f.metadata]
 
 
-# The magic's traits, one per setting: `class JunisMagics(Magics, Settings)`.
-Settings: type[Configurable] = type("Settings", (Configurable,), {
-    "__doc__": "The settings of `%%junis`, each also a cell's flag where it has one.",
-    **{name: option.trait for name, option in _options()}})
+# The magic's traits, one per setting: `class JunisMagics(Magics, Settings)`. A type checker sees
+# a plain Configurable (it cannot read a class made at run time): settings are read by name.
+if TYPE_CHECKING:
+    Settings = Configurable
+else:
+    Settings = type("Settings", (Configurable,), {
+        "__doc__": "The settings of `%%junis`, each also a cell's flag where it has one.",
+        **{name: option.trait for name, option in _options()}})
 
 
 def _parser() -> Parser:
-    flagged = [(name, o) for name, o in _options() if o.flag]
+    flagged = [(name, o.flag, o) for name, o in _options() if o.flag]
     parser = Parser("%%junis", "%%junis " + " ".join(
-        f"[{o.flag}{' ' + o.metavar if o.metavar else ''}]" for _, o in flagged))
-    for name, option in flagged:
+        f"[{flag}{' ' + o.metavar if o.metavar else ''}]" for _, flag, o in flagged))
+    for name, flag, option in flagged:
         if option.metavar is None:
-            parser.add(option.flag, dest=name, action="store_const", const=option.switch,
-                       default=None)
+            parser.add(flag, dest=name, action="store_const", const=option.switch, default=None)
         else:
             choices = getattr(option.trait, "values", None)
-            parser.add(option.flag, dest=name, default=None, type=option.parse or str,
+            parser.add(flag, dest=name, default=None, type=option.parse or str,
                        choices=tuple(choices) if choices else None, metavar=option.metavar)
     return parser
 

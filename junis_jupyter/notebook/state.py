@@ -160,7 +160,7 @@ class KernelState:
             self.shell.user_ns[out] = result
 
     def fail(self, line: str) -> None:
-        """The cell's one error line: raised (the cell fails), or printed with `on_error='print'`."""
+        """The cell's one error line: raised (the cell fails), or printed (`on_error='print'`)."""
         if self.options().on_error == "print":
             say(line)
             return

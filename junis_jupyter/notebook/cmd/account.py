@@ -41,7 +41,7 @@ def login(state: KernelState, args: list[str]) -> None:
 
 def show_config(state: KernelState, args: list[str]) -> None:
     Parser("%junis config", "%junis config").parse(args)
-    rows = []
+    rows: list[tuple[str, str | None, str]] = []
     env_key = os.environ.get(config.KEY_ENV)
     try:
         key: str | None = config.resolve_key()

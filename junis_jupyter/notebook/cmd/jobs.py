@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 __all__ = ["jobs", "wait", "cancel", "await_wait", "AWAITED"]
 
 AWAITED = "--awaited"
-_WAIT_LINE = re.compile(r"^(\s*)get_ipython\(\)\.run_line_magic\('junis', 'wait((?: [\d ]*)?)'\)\s*$")
+_WAIT_LINE = re.compile(
+    r"^(\s*)get_ipython\(\)\.run_line_magic\('junis', 'wait((?: [\d ]*)?)'\)\s*$")
 
 
 def await_wait(lines: list[str]) -> list[str]:

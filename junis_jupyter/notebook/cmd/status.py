@@ -41,7 +41,7 @@ def _when(t: Any) -> str:
 
 
 def _date(text: str) -> datetime:
-    import pandas as pd     # only when a date is given
+    import pandas as pd  # only when a date is given
     try:
         ts = pd.Timestamp(text)
     except (ValueError, TypeError):

@@ -32,7 +32,8 @@ def _failure(state: KernelState, args: list[str], verb: str) -> Failure:
     if found is not None:
         return found
     if not len(state.failures):
-        raise errors.ConfigurationError(f"no cell has failed yet in this kernel: nothing to {verb}.")
+        raise errors.ConfigurationError(
+            f"no cell has failed yet in this kernel: nothing to {verb}.")
     raise errors.ConfigurationError(f"cell [{number}] did not fail; `%junis {verb}` alone takes "
                                     "the last cell that did.")
 
