@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from junis_jupyter.errors import ConfigurationError
-from junis_jupyter.notebook.interpolate import code_regions, interpolate
+from junis_jupyter.notebook.fences import code_regions
+from junis_jupyter.notebook.interpolate import interpolate
 from junis_jupyter.notebook.views import format_value, frame_to_markdown
 
 

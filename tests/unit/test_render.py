@@ -204,7 +204,7 @@ def test_incremental_markdown_equals_a_whole_render_at_every_step():
 ])
 def test_a_block_is_finished_as_soon_as_the_line_after_it_has_begun_far_enough_to_tell(begun, cut):
     from junis_jupyter.notebook.markdown import render_markdown
-    from junis_jupyter.notebook.render import settled_upto
+    from junis_jupyter.notebook.fences import settled_upto
     first = "The first paragraph, all on one line.\n\n"
     text = first + begun
     assert settled_upto(text) == (len(first) if cut else 0)
