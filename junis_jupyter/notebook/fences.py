@@ -11,8 +11,10 @@ The rules (CommonMark 0.31, 4.5), at a text's top level:
 - the block ends at a line of the same character, at least as many, indented at most 3 spaces,
   with nothing after it but spaces and tabs; a block never closed runs to the end of the text;
 - up to the opening fence's indent is taken off each line of the code.
-Fences inside list items and block quotes are not followed (nor are they by the cuts' callers,
-which only cut after a blank line, where such containers have ended).
+Containers are not followed: a fence indented 1 to 3 spaces is read as one whether or not it
+sits in a list item, and one after a block quote's `>` is not seen. So an answer whose list-item
+fence is closed at a different indent (or left open) may be cut where its blocks do not render
+the same apart; answers whose fences pair up, the usual kind, are cut where they do.
 """
 from __future__ import annotations
 
@@ -93,20 +95,43 @@ def json_block(text: str) -> str | None:
     return None
 
 
+MAX_JSON_DEPTH = 100    # levels of nesting an answer's JSON may have: showing one recurses a level
+
+
 class _TooDeep(ValueError):
     pass
 
 
 def _loads(text: str) -> Any:
+    """JSON `text`, refused (a ValueError) when nested deeper than MAX_JSON_DEPTH: the decoder and
+    IPython's pretty printer recurse once a level or more, and a deep answer would end either
+    with a RecursionError (the cell failed, or a traceback shown in place of the value)."""
+    too_deep = _TooDeep(f"nested more than {MAX_JSON_DEPTH} levels deep")
     try:
-        return json.loads(text)
-    except RecursionError:      # the decoder recurses once a level: a deep answer ends it
-        raise _TooDeep("nested too deeply to read") from None
+        value = json.loads(text)
+    except RecursionError:
+        raise too_deep from None
+    if not _depth_within(value, MAX_JSON_DEPTH):
+        raise too_deep
+    return value
+
+
+def _depth_within(value: Any, limit: int) -> bool:
+    """Whether `value` nests at most `limit` lists and dicts deep (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            if depth > limit:
+                return False
+            stack.extend((child, depth + 1)
+                         for child in (item.values() if isinstance(item, dict) else item))
+    return True
 
 
 def parse_json_answer(text: str) -> Any:
     """The answer as JSON: the whole text, else its first ```json (or bare) fenced block.
-    ValueError when neither is JSON, a nesting too deep to read included."""
+    ValueError when neither is JSON, or it nests too deeply to show."""
     try:
         return _loads(text)
     except _TooDeep:

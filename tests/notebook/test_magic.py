@@ -216,12 +216,41 @@ def test_format_code_offers_the_first_code_block(run, monkeypatch):
     assert len(offered) == 1
 
 
+@pytest.mark.parametrize("answer, code", [
+    ("Here:\n\n~~~python\nx = 1\n~~~", "x = 1"),                          # a tilde fence
+    ("As a Markdown cell:\n\n````markdown\n```python\nx = 1\n```\n````",    # ``` inside ````
+     "```python\nx = 1\n```"),
+    ("Use ```python fences. Here:\n\n```python\nx = 1\n```", "x = 1"),      # ``` in the prose
+])
+def test_format_code_offers_the_block_the_answer_shows(run, monkeypatch, answer, code):
+    offered = []
+    monkeypatch.setattr(run.shell, "set_next_input",
+                        lambda text, replace=False: offered.append(text))
+    cell = run(f"%%junis --format code\n[[echo]] {answer}")
+    assert run.shell.user_ns["_junis"].text == answer
+    assert offered == [code] and cell.err == ""
+
+
 def test_format_json_parses_the_answer(run):
     cell = run('%%junis --format json --out data\n[[echo]] {"a": [1, 2], "b": "x"}')
     assert run.shell.user_ns["data"] == {"a": [1, 2], "b": "x"}
     assert cell.events[-1]["data"]["text/plain"] == "{'a': [1, 2], 'b': 'x'}"
     line = error_line(run("%%junis --format json\nnot json at all"))
     assert "not JSON" in line
+
+
+@pytest.mark.parametrize("wrap", [lambda t: t, lambda t: f"Here:\n\n```json\n{t}\n```"])
+def test_format_json_of_a_too_deep_answer_is_the_not_json_note(run, wrap):
+    from junis_jupyter.notebook.fences import MAX_JSON_DEPTH
+    for depth in (30_000, MAX_JSON_DEPTH + 1):     # past any recursion limit; past what shows
+        deep = "[" * depth + "]" * depth
+        line = error_line(run(f"%%junis --format json --out too_deep\n[[echo]] {wrap(deep)}"))
+        assert "not JSON" in line and "levels deep" in line
+        assert run.shell.user_ns["_junis"].text == wrap(deep) and "too_deep" not in run.shell.user_ns
+    deepest = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
+    cell = run(f"%%junis --format json --out deepest\n[[echo]] {wrap(deepest)}")
+    assert cell.err == "" and cell.events[-1]["data"]["text/plain"] == deepest   # shown, no traceback
+    assert run.shell.user_ns["deepest"] == json.loads(deepest)
 
 
 @pytest.mark.parametrize("option, fragment", [

@@ -90,6 +90,12 @@ def test_an_unmatched_backtick_is_not_code():
     assert interpolate("a ` then {x}", NS) == "a ` then 42"
 
 
+def test_backticks_in_prose_open_no_fence():
+    # A backtick fence's info string holds no backtick: this line is text with a code span.
+    text = "```python``` opens a block, like this: {x}\n\nand {x}"
+    assert interpolate(text, NS) == "```python``` opens a block, like this: 42\n\nand 42"
+
+
 def test_fence_closed_by_a_longer_run_only():
     text = "````\n{x}\n```\n{x}\n````\nafter {x}"
     assert interpolate(text, NS) == "````\n{x}\n```\n{x}\n````\nafter 42"

@@ -78,6 +78,21 @@ def test_a_note_after_a_cut_code_block_is_outside_it():
     assert disp.updates[-1] == "Here:\n```python\nx = 1\n\n```\n\n*[interrupted]*"
 
 
+@pytest.mark.parametrize("text", [
+    "Here:\n~~~python\nx = 1\n",                      # a tilde fence is closed by tildes
+    "Here:\n````md\n```\nx = 1\n```\n",               # four backticks, by four
+    "Use ``` fences.\n\nThe end",                      # backticks in prose open nothing
+])
+def test_a_note_is_never_inside_a_code_block(text):
+    from junis_jupyter.notebook.markdown import render_markdown
+    disp = RecordingDisplay()
+    r = StreamRenderer("markdown", display=disp, clock=FakeClock())
+    r.feed(text)
+    r.finish(note="interrupted")
+    assert disp.updates[-1].startswith(text)
+    assert render_markdown(disp.updates[-1]).endswith("<p><em>[interrupted]</em></p>\n")
+
+
 def test_finish_without_chunks_still_shows_one_output():
     disp = RecordingDisplay()
     r = StreamRenderer("text", display=disp, clock=FakeClock())
