@@ -13,7 +13,9 @@ stdout as it arrives (at the same bounded rate).
 
 Answers are model output, hence untrusted: in a notebook they are shown as HTML made by
 `notebook/markdown.py` (raw HTML escaped, unsafe links dropped, images as links), never as raw
-`text/markdown`, which a notebook renders with the page's full trust (scripts included).
+`text/markdown`, which a notebook renders with the page's full trust (scripts included). What a
+terminal prints (the `text/plain`, the terminal mode's writes, the footer) has its escape sequences
+taken out (`escapes.py`): a terminal would run them.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, TextIO
 
 from ..client.textbuffer import TextBuffer
 from .budget import ResendBudget
+from .escapes import EscapeStripper, strip_escapes
 from .fences import block_boundaries, has_link_definition, open_fence, settled_upto
 
 __all__ = ["StreamRenderer", "IncrementalMarkdown", "Footer", "Table", "pick_mode", "MODES"]
@@ -84,7 +87,8 @@ class IncrementalMarkdown:
 
 
 class _Answer:
-    """The answer so far: safe HTML from its markdown (if `markdown`), and the text as text/plain."""
+    """The answer so far: safe HTML from its markdown (if `markdown`), and the text as text/plain,
+    without the escape sequences a terminal printing it would run."""
 
     def __init__(self, text: str, markdown: IncrementalMarkdown | None) -> None:
         self.text = text
@@ -92,13 +96,13 @@ class _Answer:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         # The text itself, not a pretty-printed copy: a long answer is not held twice more.
-        bundle = {"text/plain": self.text}
+        bundle = {"text/plain": strip_escapes(self.text)}
         if self.markdown is not None:
             bundle["text/html"] = self.markdown.render(self.text)
         return bundle
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        p.text(self.text)       # verbatim (a plain __repr__ would lose a trailing newline)
+        p.text(strip_escapes(self.text))    # verbatim (a __repr__ would lose a trailing newline)
 
 
 _BYTES_A_CHARACTER = 4      # an output's text and its HTML, about, for a character of answer
@@ -145,6 +149,7 @@ class StreamRenderer:
         self._last = float("-inf")
         self._gap = self.interval    # grows when an update takes long
         self._markdown = self._fresh()
+        self._plain = EscapeStripper()   # the terminal's writes, a sequence cut between two held
         self.segment_chars = segment_chars
         self.max_outputs = max_outputs
         self._settled_at = float("-inf")
@@ -185,6 +190,7 @@ class StreamRenderer:
     def _flush(self, note: str | None = None, final: bool = False) -> None:
         new = self._take_new()
         if self.mode == "terminal":
+            new = self._plain.feed(new) + (self._plain.flush() if final else "")
             if note:
                 new += f"\n[{note}]"
             if new:
@@ -282,7 +288,7 @@ class Footer:
             parts.append(u.describe())
         if self.note:
             parts.append(self.note)
-        return parts
+        return [strip_escapes(part) for part in parts]     # the agent's name is the service's
 
     def metadata(self) -> dict[str, Any]:
         """Machine-readable copy in the output's metadata (the demo's summary reads it)."""

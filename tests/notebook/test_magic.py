@@ -128,6 +128,18 @@ def test_hostile_answer_cannot_put_markup_in_the_page(run):
     assert "<script" not in html and "<img" not in html and "&lt;script&gt;" in html
 
 
+ESCAPES = "Fine \x1b]0;pwned\x07answer \x1b[2J\x1b[31mred\x1b[0m \x1b]52;c;cm0gLXJmIH4=\x07copied"
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "text"])
+def test_escape_sequences_in_an_answer_never_reach_text_plain(run, fmt):
+    cell = run(f"%%junis --format {fmt}\n[[echo]] [[chunks=20]] {ESCAPES}")
+    assert run.shell.user_ns["_junis"].text == ESCAPES             # kept as the service sent it
+    plain = [e["data"]["text/plain"] for e in cell.events]
+    assert cell.shown == "Fine answer red copied"
+    assert not any("\x1b" in p or "\x07" in p for p in plain), plain
+
+
 def test_display_updates_are_bounded_for_a_long_answer(run):
     started = time.monotonic()
     cell = run("%%junis\n[[chunks=1500]] [[delay=0.002]] A long story please.")
@@ -575,6 +587,19 @@ def test_terminal_ipython_prints_the_answer_as_plain_text(junis_env):
     assert out.startswith(text)                     # the answer, verbatim, as plain text
     footer = out[len(text):].strip().splitlines()[0]
     assert footer.startswith("[session ") and "tokens" in footer
+
+
+def test_terminal_ipython_prints_no_escape_sequence_of_an_answer(junis_env):
+    code = ("ip = get_ipython(); ip.run_line_magic('load_ext', 'junis_jupyter'); "
+            f"ip.run_cell_magic('junis', '', '[[echo]] [[chunks=30]] ' + {ESCAPES!r}); "
+            "print('TEXT=' + repr(ip.user_ns['_junis'].text))")
+    done = subprocess.run([sys.executable, "-m", "IPython", "--no-banner", "--colors=nocolor",
+                           "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stderr == ""
+    printed, _, text = done.stdout.rpartition("TEXT=")
+    assert ast.literal_eval(text.strip()) == ESCAPES
+    assert printed.startswith("Fine answer red copied\n") and "\x1b" not in printed
+    assert "\x07" not in printed
 
 
 def test_usage_reports_the_calls_of_this_kernel(run):
