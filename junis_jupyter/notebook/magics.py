@@ -118,4 +118,3 @@ class JunisMagics(Magics, Settings):
             from ..advice import Surface, advise
             state.fail(advise(exc, Surface.CELL, base_url=state.base_url()))
         return None
-
