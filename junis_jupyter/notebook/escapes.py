@@ -18,7 +18,7 @@ import re
 __all__ = ["strip_escapes", "EscapeStripper"]
 
 _ESCAPE = re.compile(
-    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"                       # CSI: parameters, intermediates, final
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"                      # CSI: parameters, intermediates, end
     r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])"                # OSC, DCS, SOS, PM, APC: a string
     r"[^\x00-\x1f\x7f-\x9f]*(?:\x07|\x1b\\|\x9c)?"             # up to BEL or ST
     r"|\x1b[ -/]*[0-~]?"                                       # any other escape sequence

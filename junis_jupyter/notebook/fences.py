@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any
 
 __all__ = ["code_blocks", "first_code_block", "json_block", "parse_json_answer", "open_fence",
            "code_regions", "block_boundaries", "settled_upto", "has_link_definition"]
@@ -42,7 +43,7 @@ _NEXT_LINK_DEFINITION = re.compile(r"\n {0,3}\[[^\]\n]+\]:")
 @lru_cache(maxsize=64)
 def _closing(fence: str) -> re.Pattern[str]:
     """The line that closes a block opened by `fence`, found by the newline before it."""
-    return re.compile(r"\n {0,3}" + re.escape(fence[0]) + r"{%d,}[ \t]*\r?(?=\n|\Z)" % len(fence))
+    return re.compile(rf"\n {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}[ \t]*\r?(?=\n|\Z)")
 
 
 def _fences(text: str, pos: int = 0) -> Iterator[tuple[re.Match[str], re.Match[str] | None]]:
@@ -69,7 +70,7 @@ def _blocks(text: str) -> Iterator[tuple[str, str]]:
         code = text[opened.end() + 1:len(text) if closed is None else closed.start()]
         indent = len(opened.group(1))
         if indent:
-            code = re.sub(r"^ {1,%d}" % indent, "", code, flags=re.M)
+            code = re.sub(rf"^ {{1,{indent}}}", "", code, flags=re.M)
         yield (info[0] if info else ""), code
 
 
@@ -188,11 +189,9 @@ def has_link_definition(text: str) -> bool:
 def settled_upto(text: str, start: int = 0) -> int:
     """Where the finished blocks of `text` after `start` (0 or a cut) end; `start` when none has
     finished, or when a link reference definition may change links before it (keep it whole)."""
-    cut = start
-    if not has_link_definition(text):
-        for cut in block_boundaries(text, start):
-            pass
-    return cut
+    if has_link_definition(text):
+        return start
+    return max(block_boundaries(text, start), default=start)     # the cuts only grow
 
 
 def block_boundaries(text: str, pos: int = 0) -> Iterator[int]:

@@ -1,8 +1,8 @@
 """`{name}` in a prompt becomes the value of `name` in the user namespace; code is left alone.
 
 The rules, in order:
-- Inline code spans and fenced code blocks (`fences.code_regions`) are sent byte for byte: f-strings, dict
-  comprehensions and JSON inside code survive whatever the namespace holds.
+- Inline code spans and fenced code blocks (`fences.code_regions`) are sent byte for byte:
+  f-strings, dict comprehensions and JSON inside code survive whatever the namespace holds.
 - Outside code, `{{` and `}}` are literal braces (as in `str.format` and IPython).
 - `{name}`, `{obj.attr}` (public attributes), `In[n]` / `Out[n]` / `Err` / `Err[n]`, each optionally
   with a view (`{df:schema}`, `{df:head=10}`, see views.py), are looked up; written exactly so,
@@ -13,7 +13,8 @@ The rules, in order:
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from .fences import code_regions
 from .views import format_value, render_view

@@ -48,10 +48,10 @@ class IncrementalMarkdown:
     """Safe HTML of a growing markdown text that re-renders only the block still being written.
 
     The text is cut (`fences.block_boundaries`) at a blank line outside a code fence followed by a
-    line that starts a new top-level block: not indented, not a list item (list items stay together, so a loose list
-    renders as one list). Such blocks render the same apart as together, so the finished part is
-    rendered once and kept. A link reference definition can change links anywhere before it: once
-    one appears, the whole text is rendered every time.
+    line that starts a new top-level block: not indented, not a list item (list items stay
+    together, so a loose list renders as one list). Such blocks render the same apart as together,
+    so the finished part is rendered once and kept. A link reference definition can change links
+    anywhere before it: once one appears, the whole text is rendered every time.
     """
 
     def __init__(self) -> None:

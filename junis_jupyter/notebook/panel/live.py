@@ -30,9 +30,9 @@ import ipywidgets as w
 from traitlets import Any, Bool, Int, Unicode
 from traitlets import Tuple as TypeTuple
 
-from ..markdown import escape_html
-from ..fences import has_link_definition, settled_upto
 from ..budget import MessageBucket, ResendBudget
+from ..fences import has_link_definition, settled_upto
+from ..markdown import escape_html
 from .conversation import Turn, TurnState
 from .html import MARKS, turn_close, turn_open, who_html
 
