@@ -200,6 +200,8 @@ def block_boundaries(text: str, pos: int = 0) -> Iterator[int]:
     indented, not a list item, so a loose list stays one list). The line need not be finished,
     only begun far enough to tell: a paragraph written on one long line settles the one before
     it as soon as it starts, not when it ends."""
+    if text.find("\n", pos) < 0:
+        return                           # one line, the one being written: nothing has finished
     for opened, closed in _fences(text, pos):
         yield from _cuts(text, pos, opened.start(1))
         if closed is None:
