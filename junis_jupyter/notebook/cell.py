@@ -238,7 +238,7 @@ class CellPipeline:
             (show or self.state.show)(footer, metadata=footer.metadata())
 
     def _post(self, result: ChatResult, opts: CellOptions) -> None:
-        from .magics import first_code_block, parse_json_answer
+        from .fences import first_code_block, parse_json_answer
         if opts.format == "code":
             block = first_code_block(result.text)
             if block is None:

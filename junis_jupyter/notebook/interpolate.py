@@ -1,8 +1,8 @@
 """`{name}` in a prompt becomes the value of `name` in the user namespace; code is left alone.
 
 The rules, in order:
-- Inline code spans and fenced code blocks are sent byte for byte: f-strings, dict
-  comprehensions and JSON inside code survive whatever the namespace holds.
+- Inline code spans and fenced code blocks (`fences.code_regions`) are sent byte for byte:
+  f-strings, dict comprehensions and JSON inside code survive whatever the namespace holds.
 - Outside code, `{{` and `}}` are literal braces (as in `str.format` and IPython).
 - `{name}`, `{obj.attr}` (public attributes), `In[n]` / `Out[n]` / `Err` / `Err[n]`, each optionally
   with a view (`{df:schema}`, `{df:head=10}`, see views.py), are looked up; written exactly so,
@@ -13,56 +13,19 @@ The rules, in order:
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
+from .fences import code_regions
 from .views import format_value, render_view
 
-__all__ = ["interpolate", "code_regions"]
+__all__ = ["interpolate"]
 
-_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})", re.M)
-_TICKS = re.compile(r"`+")
 _BRACES = re.compile(r"\{\{|\}\}|\{([^{}\n]*)\}")
 _FIELD = re.compile(r"(?P<name>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*|(?:In|Out|Err)\[-?\d+\])"
                     r"(?::(?P<view>[A-Za-z_]\w*)(?:=(?P<arg>\d+))?)?")
 _HISTORY = re.compile(r"(In|Out|Err)\[(-?\d+)\]")
 _MISSING = object()
-
-
-def code_regions(text: str) -> Iterator[tuple[int, int]]:
-    """(start, end) of each fenced block and inline code span, in order (CommonMark's rules,
-    simplified: a fence runs to its closing fence or the end; a span needs a closing run of the
-    same number of backticks)."""
-    pos = 0
-    end = len(text)
-    while pos < end:
-        fence = _FENCE_OPEN.search(text, pos)
-        stop = fence.start() if fence else end
-        yield from _spans(text, pos, stop)
-        if fence is None:
-            return
-        marker = fence.group(1)
-        closing = re.compile(r"^ {0,3}" + re.escape(marker[0]) + "{" + str(len(marker)) +
-                             r",}[ \t]*$", re.M)
-        line_end = text.find("\n", fence.end())
-        after = end if line_end < 0 else line_end + 1
-        close = closing.search(text, after)
-        block_end = end if close is None else close.end()
-        yield fence.start(), block_end
-        pos = block_end
-
-
-def _spans(text: str, start: int, stop: int) -> Iterator[tuple[int, int]]:
-    pos = start
-    while (opening := _TICKS.search(text, pos, stop)) is not None:
-        run = opening.group(0)
-        closing = _TICKS.search(text, opening.end(), stop)
-        while closing is not None and closing.group(0) != run:
-            closing = _TICKS.search(text, closing.end(), stop)
-        if closing is None:
-            pos = opening.end()          # no closing run: these backticks are literal
-        else:
-            yield opening.start(), closing.end()
-            pos = closing.end()
 
 
 def interpolate(text: str, namespace: Mapping[str, Any], *, max_table_rows: int = 20,

@@ -123,24 +123,3 @@ class JunisMagics(Magics, Settings):
             from ..advice import Surface, advise
             state.fail(advise(exc, Surface.CELL, base_url=state.base_url()))
         return None
-
-
-def first_code_block(text: str) -> tuple[str, str] | None:
-    """(language, code) of the first fenced block, or None."""
-    import re
-    m = re.search(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)```", text, re.S)
-    return (m.group(1), m.group(2).rstrip("\n")) if m else None
-
-
-def parse_json_answer(text: str) -> Any:
-    """The answer as JSON: the whole text, else its first ```json (or bare) fenced block."""
-    import json
-    import re
-    try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    for m in re.finditer(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)```", text, re.S):
-        if m.group(1).lower() in ("json", ""):
-            return json.loads(m.group(2))
-    raise ValueError("no JSON text or ```json block")

@@ -13,21 +13,23 @@ stdout as it arrives (at the same bounded rate).
 
 Answers are model output, hence untrusted: in a notebook they are shown as HTML made by
 `notebook/markdown.py` (raw HTML escaped, unsafe links dropped, images as links), never as raw
-`text/markdown`, which a notebook renders with the page's full trust (scripts included).
+`text/markdown`, which a notebook renders with the page's full trust (scripts included). What a
+terminal prints (the `text/plain`, the terminal mode's writes, the footer) has its escape sequences
+taken out (`escapes.py`): a terminal would run them.
 """
 from __future__ import annotations
 
 import html
-import re
 import sys
 import time
 from typing import Any, Callable, Iterable, Iterator, Sequence, TextIO
 
 from ..client.textbuffer import TextBuffer
 from .budget import ResendBudget
+from .escapes import EscapeStripper, strip_escapes
+from .fences import block_boundaries, has_link_definition, open_fence, settled_upto
 
-__all__ = ["StreamRenderer", "IncrementalMarkdown", "Footer", "Table", "pick_mode", "MODES",
-           "block_boundaries", "settled_upto", "LINK_DEFINITION"]
+__all__ = ["StreamRenderer", "IncrementalMarkdown", "Footer", "Table", "pick_mode", "MODES"]
 
 MODES = ("markdown", "text", "terminal")
 
@@ -39,21 +41,17 @@ def pick_mode(shell: Any, fmt: str = "markdown") -> str:
     return "text" if fmt == "text" else "markdown"
 
 
-_FENCE_LINE = re.compile(r"[ \t]*(`{3,}|~{3,})")
-_LIST_OR_INDENT = re.compile(r"[ \t]|[-*+][ \t]|\d{1,9}[.)][ \t]")
-_MAYBE_LIST = re.compile(r"[-*+]|\d{1,9}[.)]?")     # a line begun so far that may still be one
-LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:", re.M)
 PIECE = 8192    # finished text rendered at most about this many characters at a time
 
 
 class IncrementalMarkdown:
     """Safe HTML of a growing markdown text that re-renders only the block still being written.
 
-    The text is cut at a blank line (outside a code fence) followed by a line that starts a new
-    top-level block: not indented, not a list item (list items stay together, so a loose list
-    renders as one list). Such blocks render the same apart as together, so the finished part is
-    rendered once and kept. A link reference definition can change links anywhere before it: once
-    one appears, the whole text is rendered every time.
+    The text is cut (`fences.block_boundaries`) at a blank line outside a code fence followed by a
+    line that starts a new top-level block: not indented, not a list item (list items stay
+    together, so a loose list renders as one list). Such blocks render the same apart as together,
+    so the finished part is rendered once and kept. A link reference definition can change links
+    anywhere before it: once one appears, the whole text is rendered every time.
     """
 
     def __init__(self) -> None:
@@ -67,7 +65,7 @@ class IncrementalMarkdown:
 
     def render(self, text: str) -> str:
         from .markdown import render_markdown
-        if LINK_DEFINITION.search(text):
+        if has_link_definition(text):
             return render_markdown(text)
         start = self._upto
         for cut in self._boundaries(text):
@@ -88,50 +86,9 @@ class IncrementalMarkdown:
             yield cut
 
 
-def settled_upto(text: str, start: int = 0) -> int:
-    """Where the finished blocks of `text` after `start` (0 or a cut) end; `start` when none has
-    finished, or when a link reference definition may change links before it (keep it whole)."""
-    cut = start
-    if not LINK_DEFINITION.search(text):
-        for cut in block_boundaries(text, start):
-            pass
-    return cut
-
-
-def block_boundaries(text: str, pos: int = 0) -> Iterator[int]:
-    """Where `text` may be cut between finished top-level blocks, after `pos` (0 or a cut): at a
-    blank line outside a code fence followed by a line that starts a new top-level block (not
-    indented, not a list item, so a loose list stays one list). The line need not be finished,
-    only begun far enough to tell: a paragraph written on one long line settles the one before
-    it as soon as it starts, not when it ends."""
-    fence: str | None = None
-    blank = False
-    end = len(text)
-    while pos < end:
-        nl = text.find("\n", pos)
-        if nl < 0:
-            begun = text[pos:]          # an unfinished line: its start may already decide
-            if (fence is None and blank and begun and not _LIST_OR_INDENT.match(begun)
-                    and not _MAYBE_LIST.fullmatch(begun)):
-                yield pos
-            break
-        line = text[pos:nl]
-        if fence is None and blank and line and not _LIST_OR_INDENT.match(line):
-            yield pos
-        opener = _FENCE_LINE.match(line)
-        if fence is None:
-            if opener:
-                fence = opener.group(1)
-            blank = not line.strip()
-        elif opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence) \
-                and not line[opener.end():].strip():
-            fence = None
-            blank = False
-        pos = nl + 1
-
-
 class _Answer:
-    """The answer so far: safe HTML from its markdown (if `markdown`), and the text as text/plain."""
+    """The answer so far: safe HTML from its markdown (if `markdown`), and the text as text/plain,
+    without the escape sequences a terminal printing it would run."""
 
     def __init__(self, text: str, markdown: IncrementalMarkdown | None) -> None:
         self.text = text
@@ -139,13 +96,13 @@ class _Answer:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         # The text itself, not a pretty-printed copy: a long answer is not held twice more.
-        bundle = {"text/plain": self.text}
+        bundle = {"text/plain": strip_escapes(self.text)}
         if self.markdown is not None:
             bundle["text/html"] = self.markdown.render(self.text)
         return bundle
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        p.text(self.text)       # verbatim (a plain __repr__ would lose a trailing newline)
+        p.text(strip_escapes(self.text))    # verbatim (a __repr__ would lose a trailing newline)
 
 
 _BYTES_A_CHARACTER = 4      # an output's text and its HTML, about, for a character of answer
@@ -192,6 +149,7 @@ class StreamRenderer:
         self._last = float("-inf")
         self._gap = self.interval    # grows when an update takes long
         self._markdown = self._fresh()
+        self._plain = EscapeStripper()   # the terminal's writes, a sequence cut between two held
         self.segment_chars = segment_chars
         self.max_outputs = max_outputs
         self._settled_at = float("-inf")
@@ -232,6 +190,7 @@ class StreamRenderer:
     def _flush(self, note: str | None = None, final: bool = False) -> None:
         new = self._take_new()
         if self.mode == "terminal":
+            new = self._plain.feed(new) + (self._plain.flush() if final else "")
             if note:
                 new += f"\n[{note}]"
             if new:
@@ -293,8 +252,8 @@ class StreamRenderer:
     def _show(self, text: str, note: str | None) -> None:
         shown = text
         if note and self.mode == "markdown":
-            fence = "\n```" if text.count("```") % 2 else ""   # cut inside a code block: close it
-            shown = f"{text}{fence}\n\n*[{note}]*"
+            fence = open_fence(text)           # cut inside a code block: close it first
+            shown = f"{text}\n{fence}\n\n*[{note}]*" if fence else f"{text}\n\n*[{note}]*"
         elif note:
             shown = f"{text}\n[{note}]"
         self._send(_Answer(shown, self._markdown))
@@ -329,7 +288,7 @@ class Footer:
             parts.append(u.describe())
         if self.note:
             parts.append(self.note)
-        return parts
+        return [strip_escapes(part) for part in parts]     # the agent's name is the service's
 
     def metadata(self) -> dict[str, Any]:
         """Machine-readable copy in the output's metadata (the demo's summary reads it)."""

@@ -128,6 +128,18 @@ def test_hostile_answer_cannot_put_markup_in_the_page(run):
     assert "<script" not in html and "<img" not in html and "&lt;script&gt;" in html
 
 
+ESCAPES = "Fine \x1b]0;pwned\x07answer \x1b[2J\x1b[31mred\x1b[0m \x1b]52;c;cm0gLXJmIH4=\x07copied"
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "text"])
+def test_escape_sequences_in_an_answer_never_reach_text_plain(run, fmt):
+    cell = run(f"%%junis --format {fmt}\n[[echo]] [[chunks=20]] {ESCAPES}")
+    assert run.shell.user_ns["_junis"].text == ESCAPES             # kept as the service sent it
+    plain = [e["data"]["text/plain"] for e in cell.events]
+    assert cell.shown == "Fine answer red copied"
+    assert not any("\x1b" in p or "\x07" in p for p in plain), plain
+
+
 def test_display_updates_are_bounded_for_a_long_answer(run):
     started = time.monotonic()
     cell = run("%%junis\n[[chunks=1500]] [[delay=0.002]] A long story please.")
@@ -216,12 +228,41 @@ def test_format_code_offers_the_first_code_block(run, monkeypatch):
     assert len(offered) == 1
 
 
+@pytest.mark.parametrize("answer, code", [
+    ("Here:\n\n~~~python\nx = 1\n~~~", "x = 1"),                          # a tilde fence
+    ("As a Markdown cell:\n\n````markdown\n```python\nx = 1\n```\n````",    # ``` inside ````
+     "```python\nx = 1\n```"),
+    ("Use ```python fences. Here:\n\n```python\nx = 1\n```", "x = 1"),      # ``` in the prose
+])
+def test_format_code_offers_the_block_the_answer_shows(run, monkeypatch, answer, code):
+    offered = []
+    monkeypatch.setattr(run.shell, "set_next_input",
+                        lambda text, replace=False: offered.append(text))
+    cell = run(f"%%junis --format code\n[[echo]] {answer}")
+    assert run.shell.user_ns["_junis"].text == answer
+    assert offered == [code] and cell.err == ""
+
+
 def test_format_json_parses_the_answer(run):
     cell = run('%%junis --format json --out data\n[[echo]] {"a": [1, 2], "b": "x"}')
     assert run.shell.user_ns["data"] == {"a": [1, 2], "b": "x"}
     assert cell.events[-1]["data"]["text/plain"] == "{'a': [1, 2], 'b': 'x'}"
     line = error_line(run("%%junis --format json\nnot json at all"))
     assert "not JSON" in line
+
+
+@pytest.mark.parametrize("wrap", [lambda t: t, lambda t: f"Here:\n\n```json\n{t}\n```"])
+def test_format_json_of_a_too_deep_answer_is_the_not_json_note(run, wrap):
+    from junis_jupyter.notebook.fences import MAX_JSON_DEPTH
+    for depth in (30_000, MAX_JSON_DEPTH + 1):     # past any recursion limit; past what shows
+        deep = "[" * depth + "]" * depth
+        line = error_line(run(f"%%junis --format json --out too_deep\n[[echo]] {wrap(deep)}"))
+        assert "not JSON" in line and "levels deep" in line
+        assert run.shell.user_ns["_junis"].text == wrap(deep) and "too_deep" not in run.shell.user_ns
+    deepest = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
+    cell = run(f"%%junis --format json --out deepest\n[[echo]] {wrap(deepest)}")
+    assert cell.err == "" and cell.events[-1]["data"]["text/plain"] == deepest   # shown, no traceback
+    assert run.shell.user_ns["deepest"] == json.loads(deepest)
 
 
 @pytest.mark.parametrize("option, fragment", [
@@ -551,6 +592,19 @@ def test_terminal_ipython_prints_the_answer_as_plain_text(junis_env):
     assert out.startswith(text)                     # the answer, verbatim, as plain text
     footer = out[len(text):].strip().splitlines()[0]
     assert footer.startswith("[session ") and "tokens" in footer
+
+
+def test_terminal_ipython_prints_no_escape_sequence_of_an_answer(junis_env):
+    code = ("ip = get_ipython(); ip.run_line_magic('load_ext', 'junis_jupyter'); "
+            f"ip.run_cell_magic('junis', '', '[[echo]] [[chunks=30]] ' + {ESCAPES!r}); "
+            "print('TEXT=' + repr(ip.user_ns['_junis'].text))")
+    done = subprocess.run([sys.executable, "-m", "IPython", "--no-banner", "--colors=nocolor",
+                           "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stderr == ""
+    printed, _, text = done.stdout.rpartition("TEXT=")
+    assert ast.literal_eval(text.strip()) == ESCAPES
+    assert printed.startswith("Fine answer red copied\n") and "\x1b" not in printed
+    assert "\x07" not in printed
 
 
 def test_usage_reports_the_calls_of_this_kernel(run):

@@ -72,6 +72,18 @@ def test_fix_puts_the_answers_code_into_the_next_cell_without_running_it(
     assert "total" not in nb.shell.user_ns or nb.shell.user_ns.get("total") != filled[0]
 
 
+def test_fix_takes_the_code_block_not_the_backticks_in_the_prose(
+        nb: MagicShell, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The fix prompt names ```python in its prose; the emulator echoes it ([[echo]], from the
+    # failed cell's comment), so the answer's one code block comes after that mention.
+    fail_a_cell(nb, "# [[echo]]\ntotal = 1 / 0")
+    filled: list[str] = []
+    monkeypatch.setattr(nb.shell, "set_next_input", lambda text, replace=False: filled.append(text))
+    assert nb.run("%junis fix").error is None
+    assert "in one ```python code block" in nb.shell.user_ns["_junis"].text
+    assert filled == ["# \ntotal = 1 / 0"]
+
+
 def test_err_in_a_prompt(nb: MagicShell) -> None:
     number = fail_a_cell(nb, "1 / 0")
     nb.run("%%junis\nWhat went wrong? {Err}")

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from junis_jupyter.errors import ConfigurationError
-from junis_jupyter.notebook.interpolate import code_regions, interpolate
+from junis_jupyter.notebook.fences import code_regions
+from junis_jupyter.notebook.interpolate import interpolate
 from junis_jupyter.notebook.views import format_value, frame_to_markdown
 
 
@@ -87,6 +88,12 @@ def test_outside_code_names_are_replaced_and_double_braces_are_literal():
 
 def test_an_unmatched_backtick_is_not_code():
     assert interpolate("a ` then {x}", NS) == "a ` then 42"
+
+
+def test_backticks_in_prose_open_no_fence():
+    # A backtick fence's info string holds no backtick: this line is text with a code span.
+    text = "```python``` opens a block, like this: {x}\n\nand {x}"
+    assert interpolate(text, NS) == "```python``` opens a block, like this: 42\n\nand 42"
 
 
 def test_fence_closed_by_a_longer_run_only():

@@ -78,6 +78,21 @@ def test_a_note_after_a_cut_code_block_is_outside_it():
     assert disp.updates[-1] == "Here:\n```python\nx = 1\n\n```\n\n*[interrupted]*"
 
 
+@pytest.mark.parametrize("text", [
+    "Here:\n~~~python\nx = 1\n",                      # a tilde fence is closed by tildes
+    "Here:\n````md\n```\nx = 1\n```\n",               # four backticks, by four
+    "Use ``` fences.\n\nThe end",                      # backticks in prose open nothing
+])
+def test_a_note_is_never_inside_a_code_block(text):
+    from junis_jupyter.notebook.markdown import render_markdown
+    disp = RecordingDisplay()
+    r = StreamRenderer("markdown", display=disp, clock=FakeClock())
+    r.feed(text)
+    r.finish(note="interrupted")
+    assert disp.updates[-1].startswith(text)
+    assert render_markdown(disp.updates[-1]).endswith("<p><em>[interrupted]</em></p>\n")
+
+
 def test_finish_without_chunks_still_shows_one_output():
     disp = RecordingDisplay()
     r = StreamRenderer("text", display=disp, clock=FakeClock())
@@ -155,6 +170,55 @@ def test_pick_mode():
     assert pick_mode(ZMQInteractiveShell(), "text") == "text"
 
 
+HOSTILE = ("Fine \x1b]0;pwned\x07answer \x1b[2J\x1b[31mred\x1b[0m, "
+           "\x1b]52;c;cm0gLXJmIH4=\x07copied\n")
+
+
+class AnswerDisplay:
+    """Keeps every answer object shown or updated, to read their text/plain after."""
+
+    def __init__(self) -> None:
+        self.answers: list = []
+
+    def __call__(self, obj, display_id=None, **kwargs):
+        answers = self.answers
+        answers.append(obj)
+
+        class Handle:
+            def update(self, obj):
+                answers.append(obj)
+        return Handle()
+
+
+@pytest.mark.parametrize("mode", ["markdown", "text"])
+def test_text_plain_has_no_escape_sequences_the_text_keeps_them(mode):
+    from IPython.lib.pretty import pretty
+    disp = AnswerDisplay()
+    r = StreamRenderer(mode, display=disp, clock=FakeClock())
+    r.feed(HOSTILE)
+    assert r.finish(note="interrupted") == HOSTILE                 # what `_junis.text` gets
+    answer = disp.answers[-1]
+    plain = answer._repr_mimebundle_()["text/plain"]
+    assert plain.startswith("Fine answer red, copied\n") and "interrupted" in plain
+    assert "\x1b" not in plain and pretty(answer) == plain
+
+
+def test_terminal_writes_no_escape_sequence_even_one_cut_between_writes():
+    clock, out = FakeClock(), io.StringIO()
+    r = StreamRenderer("terminal", update_hz=1, stdout=out, clock=clock)
+    for i, ch in enumerate(HOSTILE):                # a write at every character: every cut
+        clock.now = float(i)
+        r.feed(ch)
+    assert r.finish() == HOSTILE
+    assert out.getvalue() == "Fine answer red, copied\n"
+
+
+def test_footer_text_has_no_escape_sequences():
+    f = Footer("s\x1b]0;t\x07-1", Usage(1, 1, 2), agent="Evil\x1b[2J\x1b]52;c;eA==\x07")
+    assert repr(f) == "[agent Evil · session s-1 · 2 tokens (1 prompt + 1 completion)]"
+    assert "\x1b" not in f._repr_html_()
+
+
 def test_footer_shows_session_and_tokens_small():
     f = Footer("abc-123", Usage(10, 5, 15), agent="Research")
     assert repr(f) == "[agent Research · session abc-123 · 15 tokens (10 prompt + 5 completion)]"
@@ -204,7 +268,7 @@ def test_incremental_markdown_equals_a_whole_render_at_every_step():
 ])
 def test_a_block_is_finished_as_soon_as_the_line_after_it_has_begun_far_enough_to_tell(begun, cut):
     from junis_jupyter.notebook.markdown import render_markdown
-    from junis_jupyter.notebook.render import settled_upto
+    from junis_jupyter.notebook.fences import settled_upto
     first = "The first paragraph, all on one line.\n\n"
     text = first + begun
     assert settled_upto(text) == (len(first) if cut else 0)

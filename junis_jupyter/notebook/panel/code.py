@@ -1,5 +1,6 @@
-"""Code in answers: fenced blocks found in the markdown, and highlighted with a Copy control in the
-HTML the safe renderer made.
+"""Code in answers: fenced blocks found in the markdown (`fences.code_blocks`, the one fence reader,
+named here too for the panel's modules), and highlighted with a Copy control in the HTML the safe
+renderer made.
 
 Highlighting works on `markdown.render_markdown`'s output, never on the raw answer: each
 `<pre><code class="language-X">` block's (escaped) text is unescaped, lexed by Pygments (whose HTML
@@ -18,6 +19,7 @@ import re
 
 import nh3
 
+from ..fences import code_blocks
 from ..markdown import is_safe_url
 
 __all__ = ["code_blocks", "highlight_code"]
@@ -90,30 +92,3 @@ def highlight_code(safe_html: str) -> str:
     if "<pre><code" not in safe_html:
         return safe_html
     return _CLEANER.clean(_BLOCK.sub(_highlighted, safe_html))
-
-
-_FENCE_OPEN = re.compile(r" {0,3}(`{3,}|~{3,})[ \t]*([^\s`]*)[^\n]*$")
-
-
-def code_blocks(markdown: str) -> list[tuple[str, str]]:
-    """(language, code) of each fenced code block of `markdown`, in order ("" when no language is
-    given). A fence left open at the end runs to the end, as CommonMark reads it."""
-    found: list[tuple[str, str]] = []
-    fence: str | None = None
-    language, lines = "", []
-    for line in markdown.split("\n"):
-        if fence is None:
-            opened = _FENCE_OPEN.match(line)
-            if opened and not (opened.group(1)[0] == "`" and "`" in line[opened.end(1):]):
-                fence, language, lines = opened.group(1), opened.group(2), []
-            continue
-        stripped = line.strip()
-        if (len(line) - len(line.lstrip(" ")) <= 3 and stripped and set(stripped) == {fence[0]}
-                and len(stripped) >= len(fence)):
-            found.append((language, "\n".join(lines)))
-            fence = None
-        else:
-            lines.append(line)
-    if fence is not None:
-        found.append((language, "\n".join(lines)))
-    return found

@@ -4,7 +4,7 @@ redrawn, and that as often as the bytes it costs are paid for.
 
 So the bytes sent for an answer grow with its length, not with its length times the number of
 redraws (a whole-answer HTML value re-sent at each redraw). The page shows the same HTML: pieces
-cut at `render.block_boundaries` render the same apart as together, and the turn's frame is a
+cut at `fences.block_boundaries` render the same apart as together, and the turn's frame is a
 box with the classes the HTML turns have (its state as `junis-state-<state>`).
 
 Two rules keep the wire light whatever the pace of the stream:
@@ -30,9 +30,9 @@ import ipywidgets as w
 from traitlets import Any, Bool, Int, Unicode
 from traitlets import Tuple as TypeTuple
 
-from ..markdown import escape_html
-from ..render import LINK_DEFINITION, settled_upto
 from ..budget import MessageBucket, ResendBudget
+from ..fences import has_link_definition, settled_upto
+from ..markdown import escape_html
 from .conversation import Turn, TurnState
 from .html import MARKS, turn_close, turn_open, who_html
 
@@ -138,7 +138,7 @@ class LiveAnswer:
         """The answer ended in `state` with `text`: the rest becomes a settled piece, the tail is
         handed back (emptied), the mark (if any) is added and the state shown."""
         if not text.startswith(self._settled) or (
-                self._settled and LINK_DEFINITION.search(text)):
+                self._settled and has_link_definition(text)):
             self._rebuild(text, last=True)        # the text was replaced, or links may change
         elif len(text) > len(self._settled):
             self._append(text[len(self._settled):], last=True)
