@@ -9,7 +9,7 @@ from time import perf_counter
 from typing import Any
 
 from ..errors import APIConnectionError, APIError, APITimeoutError
-from .observers import DEFAULT_OBSERVERS, Observer
+from .observers import DEFAULT_OBSERVERS, Observer, current_tags
 from .types import CallRecord, RateLimitInfo, Usage
 
 __all__ = ["Observer", "DEFAULT_OBSERVERS", "Call", "error_code_for"]
@@ -22,11 +22,13 @@ class Call:
     core, so that this layer knows nothing above it."""
 
     __slots__ = ("_notify", "endpoint", "agent", "session_id", "stream", "started_at", "t0",
-                 "attempts", "status", "request_id", "rate_limit", "first_token_s", "_done")
+                 "attempts", "status", "request_id", "rate_limit", "first_token_s", "_done",
+                 "tags")
 
     def __init__(self, notify: Callable[[CallRecord], None], endpoint: str, agent: str | None,
                  session_id: str | None, stream: bool) -> None:
         self._notify = notify
+        self.tags = current_tags()      # those in force where the call starts
         self.endpoint = endpoint
         self.agent = agent
         self.session_id = session_id
@@ -50,7 +52,7 @@ class Call:
             session_id=self.session_id, stream=self.stream, status=self.status,
             error_code=error_code, usage=usage, latency_s=perf_counter() - self.t0,
             first_token_s=self.first_token_s, request_id=self.request_id,
-            attempts=max(self.attempts, 1), extra=extra or {}))
+            attempts=max(self.attempts, 1), extra=extra or {}, tags=self.tags))
 
     def fail(self, exc: BaseException) -> None:
         self.finish(error_code=error_code_for(exc))

@@ -1,17 +1,42 @@
-"""Who hears of every call: the observer type and the list every new client copies.
+"""Who hears of every call: the observer type, the list every new client copies, and the tags a
+caller attaches to the calls it makes.
 
-Its own module, importing nothing, so that the IPython extension can put the usage ledger on the
-list at load without importing the client's machinery (httpx, asyncio) before the first call.
+Its own module, importing nothing heavy, so that the IPython extension can put the usage ledger
+on the list at load without importing the client's machinery (httpx, asyncio) before the first
+call.
+
+Tags say where a call came from (the answer pipeline sets `origin`, `notebook`, `cell_id`): the
+client knows no surface, it only copies the tags in force when a call starts into its record. A
+context variable carries them, so a thread, a task and a batch's worker each have their own.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from .types import CallRecord
 
-__all__ = ["Observer", "DEFAULT_OBSERVERS"]
+__all__ = ["Observer", "DEFAULT_OBSERVERS", "tagged", "current_tags"]
 
 Observer = Callable[[CallRecord], None]
 
 # Copied into every new client. The IPython extension appends the usage ledger here on load.
 DEFAULT_OBSERVERS: list[Observer] = []
+
+_TAGS: ContextVar[Mapping[str, str]] = ContextVar("junis_call_tags", default={})
+
+
+def current_tags() -> Mapping[str, str]:
+    """The tags a call started now would carry."""
+    return _TAGS.get()
+
+
+@contextmanager
+def tagged(**tags: str | None) -> Iterator[None]:
+    """Calls started inside carry these tags (those not None) besides any already in force."""
+    token = _TAGS.set({**_TAGS.get(), **{k: v for k, v in tags.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _TAGS.reset(token)

@@ -1,6 +1,7 @@
 """Result types. Plain dataclasses: cheap to build on the hot path, easy to turn into frames."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -136,3 +137,4 @@ class CallRecord:
     request_id: str | None
     attempts: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)   # where the call came from (observers.py)

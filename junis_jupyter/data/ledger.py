@@ -39,7 +39,10 @@ _WRITE_ATTEMPTS = 5
 # Column order of `Ledger.rows()`, the table and the usage frame.
 COLUMNS = ("started_at", "endpoint", "agent", "session_id", "stream", "status", "error_code",
            "prompt_tokens", "completion_tokens", "total_tokens", "latency_s", "first_token_s",
-           "request_id", "attempts")
+           "request_id", "attempts", "origin", "notebook", "cell_id")
+# Where the call came from (the client's tags, set by the answer pipeline): added after the first
+# release, so an older file gains them when opened (`_add_columns`).
+_LATER = {"origin": "TEXT", "notebook": "TEXT", "cell_id": "TEXT"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -57,7 +60,10 @@ CREATE TABLE IF NOT EXISTS calls (
     latency_s         REAL    NOT NULL,
     first_token_s     REAL,
     request_id        TEXT,
-    attempts          INTEGER NOT NULL DEFAULT 1
+    attempts          INTEGER NOT NULL DEFAULT 1,
+    origin            TEXT,
+    notebook          TEXT,
+    cell_id           TEXT
 );
 CREATE INDEX IF NOT EXISTS calls_started_at ON calls (started_at);
 """
@@ -93,7 +99,21 @@ def _row(call: CallRecord) -> tuple[Any, ...]:
             u.completion_tokens if u else None, u.total_tokens if u else None,
             float(call.latency_s),
             None if call.first_token_s is None else float(call.first_token_s),
-            storable(call.request_id), int(call.attempts))
+            storable(call.request_id), int(call.attempts),
+            *(storable(call.tags.get(name)) for name in _LATER))
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """The columns a file written by an older version lacks (another process may be adding them
+    at the same moment: a column already there is fine)."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(calls)")}
+    for name, kind in _LATER.items():
+        if name not in have:
+            try:
+                conn.execute(f"ALTER TABLE calls ADD COLUMN {name} {kind}")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):
+                    raise
 
 
 def _damaged(exc: BaseException) -> bool:
@@ -127,6 +147,7 @@ class Ledger:
             if not self._ready:
                 conn.execute("PRAGMA journal_mode = WAL")   # persistent: stored in the file
                 conn.executescript(_SCHEMA)
+                _add_columns(conn)
                 self._ready = True
         except BaseException:
             conn.close()

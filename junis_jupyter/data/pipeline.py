@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import config
 from ..client.consume import AnswerView, aconsume, consume
+from ..client.observers import tagged
 from ..client.types import Agent, CallRecord, ChatResult, Usage
 from ..errors import ConfigurationError
 from . import ledger
@@ -55,6 +56,12 @@ class AnswerRequest:
     extra_body: Mapping[str, Any] | None = None
     cache_key: str = ""             # "" when the answer is not cached
     origin: Origin = Origin.CELL
+    notebook: str | None = None     # where it was asked from, as far as this machine knows
+    cell_id: str | None = None
+
+    def tags(self) -> dict[str, str | None]:
+        """What the usage ledger records of where the call came from."""
+        return {"origin": self.origin.value, "notebook": self.notebook, "cell_id": self.cell_id}
 
     def chat_args(self) -> dict[str, Any]:
         """The client's keyword arguments (those set, and the agent), every text masked of
@@ -123,14 +130,17 @@ class AnswerPipeline:
             return None
         return self.cache.get(request.cache_key)
 
-    def replay(self, hit: CachedAnswer, view: AnswerView) -> Answer:
+    def replay(self, hit: CachedAnswer, view: AnswerView,
+               request: AnswerRequest | None = None) -> Answer:
         """A cache hit: shown at once, no request, no credits; the ledger still gets its row."""
         view.feed(hit.answer)
         view.finish()
+        tags = {k: v for k, v in (request.tags() if request else {}).items() if v is not None}
         ledger.record(CallRecord(
             started_at=datetime.now(timezone.utc), endpoint="cache", agent=hit.agent,
             session_id=hit.session_id, stream=False, status=None, error_code="cached",
-            usage=Usage(), latency_s=0.0, first_token_s=None, request_id=None, attempts=0))
+            usage=Usage(), latency_s=0.0, first_token_s=None, request_id=None, attempts=0,
+            tags=tags))
         return Answer(ChatResult(hit.answer, hit.session_id, hit.usage, "stop", agent=hit.agent),
                       cached=True)
 
@@ -157,17 +167,19 @@ class AnswerPipeline:
         `client()` is called only when the answer must be asked: a replay needs no key."""
         hit = self.lookup(request)
         if hit is not None:
-            return self.replay(hit, view)
+            return self.replay(hit, view, request)
         if self.mode is CacheMode.REPLAY:
             raise self.missing()
         asking = client()
         args = request.chat_args()
-        if request.stream:
-            result = consume(asking.stream(request.sent_prompt(), **args), view, stopped=stopped)
-        else:
-            result = asking.chat(request.sent_prompt(), **args)
-            view.feed(result.text)
-            view.finish()
+        with tagged(**request.tags()):
+            if request.stream:
+                result = consume(asking.stream(request.sent_prompt(), **args), view,
+                                 stopped=stopped)
+            else:
+                result = asking.chat(request.sent_prompt(), **args)
+                view.feed(result.text)
+                view.finish()
         self._store(request, result)
         return Answer(result)
 
@@ -176,17 +188,18 @@ class AnswerPipeline:
         """`ask` on an event loop: cancelling the task stops the answer, keeping what arrived."""
         hit = self.lookup(request)
         if hit is not None:
-            return self.replay(hit, view)
+            return self.replay(hit, view, request)
         if self.mode is CacheMode.REPLAY:
             raise self.missing()
         asking = client()
         args = request.chat_args()
-        if request.stream:
-            result = await aconsume(asking.stream(request.sent_prompt(), **args), view,
-                                    stopped=stopped)
-        else:
-            result = await asking.chat(request.sent_prompt(), **args)
-            view.feed(result.text)
-            view.finish()
+        with tagged(**request.tags()):
+            if request.stream:
+                result = await aconsume(asking.stream(request.sent_prompt(), **args), view,
+                                        stopped=stopped)
+            else:
+                result = await asking.chat(request.sent_prompt(), **args)
+                view.feed(result.text)
+                view.finish()
         self._store(request, result)
         return Answer(result)

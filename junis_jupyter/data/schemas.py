@@ -48,7 +48,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "started_at": UTC, "endpoint": STRING, "agent": STRING, "session_id": STRING,
         "stream": BOOL, "status": INT, "error_code": STRING, "prompt_tokens": INT,
         "completion_tokens": INT, "total_tokens": INT, "latency_s": FLOAT,
-        "first_token_s": FLOAT, "request_id": STRING,
+        "first_token_s": FLOAT, "request_id": STRING, "origin": STRING, "notebook": STRING,
+        "cell_id": STRING,
     },
 }
 

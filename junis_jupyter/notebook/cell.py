@@ -101,7 +101,8 @@ class CellPipeline:
             prompt, agent=opts.agent, session_id=plan.session_id,
             history=tuple((t.prompt, t.answer) for t in plan.history), system=opts.system,
             temperature=opts.temperature, max_tokens=opts.max_tokens, stream=opts.stream,
-            cache_key=key, origin=Origin.BACKGROUND if opts.background else Origin.CELL)
+            cache_key=key, origin=Origin.BACKGROUND if opts.background else Origin.CELL,
+            notebook=state.notebook_path(), cell_id=cell_id)
         mode = pick_mode(state.shell, "text" if opts.format in ("text", "json") else "markdown")
         return CellRequest(opts, request, cell_id, state.cell_count(), mode)
 
@@ -137,7 +138,7 @@ class CellPipeline:
                   flush=True)
         renderer = self.renderer(request)
         if hit is not None:
-            answer = pipeline.replay(hit, renderer)
+            answer = pipeline.replay(hit, renderer, request.answer)
         else:
             try:
                 answer = pipeline.ask(lambda: self.state.client, request.answer, renderer)

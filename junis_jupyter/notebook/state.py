@@ -147,8 +147,13 @@ class KernelState:
             return Path(chosen).expanduser()
         if os.environ.get(CACHE_PATH_ENV):
             return Path(os.environ[CACHE_PATH_ENV]).expanduser()
-        notebook = self.shell.user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME")
-        return default_cache_path(notebook if str(notebook or "").endswith(".ipynb") else None)
+        return default_cache_path(self.notebook_path())
+
+    def notebook_path(self) -> str | None:
+        """The notebook this kernel runs, where the frontend says (JupyterLab and Notebook 7 set
+        `__session__`; VS Code and others JPY_SESSION_NAME); None in a terminal or a script."""
+        found = self.shell.user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME")
+        return str(found) if str(found or "").endswith(".ipynb") else None
 
     # -- what a cell leaves -----------------------------------------------------------------
 

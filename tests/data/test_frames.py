@@ -31,7 +31,8 @@ EXPECTED = {
               "session_id": "string", "stream": "boolean", "status": "Int64",
               "error_code": "string", "prompt_tokens": "Int64", "completion_tokens": "Int64",
               "total_tokens": "Int64", "latency_s": "Float64", "first_token_s": "Float64",
-              "request_id": "string"},
+              "request_id": "string", "origin": "string", "notebook": "string",
+              "cell_id": "string"},
 }
 ROLES = ["system", "user", "assistant", "tool"]
 
