@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from types import MappingProxyType
 
 from .types import CallRecord
 
@@ -24,7 +25,8 @@ Observer = Callable[[CallRecord], None]
 # Copied into every new client. The IPython extension appends the usage ledger here on load.
 DEFAULT_OBSERVERS: list[Observer] = []
 
-_TAGS: ContextVar[Mapping[str, str]] = ContextVar("junis_call_tags", default={})
+_NONE: Mapping[str, str] = MappingProxyType({})
+_TAGS: ContextVar[Mapping[str, str]] = ContextVar("junis_call_tags", default=_NONE)
 
 
 def current_tags() -> Mapping[str, str]:
@@ -35,7 +37,8 @@ def current_tags() -> Mapping[str, str]:
 @contextmanager
 def tagged(**tags: str | None) -> Iterator[None]:
     """Calls started inside carry these tags (those not None) besides any already in force."""
-    token = _TAGS.set({**_TAGS.get(), **{k: v for k, v in tags.items() if v is not None}})
+    token = _TAGS.set(MappingProxyType(
+        {**_TAGS.get(), **{k: v for k, v in tags.items() if v is not None}}))
     try:
         yield
     finally:

@@ -137,4 +137,4 @@ class CallRecord:
     request_id: str | None
     attempts: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
-    tags: Mapping[str, str] = field(default_factory=dict)   # where the call came from (observers.py)
+    tags: Mapping[str, str] = field(default_factory=dict)   # where it came from (observers.py)
