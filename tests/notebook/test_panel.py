@@ -67,9 +67,10 @@ def visible_text(html: str) -> str:
     return re.sub(r"<[^>]+>", "", html)
 
 
-def advice_shown(panel: ChatPanel, exc: BaseException) -> bool:
-    """The notice is advise()'s line for `exc` (escaped, as every notice is)."""
-    line = advise(exc, Surface.PANEL, base_url=panel._get_client().base_url)
+def advice_shown(panel: ChatPanel, client: AsyncJunisClient, exc: BaseException) -> bool:
+    """The notice is advise()'s line for `exc` (escaped, as every notice is); `client` is the
+    one the panel was given."""
+    line = advise(exc, Surface.PANEL, base_url=client.base_url)
     return escape_html(line) in panel.notice.value
 
 
@@ -438,7 +439,7 @@ def test_bad_key_is_a_message_in_the_panel_and_the_question_is_given_back(emulat
         panel.send_button.click()
         await panel.wait()
         assert isinstance(panel.conversation.error, errors.AuthenticationError)
-        assert panel.phase is Phase.FAILED and advice_shown(panel, panel.conversation.error)
+        assert panel.phase is Phase.FAILED and advice_shown(panel, client, panel.conversation.error)
         assert "%junis login" in panel.notice.value and "Traceback" not in panel.notice.value
         assert panel.turns == [] and panel.input.value == "Hello?"
         assert not panel.send_button.disabled and panel.stop_button.disabled
@@ -456,7 +457,7 @@ def test_missing_scope_says_which_and_what_to_do(emulator: Any) -> None:
         panel.send("Stream please")
         await panel.wait()
         assert isinstance(panel.conversation.error, errors.PermissionDeniedError)
-        assert advice_shown(panel, panel.conversation.error)
+        assert advice_shown(panel, client, panel.conversation.error)
         assert "lacks the scope `orchestrator:stream`" in panel.notice.value
         assert panel.turns == []
         await client.aclose()
@@ -472,7 +473,7 @@ def test_rate_limit_is_shown_and_the_next_question_works(emulator: Any) -> None:
         await panel.wait()
         error = panel.conversation.error
         assert isinstance(error, errors.RateLimitError) and error.retry_after == 7
-        assert advice_shown(panel, error) and "wait 7 s and send it again" in panel.notice.value
+        assert advice_shown(panel, client, error) and "wait 7 s and send it again" in panel.notice.value
         panel.send("Hi again [[chunks=2]]")
         await panel.wait()
         assert panel.notice.value == "" and panel.turns[-1].state is TurnState.DONE
@@ -488,7 +489,7 @@ def test_a_stream_cut_midway_keeps_what_arrived(emulator: Any) -> None:
         answer = panel.turns[-1]
         assert answer.state is TurnState.FAILED and answer.text() and panel.phase is Phase.FAILED
         assert isinstance(panel.conversation.error, errors.StreamError)
-        assert advice_shown(panel, panel.conversation.error)
+        assert advice_shown(panel, client, panel.conversation.error)
         assert "■ interrupted by an error" in panel.transcript_html()
     run_with_panel(emulator, scenario)
 
@@ -865,15 +866,24 @@ class SlowClose:
     async def sessions(self) -> list[Any]:
         return []
 
-    def stream(self, text: str, session_id: str | None = None, agent: str | None = None) -> Any:
-        from junis_jupyter.client.types import ChatChunk
+    def stream(self, text: str, **options: Any) -> Any:
+        from junis_jupyter.client.types import ChatChunk, ChatResult
         closing = self.closing
+        session = "00000000-0000-4000-8000-0000000000aa"
 
         class Stream:
+            """Read as the pipeline reads a stream: in `async with`, then its `result`."""
             usage = Usage(2, 3, 5)
+            result = ChatResult("Hello world", session, usage, "stop")
+
+            async def __aenter__(self) -> Any:
+                return self
+
+            async def __aexit__(self, *exc: object) -> None:
+                await self.aclose()
 
             async def __aiter__(self) -> Any:
-                yield ChatChunk("Hello", session_id="00000000-0000-4000-8000-0000000000aa")
+                yield ChatChunk("Hello", session_id=session)
                 yield ChatChunk(" world", usage=self.usage)
 
             async def aclose(self) -> None:
@@ -904,7 +914,7 @@ def test_stop_while_a_finished_stream_closes_keeps_the_answer() -> None:
 
 def _answer_bytes(panel: ChatPanel) -> int:
     """The final answer's HTML as the page holds it, as one widget message would carry it."""
-    return one_message(panel._views[-1].answer.html())
+    return one_message(panel.chat_feed.views[-1].answer.html())
 
 
 @pytest.mark.parametrize("size", [20_000, 60_000])
@@ -935,7 +945,7 @@ def test_settled_blocks_are_appended_once_and_never_updated(emulator: Any, monke
         wire.clear()
         panel.send("Tides [[size=20000]] [[chunks=100]] [[delay=0.03]]")
         await panel.wait()
-        view = panel._views[-1].answer
+        view = panel.chat_feed.views[-1].answer
         blocks = [c for g in view._groups for c in g.children if c.value]
         assert len(blocks) > 3                                     # it was settled piece by piece
         sent = [json.loads(m) for m in wire.messages]
