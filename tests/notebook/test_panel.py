@@ -1108,3 +1108,213 @@ def test_show_side_says_in_one_line_where_the_panel_went(monkeypatch: Any, capsy
             assert len(lines) == 1 and lines[0].startswith("No side area here (this frontend")
         await panel.aclose()
     run(scenario)
+
+
+# -- nothing leaks, nothing is lost (issue 21) ---------------------------------------------------
+
+def planted_key() -> str:
+    """A Junis-key-shaped string that is no key of this suite (the leak watch looks for its own)."""
+    import secrets
+    import string
+    return "jns_live_" + "".join(secrets.choice(string.ascii_letters + string.digits)
+                                 for _ in range(32))
+
+
+def test_a_key_typed_into_the_panel_is_masked_in_what_is_sent_shown_and_kept(
+        emulator: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Any key-shaped string, and the current key whatever its shape, as `%%junis` masks them:
+    neither the server (what it stored, what it echoes back) nor any export gets them, not even
+    the part a mask would hide."""
+    typed = planted_key()
+    current = "sk-current-" + "Q7" * 12                   # a key in JUNIS_API_KEY, not key-shaped
+    monkeypatch.setenv("JUNIS_API_KEY", current)
+    secrets_ = (typed, typed[:-4], current, current[:-4])
+
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        panel.input.value = f"[[echo]] my keys: {typed} and {current}, keep them"
+        panel.send_button.click()
+        await panel.wait()
+        panel.retry()                                          # the question recalled, asked again
+        await panel.wait()
+        assert [t.state for t in panel.turns] == [TurnState.DONE] * 4
+        answer = panel.turns[-1].text()
+        assert answer.startswith("my keys: jns_live_…") and typed[-4:] in answer    # masked, not lost
+        stored = await client.messages(panel.session_id)       # what the server received
+        path = tmp_path / "kept.ipynb"
+        panel.to_notebook(str(path))
+        frame = panel.to_frame()
+        seen = {"server": "\n".join(m.content for m in stored),
+                "turns": "\n".join(t.text() for t in panel.turns),
+                "transcript_html()": panel.transcript_html(),
+                "to_markdown()": panel.to_markdown(),
+                "to_notebook()": path.read_text(encoding="utf-8"),
+                "to_frame()": "\n".join(frame["content"]),
+                "widgets": panel.input.value + panel.notice.value + panel.footer.value}
+        for where, text in seen.items():
+            assert not [s for s in secrets_ if s in text], where
+    run_with_panel(emulator, scenario)
+
+
+def live_html(html: str) -> list[str]:
+    """What in `html` a browser would run or follow by itself: script-capable tags, event
+    handlers, and URLs of any scheme but http(s), mailto and relative ones (parsed with the
+    standard library, independent of the renderer)."""
+    from html.parser import HTMLParser
+
+    from junis_jupyter.notebook.markdown import is_safe_url
+    active = {"script", "iframe", "frame", "object", "embed", "svg", "math", "img", "video",
+              "audio", "source", "form", "input", "button", "meta", "base", "link", "style",
+              "body", "details", "textarea", "select"}
+    urls = {"href", "src", "action", "formaction", "data", "poster", "background", "xlink:href"}
+    found: list[str] = []
+
+    class Finder(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag in active:
+                found.append(f"<{tag}>")
+            for name, value in attrs:
+                if name.startswith("on") or name == "srcdoc" or (
+                        name == "style" and "url(" in (value or "")):
+                    found.append(f"{name}= on <{tag}>")
+                if name in urls and not is_safe_url(value or ""):
+                    found.append(f"{name}={value!r} on <{tag}>")
+
+        handle_startendtag = handle_starttag
+
+    finder = Finder(convert_charrefs=True)
+    finder.feed(html)
+    finder.close()
+    return found
+
+
+def texts_mathjax_reads(html: str, needle: str) -> list[bool]:
+    """For each text of `html` holding `needle`: whether MathJax would read it (no element
+    around it has the class MathJax skips, `tex2jax_ignore`)."""
+    from html.parser import HTMLParser
+    read: list[bool] = []
+    void = {"br", "hr", "img", "input", "meta", "link", "wbr", "col", "area", "base", "source"}
+
+    class Finder(HTMLParser):
+        stack: list[bool] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag not in void:
+                classes = (dict(attrs).get("class") or "").split()
+                self.stack.append("tex2jax_ignore" in classes)
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag not in void and self.stack:
+                self.stack.pop()
+
+        def handle_data(self, data: str) -> None:
+            if needle in data:
+                read.append(not any(self.stack))
+
+    finder = Finder(convert_charrefs=True)
+    finder.feed(html)
+    finder.close()
+    return read
+
+
+def test_the_notebook_export_of_hostile_answers_runs_nothing_once_nbconvert_renders_it(
+        emulator: Any, tmp_path: Any) -> None:
+    """`to_notebook()` wrote answers' raw Markdown into Markdown cells: `jupyter nbconvert --to
+    html` then made live <script>, onerror= and javascript: links of it. Answers are exported
+    as the panel shows them; the export still reads as the conversation (headings, tables,
+    code)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+    mathjax = "$\\href{javascript:window.__xss='mathjax'}{x}$"
+    payload = "\n\n".join([*HOSTILE, mathjax])
+
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        panel.send("[[echo]] " + payload)                        # a hostile answer
+        await panel.wait()
+        panel.send(payload)                                       # and a question pasted in
+        await panel.wait()
+        panel.send("Show me code about tides [[chunks=5]]")       # and an ordinary answer
+        await panel.wait()
+        assert [t.state for t in panel.turns] == [TurnState.DONE] * 6
+        path = tmp_path / "kept.ipynb"
+        panel.to_notebook(str(path))
+        body, _ = HTMLExporter().from_filename(str(path))
+        cells = body[body.index("<main>"):body.index("</main>")]   # the template's own scripts apart
+        assert live_html(cells) == []
+        assert "window.__xss = 'script'" in visible_text(cells)  # shown as text, not dropped
+        assert texts_mathjax_reads(cells, "\\href{javascript:") == [False, False, False]
+        tides = panel.turns[-1].text()
+        assert "<table>" in cells and "<h2" in cells and tides.splitlines()[0][3:] in cells
+        assert nbformat.read(path, as_version=4).cells[-1].source == panel.code_blocks()[-1][1]
+    run_with_panel(emulator, scenario, max_prompt_chars=1_000_000)
+
+
+def test_an_answer_holding_a_lone_surrogate_is_kept_in_every_export(make_emulator: Any,
+                                                                     tmp_path: Any) -> None:
+    """A lone surrogate (the JSON "\\ud800") cannot be written as UTF-8: `to_notebook()` and
+    `to_frame()` raised. The text is kept with U+FFFD in its place."""
+    import nbformat
+    bad = "caf\udce9 \ud800"
+    server = emulator_with(make_emulator, tmp_path, [stored_session(0, "read " + bad, "saw " + bad)])
+
+    async def scenario() -> None:
+        panel, client = await make_panel(server)
+        panel.session_picker.value = "00000000-0000-4000-8000-000000000000"
+        await panel.wait()
+        assert panel.turns[-1].text() == "saw " + bad
+        path = tmp_path / "kept.ipynb"
+        panel.to_notebook(str(path))
+        cells = nbformat.read(path, as_version=4).cells
+        assert [c.source for c in cells] == ["### You\n\nread caf\ufffd \ufffd",
+                                             '### Orchestrator\n\n<div class="junis-assistant '
+                                             'tex2jax_ignore"><p>saw caf\ufffd \ufffd</p>&#10;</div>']
+        assert panel.to_frame()["content"].tolist() == ["read caf\ufffd \ufffd", "saw caf\ufffd \ufffd"]
+        assert panel.to_markdown() == "### You\n\nread caf\ufffd \ufffd\n\n### Orchestrator\n\nsaw caf\ufffd \ufffd\n"
+        await client.aclose()
+    run(scenario)
+
+
+# -- the exchange through the answer pipeline ----------------------------------------------------
+
+def test_after_a_broken_stream_the_next_question_continues_its_session(emulator: Any) -> None:
+    """The session the broken answer opened is the panel's: the answer now arrives whole at the
+    end of the pipeline, so the session comes with the error, not with the first chunk."""
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        emulator.faults({"kind": "cut", "after": 3, "path": "/v1/chat/completions"})
+        panel.send("Go [[chunks=10]]")
+        await panel.wait()
+        assert panel.turns[-1].state is TurnState.FAILED and panel.session_id is not None
+        assert panel.session_picker.value == panel.session_id
+        session = panel.session_id
+        panel.send("Again [[chunks=2]]")
+        await panel.wait()
+        assert panel.session_id == session and panel.turns[-1].state is TurnState.DONE
+        assert [m.role for m in await client.messages(session)][-2:] == ["user", "assistant"]
+    run_with_panel(emulator, scenario)
+
+
+def test_a_cancel_from_outside_the_panel_is_raised_and_the_answer_keeps_its_text(
+        emulator: Any) -> None:
+    """Not Stop: the cell awaiting `send_async`, or the task `send()` returned, was cancelled.
+    The canceller is told (CancelledError), and the panel keeps what arrived, marked stopped,
+    ready for the next question."""
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        asking = asyncio.ensure_future(panel.send_async("A long story [[chunks=400]] [[delay=0.05]]"))
+        await until(lambda: panel.phase is Phase.STREAMING, "first chunk")
+        asking.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asking
+        await panel.wait()
+        answer = panel.turns[-1]
+        assert answer.state is TurnState.STOPPED and answer.text() and not panel.busy
+        assert panel.session_id is not None and panel.tokens == Usage()
+        assert panel.transcript_html().endswith('<div class="junis-mark">■ stopped</div></div>')
+        assert await panel.send_async("Next [[chunks=2]]") is not None
+        assert panel.turns[-1].state is TurnState.DONE
+        task = panel.send("Another long one [[chunks=400]] [[delay=0.05]]")   # the task itself
+        await until(lambda: panel.phase is Phase.STREAMING, "first chunk")
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert panel.turns[-1].state is TurnState.STOPPED and panel.turns[-1].text()
+        assert not panel.busy
+    run_with_panel(emulator, scenario)

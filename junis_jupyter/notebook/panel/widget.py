@@ -29,7 +29,7 @@ from .buttons import Buttons, ButtonSpec
 from .client import PanelClient, remaining_rate_limit
 from .code import code_blocks
 from .conversation import Conversation, Phase, Turn
-from .export import turns_to_markdown, turns_to_notebook
+from .export import turns_to_frame, turns_to_markdown, turns_to_notebook
 from .feed import ChatFeed
 from .html import CSS, KEYS_JS, RECALL_MARK, SUBMIT_MARK, footer_html
 from .inputbox import QuestionBox
@@ -272,8 +272,7 @@ class ChatPanel(w.VBox):
 
     def to_frame(self) -> pd.DataFrame:
         """The conversation as a messages frame (the schema of `junis_jupyter.frames`)."""
-        from ...data.frames import messages_from_objects
-        return messages_from_objects(self.conversation.messages())
+        return turns_to_frame(self.conversation.messages())
 
     def transcript_html(self) -> str:
         """The conversation's HTML as the page shows it, as one string (the turns of the last
