@@ -1192,23 +1192,22 @@ def texts_mathjax_reads(html: str, needle: str) -> list[bool]:
     around it has the class MathJax skips, `tex2jax_ignore`)."""
     from html.parser import HTMLParser
     read: list[bool] = []
+    skipped: list[bool] = []          # per open element: does MathJax skip it
     void = {"br", "hr", "img", "input", "meta", "link", "wbr", "col", "area", "base", "source"}
 
     class Finder(HTMLParser):
-        stack: list[bool] = []
-
         def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
             if tag not in void:
                 classes = (dict(attrs).get("class") or "").split()
-                self.stack.append("tex2jax_ignore" in classes)
+                skipped.append("tex2jax_ignore" in classes)
 
         def handle_endtag(self, tag: str) -> None:
-            if tag not in void and self.stack:
-                self.stack.pop()
+            if tag not in void and skipped:
+                skipped.pop()
 
         def handle_data(self, data: str) -> None:
             if needle in data:
-                read.append(not any(self.stack))
+                read.append(not any(skipped))
 
     finder = Finder(convert_charrefs=True)
     finder.feed(html)
@@ -1264,9 +1263,9 @@ def test_an_answer_holding_a_lone_surrogate_is_kept_in_every_export(make_emulato
         path = tmp_path / "kept.ipynb"
         panel.to_notebook(str(path))
         cells = nbformat.read(path, as_version=4).cells
-        assert [c.source for c in cells] == ["### You\n\nread caf\ufffd \ufffd",
-                                             '### Orchestrator\n\n<div class="junis-assistant '
-                                             'tex2jax_ignore"><p>saw caf\ufffd \ufffd</p>&#10;</div>']
+        answer = ('### Orchestrator\n\n<div class="junis-assistant tex2jax_ignore">'
+                  '<p>saw caf\ufffd \ufffd</p>&#10;</div>')
+        assert [c.source for c in cells] == ["### You\n\nread caf\ufffd \ufffd", answer]
         assert panel.to_frame()["content"].tolist() == ["read caf\ufffd \ufffd", "saw caf\ufffd \ufffd"]
         assert panel.to_markdown() == "### You\n\nread caf\ufffd \ufffd\n\n### Orchestrator\n\nsaw caf\ufffd \ufffd\n"
         await client.aclose()

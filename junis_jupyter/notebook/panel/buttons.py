@@ -9,7 +9,7 @@ import ipywidgets as w
 
 from .conversation import Conversation
 
-__all__ = ["BUTTONS", "Buttons", "ButtonSpec"]
+__all__ = ["BUTTONS", "ButtonSpec", "Buttons"]
 
 
 @dataclass(frozen=True)

@@ -168,7 +168,7 @@ class ChatPanel(w.VBox):
     def send(self, text: str | None = None) -> asyncio.Task[Any] | None:
         """Send the input box's text (or `text`) as a task on the running loop; returns the task."""
         from_box = text is None
-        text = self.input.question() if from_box else text.replace(SUBMIT_MARK, "")
+        text = self.input.question() if text is None else text.replace(SUBMIT_MARK, "")
         if not text.strip() or self._too_long(text) or self._still_streaming():
             if from_box:                          # kept in the box (the mark taken out)
                 self.input.put(text)
@@ -181,7 +181,8 @@ class ChatPanel(w.VBox):
         return task
 
     async def send_async(self, text: str) -> ChatResult | None:
-        """Ask `text` and stream the answer into the conversation; returns the stream's result.
+        """Ask `text` and stream the answer into the conversation; returns its `ChatResult`
+        (None when it was stopped or failed).
 
         Errors are shown in the panel and not raised: the panel is for people, and its state
         (input box, pickers) stays usable after any failure.
