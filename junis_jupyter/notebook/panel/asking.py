@@ -82,7 +82,7 @@ class Asker:
             feed.begin(exchange)
             request = AnswerRequest(text, agent=self.pickers.agent.value or None,
                                     session_id=conv.session_id, origin=Origin.PANEL)
-            result = (await self.pipeline.aask(self.client.get(), request, feed)).result
+            result = (await self.pipeline.aask(self.client.get, request, feed)).result
         except asyncio.CancelledError:         # before any of the answer arrived
             ours = conv.phase is Phase.STOPPING
             conv.stopped()
