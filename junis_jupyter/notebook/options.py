@@ -127,7 +127,7 @@ else:
 
 
 def _parser() -> Parser:
-    from .cmd.parser import Parser      # argparse: at the first cell, not at %load_ext
+    from .cmd.parser import Parser  # argparse: at the first cell, not at %load_ext
     flagged = [(name, o.flag, o) for name, o in _options() if o.flag]
     parser = Parser("%%junis", "%%junis " + " ".join(
         f"[{flag}{' ' + o.metavar if o.metavar else ''}]" for _, flag, o in flagged))

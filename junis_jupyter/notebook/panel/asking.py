@@ -76,7 +76,7 @@ class Asker:
         conv, feed = self.conversation, self.feed
         exchange = result = None
         try:
-            await wait_for(self.loads)         # pickers (or a picked session) first, then the question
+            await wait_for(self.loads)      # pickers (or a picked session) first, then the question
             exchange = conv.ask(text, self.pickers.agent_label(), datetime.now(timezone.utc))
             self.notice.say("")
             feed.begin(exchange)

@@ -12,8 +12,8 @@ from dataclasses import InitVar, dataclass, field
 from datetime import datetime
 
 from ...client.textbuffer import TextBuffer
-from ...errors import StreamError
 from ...client.types import ChatResult, Message, RateLimitInfo, Usage
+from ...errors import StreamError
 
 __all__ = ["Conversation", "Exchange", "LifecycleError", "Phase", "Turn", "TurnState"]
 

@@ -64,9 +64,11 @@ class Pickers:
         return " ".join(problems) or refused
 
     def set_agents(self, agents: list[Any]) -> None:
-        """The Orchestrator and the agents that can be chatted with; the pick kept if it still is."""
+        """The Orchestrator and the agents that can be chatted with; the pick kept if it still
+        is."""
         options = [(ORCHESTRATOR, "")] + [
-            (valid_unicode(a.name), a.id) for a in agents if a.invocable and a.is_active is not False]
+            (valid_unicode(a.name), a.id) for a in agents
+            if a.invocable and a.is_active is not False]
         current = self.agent.value
         with self.quietly():
             self.agent.options = options

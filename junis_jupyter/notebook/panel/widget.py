@@ -93,7 +93,8 @@ class ChatPanel(w.VBox):
     rate_limit = Instance(RateLimitInfo, allow_none=True, read_only=True,
                           help="The last rate-limit reading that said what is left.")
     agent = Unicode(None, allow_none=True, read_only=True,
-                    help="Selected agent id (None: the Orchestrator, through /v1/chat/completions).")
+                    help="Selected agent id (None: the Orchestrator, through "
+                         "/v1/chat/completions).")
 
     def __init__(self, client: Any = None, agent: str | Agent | None = None, *,
                  update_hz: float = 12.0, recent_sessions: int = 20,
@@ -140,7 +141,8 @@ class ChatPanel(w.VBox):
                                   names="value")
         self.agent_picker.observe(guard(self._on_agent), names="value")
         self.session_picker.observe(guard(self._on_session), names="value")
-        self._loads.add(self._home.spawn(self.refresh()))  # no loop (a script): `await panel.refresh()`
+        # no loop (a script): `await panel.refresh()`
+        self._loads.add(self._home.spawn(self.refresh()))
 
     # -- display ------------------------------------------------------------------------------
 
