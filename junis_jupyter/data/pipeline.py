@@ -224,28 +224,28 @@ class AnswerPipeline:
 def _log(request: AnswerRequest, at: datetime, result: ChatResult | None = None, *,
          cached: bool = False, error: BaseException | None = None) -> None:
     """The turn into the transcript log (transcript.py): every surface's turns, written here
-    once. A failed turn keeps what arrived before it failed, and says why."""
+    once. A failed turn keeps what arrived before it failed, and says why. Read with getattr: a
+    stand-in client's result may carry less, and logging must not fail an answer."""
     if not transcript.enabled():
         return
+    got: Any = result if result is not None else error
+    usage = getattr(result, "usage", None)
     agent = request.agent.name if isinstance(request.agent, Agent) else request.agent
-    if result is not None:
-        answer, session_id = result.text, result.session_id or request.session_id
-        failed = "interrupted" if result.interrupted else None
-    else:
-        answer = getattr(error, "partial_text", None) or ""
-        session_id = getattr(error, "session_id", None) or request.session_id
-        failed = _error_code(error)
     opens = None if request.session_id else (request.history[0][0] if request.history
                                              else request.sent_prompt())
     transcript.record(transcript.LogEntry(
-        at=at, prompt=request.sent_prompt(), answer=answer, origin=request.origin.value,
-        notebook=request.notebook, cell_id=request.cell_id,
-        agent=(result.agent if result is not None else None) or agent, session_id=session_id,
-        message_id=None if result is None else result.id,
-        model=(None if result is None else result.model) or request.model,
-        usage=Usage() if cached else None if result is None else result.usage,
-        latency_s=None if result is None else result.latency_s, cached=cached,
-        cache_key=request.cache_key or None, error=failed, opens=opens))
+        at=at, prompt=request.sent_prompt(),
+        answer=str(getattr(got, "text" if result is not None else "partial_text", None) or ""),
+        origin=request.origin.value, notebook=request.notebook, cell_id=request.cell_id,
+        agent=getattr(result, "agent", None) or agent,
+        session_id=getattr(got, "session_id", None) or request.session_id,
+        message_id=getattr(result, "id", None),
+        model=getattr(result, "model", None) or request.model,
+        usage=Usage() if cached else usage if isinstance(usage, Usage) else None,
+        latency_s=getattr(result, "latency_s", None), cached=cached,
+        cache_key=request.cache_key or None, opens=opens,
+        error=_error_code(error) if error is not None else
+        "interrupted" if getattr(result, "interrupted", False) else None))
 
 
 def _error_code(exc: BaseException | None) -> str:

@@ -19,7 +19,6 @@ from ..client.pool import run_threads
 from ..errors import ConfigurationError, JunisError
 from . import credits, transcript
 from .ledger import default_ledger
-from .progress import progress_bar
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,9 +61,9 @@ def _read_messages(client: JunisClient, ids: list[str]) -> dict[str, list[Messag
     """Each session's messages (a session that cannot be read is left out, not an error)."""
     if not ids:
         return {}
-    with progress_bar(len(ids), "session titles", "req", None, leave=False) as bar:
-        done = run_threads(lambda sid: client.messages(sid), ids, concurrency=5,
-                           catch=(JunisError,), progress=bar, name="junis-titles")
+    # No progress bar: a listing stays one table (at most FETCHED_TITLES quick requests).
+    done = run_threads(lambda sid: client.messages(sid), ids, concurrency=5,
+                       catch=(JunisError,), name="junis-titles")
     if done.interrupted is not None:
         raise done.interrupted
     return {sid: found for sid, found in zip(ids, done.outcomes, strict=True)
