@@ -291,50 +291,58 @@ class Transcript:
 
     def _where(self, q: str | None, since: Any, until: Any, agent: str | None,
                notebook: str | None, session_id: str | None) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
+        """(FROM ... WHERE ..., its parameters). A search joins the FTS5 index, which then
+        drives the query in the order it keeps (rowid), so the newest matches come first
+        without sorting every match."""
+        source, clauses, params = "turns", [], []
         if q and q.strip():
             if self.searchable is None:
                 self._select("SELECT 1")        # opens the file: learns whether FTS5 is there
             match = fts_query(q) if self.searchable else None
             if match is not None:
-                clauses.append("id IN (SELECT rowid FROM turns_text WHERE turns_text MATCH ?)")
+                source = "turns_text JOIN turns ON turns.id = turns_text.rowid"
+                clauses.append("turns_text MATCH ?")
                 params.append(match)
             else:
                 for term in plain_terms(q):
-                    clauses.append("(junis_contains(prompt, ?) OR junis_contains(answer, ?))")
+                    clauses.append("(junis_contains(turns.prompt, ?) OR "
+                                   "junis_contains(turns.answer, ?))")
                     params += [term.casefold()] * 2
-        for clause, value in (("at >= ?", since), ("at < ?", until)):
+        for clause, value in (("turns.at >= ?", since), ("turns.at < ?", until)):
             if value is not None:
                 clauses.append(clause)
                 params.append(bound(value))
         if agent:
-            clauses.append("agent = ? COLLATE NOCASE")
+            clauses.append("turns.agent = ? COLLATE NOCASE")
             params.append(agent)
         if notebook:
-            clauses.append("(notebook = ? OR notebook LIKE ? ESCAPE '\\')")
+            clauses.append("(turns.notebook = ? OR turns.notebook LIKE ? ESCAPE '\\')")
             params += [notebook, "%/" + _like(notebook.lstrip("/"))]
         if session_id:
-            clauses.append("session_id = ?")
+            clauses.append("turns.session_id = ?")
             params.append(session_id)
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+        return f" FROM {source}" + (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     def rows(self, q: str | None = None, since: Any = None, until: Any = None,
              agent: str | None = None, notebook: str | None = None,
              session_id: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        """Matching turns, oldest first; `limit`: only the newest that many."""
+        """Matching turns, oldest first; `limit`: only the newest that many (the last logged)."""
         where, params = self._where(q, since, until, agent, notebook, session_id)
-        sql = f"SELECT {', '.join(_READ)} FROM turns{where} ORDER BY at DESC, id DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
+        columns = ", ".join(f"turns.{c}" for c in _READ)
+        if limit is None:
+            sql = f"SELECT {columns}{where} ORDER BY turns.at, turns.id"
+        else:
+            newest = "turns_text.rowid" if "turns_text" in where else "turns.id"  # the same id
+            sql = (f"SELECT {', '.join(_READ)} FROM (SELECT {columns}, turns.id AS turn{where} "
+                   f"ORDER BY {newest} DESC LIMIT ?) ORDER BY at, turn")
             params.append(int(limit))
-        return [dict(zip(_READ, r, strict=True)) for r in reversed(self._select(sql, params))]
+        return [dict(zip(_READ, r, strict=True)) for r in self._select(sql, params)]
 
     def count(self, q: str | None = None, since: Any = None, until: Any = None,
               agent: str | None = None, notebook: str | None = None,
               session_id: str | None = None) -> int:
         where, params = self._where(q, since, until, agent, notebook, session_id)
-        found = self._select(f"SELECT COUNT(*) FROM turns{where}", params)
+        found = self._select(f"SELECT COUNT(*){where}", params)
         return int(found[0][0]) if found else 0
 
     def frame(self, q: str | None = None, since: Any = None, until: Any = None,
