@@ -90,6 +90,18 @@ def test_the_key_is_masked_before_anything_is_stored(tmp_path: Path,
     assert log.titles() == {"s1": "title jns_live_…KLMN"}
 
 
+def test_a_key_typed_into_a_cell_never_reaches_the_log(shell: Any, junis_env: Any) -> None:
+    key = junis_env.key
+    cell = shell.run(f"%%junis --new\n[[echo]] My key is {key}, again: {key}")
+    assert cell.error is None
+    row = frames.log().iloc[-1]
+    assert key not in row["prompt"] and key not in row["answer"]
+    assert "jns_live_…" in row["prompt"]
+    stored = b"".join(p.read_bytes() for p in transcript.default_path().parent.iterdir()
+                      if p.name.startswith("transcript"))
+    assert key[9:].encode() not in stored and key.encode() not in stored
+
+
 # --- search ------------------------------------------------------------------------------------
 
 def turns() -> list[LogEntry]:
