@@ -133,3 +133,13 @@ def test_history_agents_shows_who_took_part(shell: Any, own: Any) -> None:
     assert (who["credits"] >= who["answers"]).all()      # at least one per answer
     both = shell.run(f"%junis history {sid} --agents --markdown")
     assert both.error_lines()[0].startswith("Junis: bad option for `%junis history`")
+
+
+def test_a_damaged_ledger_leaves_costs_out_with_a_warning(shell: Any, own: Any) -> None:
+    shell.run("%%junis --new\nHello there", cell_id="c1")
+    default_ledger().path.write_bytes(b"not a database " * 300)
+    with pytest.warns(RuntimeWarning, match="usage ledger .* is damaged"):
+        table = frames.sessions()
+    row = table.iloc[0]
+    assert (row["title"], row["origin"]) == ("Hello there", "cell")     # from the log
+    assert pd.isna(row["total_tokens"]) and pd.isna(row["credits"])
