@@ -27,6 +27,7 @@ BENCHMARKS = {   # name -> module with `run(ctx) -> list[Figure]`, in the order 
     "batch": "benchmarks.batch",
     "batch_pacing": "benchmarks.batch_pacing",
     "frames": "benchmarks.messages_frame",
+    "log_search": "benchmarks.log_search",
     "load_cost": "benchmarks.load_cost",
     "notebook_cache": "benchmarks.notebook_cache",
     "magic_bytes": "benchmarks.magic_bytes",

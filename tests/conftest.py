@@ -41,6 +41,15 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for leak in _watch.leaks[:20]:
         tr.write_line(f"  KEY LEAKED: {leak}", red=True)
 
+@pytest.fixture(scope="session", autouse=True)
+def _junis_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """What the suite writes through the package (the usage ledger, the transcript log) goes to a
+    folder of its own, never the user's data folder; a test may still set its own JUNIS_HOME."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JUNIS_HOME", str(tmp_path_factory.mktemp("junis_home")))
+        yield
+
+
 # The shared emulator serves the whole suite within a minute or two: its key's request rate is
 # lifted so that no test trips a limit it did not ask for (use make_emulator(rpm=...) for that).
 _SESSION_RPM = 1_000_000

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import warnings
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +89,11 @@ def format_time(t: datetime) -> str:
     if t.tzinfo is None:
         t = t.replace(tzinfo=timezone.utc)
     return t.astimezone(timezone.utc).strftime(_TIME_FORMAT)
+
+
+def parse_time(text: str) -> datetime:
+    """A time written by `format_time`, as an aware UTC datetime."""
+    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=timezone.utc)
 
 
 def _row(call: CallRecord) -> tuple[Any, ...]:
@@ -218,17 +223,30 @@ class Ledger:
         clauses, params = [], []
         if since is not None:
             clauses.append("started_at >= ?")
-            params.append(_bound(since))
+            params.append(bound(since))
         if until is not None:
             clauses.append("started_at < ?")
-            params.append(_bound(until))
+            params.append(bound(until))
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        found = self._select(f"SELECT {', '.join(COLUMNS)} FROM calls{where} "
+                             "ORDER BY started_at, id", params)
+        return [dict(zip(COLUMNS, r, strict=True)) for r in found]
+
+    def session_calls(self) -> list[tuple[Any, ...]]:
+        """(session_id, total_tokens, origin, notebook, cell_id) of every chat call made in a
+        session, oldest first: what each session cost from this machine, and where it began."""
+        if not self.path.exists():
+            return []
+        return self._select(
+            "SELECT session_id, total_tokens, origin, notebook, cell_id FROM calls WHERE "
+            "session_id IS NOT NULL AND endpoint IN ('chat', 'agent_chat') "
+            "ORDER BY started_at, id")
+
+    def _select(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         try:
             conn = self._connect()
             try:
-                cur = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM calls{where} "
-                                   "ORDER BY started_at, id", params)
-                return [dict(zip(COLUMNS, r, strict=True)) for r in cur.fetchall()]
+                return conn.execute(sql, params or []).fetchall()
             finally:
                 conn.close()
         except (sqlite3.Error, OSError) as exc:
@@ -237,11 +255,15 @@ class Ledger:
 
     def frame(self, since: datetime | str | None = None,
               until: datetime | str | None = None) -> pd.DataFrame:
-        """`rows()` as the usage frame (`frames.usage`). pandas is imported here, on first use,
-        not when the extension loads the ledger."""
-        from .schemas import SCHEMAS, build
+        """`rows()` as the usage frame (`frames.usage`), each call's credits estimated
+        (credits.py). pandas is imported here, on first use, not when the extension loads the
+        ledger."""
+        from .credits import estimate
+        from .schemas import build
         rows = self.rows(since, until)
-        return build("usage", {name: [r[name] for r in rows] for name in SCHEMAS["usage"]})
+        columns = {name: [r[name] for r in rows] for name in COLUMNS}
+        columns["credits"] = [estimate(t) for t in columns["total_tokens"]]
+        return build("usage", columns)
 
     @property
     def pending(self) -> int:
@@ -249,9 +271,13 @@ class Ledger:
         return len(self._pending)
 
 
-def _bound(value: datetime | str) -> str:
+def bound(value: datetime | date | str) -> str:
+    """A `since`/`until` (a datetime, naive meaning UTC; a date, meaning its UTC midnight; or
+    ISO 8601 text such as 2026-03-01) in the stored format, for comparing with stored times."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    elif not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
     return format_time(value)
 
 

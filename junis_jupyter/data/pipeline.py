@@ -9,6 +9,7 @@ surface keeps afterwards (a cell's chain, the panel's conversation) is the surfa
 """
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,8 +20,8 @@ from .. import config
 from ..client.consume import AnswerView, aconsume, consume
 from ..client.observers import tagged
 from ..client.types import Agent, CallRecord, ChatResult, Usage
-from ..errors import ConfigurationError
-from . import ledger
+from ..errors import APIConnectionError, APITimeoutError, ConfigurationError, StreamError
+from . import ledger, transcript
 from .cache import AnswerCache, CachedAnswer, CacheMode
 from .text import storable
 
@@ -135,14 +136,17 @@ class AnswerPipeline:
         """A cache hit: shown at once, no request, no credits; the ledger still gets its row."""
         view.feed(hit.answer)
         view.finish()
+        now = datetime.now(timezone.utc)
         tags = {k: v for k, v in (request.tags() if request else {}).items() if v is not None}
         ledger.record(CallRecord(
-            started_at=datetime.now(timezone.utc), endpoint="cache", agent=hit.agent,
+            started_at=now, endpoint="cache", agent=hit.agent,
             session_id=hit.session_id, stream=False, status=None, error_code="cached",
             usage=Usage(), latency_s=0.0, first_token_s=None, request_id=None, attempts=0,
             tags=tags))
-        return Answer(ChatResult(hit.answer, hit.session_id, hit.usage, "stop", agent=hit.agent),
-                      cached=True)
+        result = ChatResult(hit.answer, hit.session_id, hit.usage, "stop", agent=hit.agent)
+        if request is not None:
+            _log(request, now, result, cached=True)
+        return Answer(result, cached=True)
 
     def missing(self) -> ConfigurationError:
         """The error of a replayed answer that was never recorded."""
@@ -172,14 +176,20 @@ class AnswerPipeline:
             raise self.missing()
         asking = client()
         args = request.chat_args()
-        with tagged(**request.tags()):
-            if request.stream:
-                result = consume(asking.stream(request.sent_prompt(), **args), view,
-                                 stopped=stopped)
-            else:
-                result = asking.chat(request.sent_prompt(), **args)
-                view.feed(result.text)
-                view.finish()
+        at = datetime.now(timezone.utc)
+        try:
+            with tagged(**request.tags()):
+                if request.stream:
+                    result = consume(asking.stream(request.sent_prompt(), **args), view,
+                                     stopped=stopped)
+                else:
+                    result = asking.chat(request.sent_prompt(), **args)
+                    view.feed(result.text)
+                    view.finish()
+        except BaseException as exc:
+            _log(request, at, error=exc)
+            raise
+        _log(request, at, result)
         self._store(request, result)
         return Answer(result)
 
@@ -193,13 +203,56 @@ class AnswerPipeline:
             raise self.missing()
         asking = client()
         args = request.chat_args()
-        with tagged(**request.tags()):
-            if request.stream:
-                result = await aconsume(asking.stream(request.sent_prompt(), **args), view,
-                                        stopped=stopped)
-            else:
-                result = await asking.chat(request.sent_prompt(), **args)
-                view.feed(result.text)
-                view.finish()
+        at = datetime.now(timezone.utc)
+        try:
+            with tagged(**request.tags()):
+                if request.stream:
+                    result = await aconsume(asking.stream(request.sent_prompt(), **args), view,
+                                            stopped=stopped)
+                else:
+                    result = await asking.chat(request.sent_prompt(), **args)
+                    view.feed(result.text)
+                    view.finish()
+        except BaseException as exc:
+            _log(request, at, error=exc)
+            raise
+        _log(request, at, result)
         self._store(request, result)
         return Answer(result)
+
+
+def _log(request: AnswerRequest, at: datetime, result: ChatResult | None = None, *,
+         cached: bool = False, error: BaseException | None = None) -> None:
+    """The turn into the transcript log (transcript.py): every surface's turns, written here
+    once. A failed turn keeps what arrived before it failed, and says why. Read with getattr: a
+    stand-in client's result may carry less, and logging must not fail an answer."""
+    if not transcript.enabled():
+        return
+    got: Any = result if result is not None else error
+    usage = getattr(result, "usage", None)
+    agent = request.agent.name if isinstance(request.agent, Agent) else request.agent
+    opens = None if request.session_id else (request.history[0][0] if request.history
+                                             else request.sent_prompt())
+    transcript.record(transcript.LogEntry(
+        at=at, prompt=request.sent_prompt(),
+        answer=str(getattr(got, "text" if result is not None else "partial_text", None) or ""),
+        origin=request.origin.value, notebook=request.notebook, cell_id=request.cell_id,
+        agent=getattr(result, "agent", None) or agent,
+        session_id=getattr(got, "session_id", None) or request.session_id,
+        message_id=getattr(result, "id", None),
+        model=getattr(result, "model", None) or request.model,
+        usage=Usage() if cached else usage if isinstance(usage, Usage) else None,
+        latency_s=getattr(result, "latency_s", None), cached=cached,
+        cache_key=request.cache_key or None, opens=opens,
+        error=_error_code(error) if error is not None else
+        "interrupted" if getattr(result, "interrupted", False) else None))
+
+
+def _error_code(exc: BaseException | None) -> str:
+    """A failed turn's error, in the usage ledger's words (its `error_code`)."""
+    for kind, code in ((StreamError, "stream_error"), (APITimeoutError, "timeout"),
+                       (APIConnectionError, "connection_error"),
+                       ((KeyboardInterrupt, asyncio.CancelledError), "interrupted")):
+        if isinstance(exc, kind):
+            return getattr(exc, "code", None) or code
+    return getattr(exc, "code", None) or type(exc).__name__

@@ -20,6 +20,7 @@ UTC = pd.DatetimeTZDtype("ns", "UTC")
 INT = pd.Int64Dtype()
 FLOAT = pd.Float64Dtype()
 BOOL = pd.BooleanDtype()
+DAY = np.dtype("datetime64[ns]")    # a UTC calendar day, shown as a date (2026-03-01)
 # Known values first, in a fixed order, so the dtype is the same in every frame; a value the API
 # adds later is appended rather than lost.
 AGENT_TYPES = ("ORCHESTRATOR", "LLM_AGENT", "SEQUENTIAL_AGENT", "PARALLEL_AGENT", "LOOP_AGENT")
@@ -31,9 +32,10 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "agent_type": pd.CategoricalDtype(AGENT_TYPES), "is_active": BOOL, "model": STRING,
         "created_at": UTC,
     },
-    "sessions": {
-        "session_id": STRING, "created_at": UTC, "last_update_time": UTC, "is_active": BOOL,
-        "message_count": INT,
+    "sessions": {   # the service's listing, and what this machine knows of each (sessions.py)
+        "session_id": STRING, "title": STRING, "origin": STRING, "notebook": STRING,
+        "cell_id": STRING, "created_at": UTC, "last_update_time": UTC, "is_active": BOOL,
+        "message_count": INT, "total_tokens": INT, "credits": INT,
     },
     "messages": {
         "session_id": STRING, "position": INT, "message_id": STRING,
@@ -47,9 +49,30 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "usage": {
         "started_at": UTC, "endpoint": STRING, "agent": STRING, "session_id": STRING,
         "stream": BOOL, "status": INT, "error_code": STRING, "prompt_tokens": INT,
-        "completion_tokens": INT, "total_tokens": INT, "latency_s": FLOAT,
+        "completion_tokens": INT, "total_tokens": INT, "credits": INT, "latency_s": FLOAT,
         "first_token_s": FLOAT, "request_id": STRING, "origin": STRING, "notebook": STRING,
         "cell_id": STRING,
+    },
+    "usage_summary": {   # `%junis usage`: chat calls by agent and UTC day (usage_report.py)
+        "agent": STRING, "day": DAY, "calls": INT, "failed": INT, "total_tokens": INT,
+        "credits": INT, "p50_latency_s": FLOAT, "p95_latency_s": FLOAT,
+    },
+    "log": {   # the transcript log (transcript.py), what a reader looks at first leftmost
+        "at": UTC, "origin": STRING, "agent": STRING, "prompt": STRING, "answer": STRING,
+        "total_tokens": INT, "credits": INT, "cached": BOOL, "error": STRING,
+        "notebook": STRING, "cell_id": STRING, "session_id": STRING, "message_id": STRING,
+        "model": STRING, "cache_key": STRING, "prompt_tokens": INT, "completion_tokens": INT,
+        "latency_s": FLOAT,
+    },
+    "session_agents": {   # who took part in a session (`%junis history ID --agents`)
+        "session_id": STRING, "agent": STRING, "answers": INT, "prompt_tokens": INT,
+        "completion_tokens": INT, "total_tokens": INT, "credits": INT, "first_at": UTC,
+        "last_at": UTC,
+    },
+    "provenance": {   # the answers of a saved notebook and where each came from (provenance.py)
+        "cell": INT, "cell_id": STRING, "execution_count": INT, "answered_at": UTC,
+        "session_id": STRING, "message_id": STRING, "agent": STRING, "model": STRING,
+        "cache_key": STRING, "cached": BOOL, "version": STRING, "answer": STRING,
     },
 }
 
@@ -64,7 +87,7 @@ def build(kind: str, columns: Mapping[str, Any], index: Any = None) -> pd.DataFr
 
 
 def empty(kind: str) -> pd.DataFrame:
-    """The empty frame of `kind` ("agents", "sessions", "messages", "usage", "batch")."""
+    """The empty frame of `kind` (a name in SCHEMAS: "agents", "sessions", "log", ...)."""
     return build(kind, {name: [] for name in SCHEMAS[kind]})
 
 
@@ -75,6 +98,8 @@ def _convert(values: Any, dtype: Any) -> Any:
         return values
     if dtype is UTC:
         return times(values)
+    if dtype is DAY:
+        return pd.to_datetime(values).as_unit("ns").array
     if isinstance(dtype, pd.CategoricalDtype):
         return _categorical(values, dtype)
     if dtype is STRING:

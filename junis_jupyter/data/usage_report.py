@@ -1,28 +1,28 @@
 """What you have spent, over the usage ledger: what `%junis usage` shows (its words are parsed by
 the notebook's command parser, notebook/cmd/status.py).
 
-Failures are calls that ended with an error code (a user's stop, `interrupted`, is not one).
-Latency and time-to-first-token percentiles are over successful calls only, so a burst of fast
-429s does not make the service look quick; they interpolate linearly (numpy's default).
+The summary is one row per agent and UTC day, over chat calls only: the listings behind `%junis
+agents` or `sessions` use no tokens and a cache hit makes no call, so neither is spend. Credits
+are estimated (credits.py: the service does not report them). Failures are calls that ended with
+an error code (a user's stop, `interrupted`, is not one). Latency percentiles are over successful
+calls only, so a burst of fast 429s does not make the service look quick; they interpolate
+linearly (numpy's default).
 """
 from __future__ import annotations
 
-import html
 import io
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
-from ..client.types import Usage
 from ..errors import ConfigurationError
+from . import credits
 
-__all__ = ["summary", "plot", "show", "UsageSummary"]
+__all__ = ["summary", "plot", "show", "chat_calls", "agent_labels", "credit_rule", "CHAT"]
 
-_METRICS = ("calls", "failures", "prompt_tokens", "completion_tokens", "total_tokens",
-            "latency_p50_s", "latency_p95_s", "first_token_p50_s", "first_token_p95_s")
-_COUNTS = _METRICS[:5]
+CHAT = ("chat", "agent_chat")     # the ledger's endpoints of chat calls
+ORCHESTRATOR = "Orchestrator"     # what a chat call without an agent went to
 
 
 def _failed(df: pd.DataFrame) -> pd.Series:
@@ -32,100 +32,87 @@ def _failed(df: pd.DataFrame) -> pd.Series:
         (df["status"] >= 400).fillna(False).astype(bool)
 
 
-def _successful(df: pd.DataFrame, failed: pd.Series) -> pd.DataFrame:
-    """The calls that neither failed nor were stopped (the ones latencies are measured on)."""
-    return df[~failed & df["error_code"].isna()]
-
-
-def _metrics(df: pd.DataFrame) -> list[Any]:
-    failed = _failed(df)
-    ok = _successful(df, failed)
-    ttft = ok["first_token_s"].dropna()
-
-    def pct(s: pd.Series, q: float) -> Any:
-        return float(s.quantile(q)) if len(s) else pd.NA
-
-    return [len(df), int(failed.sum()), int(df["prompt_tokens"].sum()),
-            int(df["completion_tokens"].sum()), int(df["total_tokens"].sum()),
-            pct(ok["latency_s"], 0.5), pct(ok["latency_s"], 0.95), pct(ttft, 0.5), pct(ttft, 0.95)]
-
-
-def _table(df: pd.DataFrame, keys: pd.Series, name: str) -> pd.DataFrame:
-    groups = list(df.groupby(keys, sort=True))
-    rows = [_metrics(g) for _, g in groups]
-    columns = {m: pd.array([r[i] for r in rows], dtype="Int64" if m in _COUNTS else "Float64")
-               for i, m in enumerate(_METRICS)}
-    index = pd.Index([k for k, _ in groups], name=name)
-    return pd.DataFrame(columns, index=index)
+def chat_calls(df: pd.DataFrame) -> pd.DataFrame:
+    """The chat calls of a usage frame (what spends tokens)."""
+    return df[df["endpoint"].isin(CHAT)]
 
 
 def agent_labels(df: pd.DataFrame) -> pd.Series:
-    """The agent of each call; calls without one are named by what they were."""
-    fallback = df["endpoint"].map(lambda e: "(orchestrator)" if e == "chat" else f"({e})")
-    return df["agent"].fillna(fallback).astype(str)
+    """The agent of each chat call; one without an agent went to the Orchestrator."""
+    return df["agent"].fillna(ORCHESTRATOR).astype(str)
 
 
-def summary(df: pd.DataFrame) -> dict[str, Any]:
-    """Totals (a dict) and the same figures by agent and by UTC day (DataFrames) of a usage
-    frame."""
-    totals = dict(zip(_METRICS, _metrics(df), strict=True))
-    totals["since"] = df["started_at"].min() if len(df) else None
-    totals["until"] = df["started_at"].max() if len(df) else None
-    day = df["started_at"].dt.floor("D").dt.date
-    return {"totals": totals, "by_agent": _table(df, agent_labels(df), "agent"),
-            "by_day": _table(df, day, "day")}
+def credit_rule() -> str:
+    """The estimate's rule, in words, for labels."""
+    rule = credits.rule()
+    return (f"estimated: 1 per started {rule.tokens_per_credit:,} total tokens, at least "
+            f"{rule.minimum} a call")
 
 
-@dataclass
-class UsageSummary:
-    """`summary()` rendered: HTML tables in a notebook, plain text in a terminal."""
-    data: dict[str, Any]
-    source: str
+def summary(df: pd.DataFrame) -> pd.DataFrame:
+    """The usage summary frame of a usage frame: its chat calls by agent and UTC day (agent,
+    day, calls, failed, total_tokens, credits, p50_latency_s, p95_latency_s), day then agent."""
+    from .schemas import build
+    chats = chat_calls(df)
+    failed = _failed(chats)
+    ok = ~failed & chats["error_code"].isna()
+    parts = pd.DataFrame({
+        "agent": agent_labels(chats),
+        "day": chats["started_at"].dt.floor("D").dt.tz_localize(None),
+        "failed": failed.astype("int64"),
+        "tokens": chats["total_tokens"].fillna(0).astype("int64"),
+        "credits": chats["credits"].fillna(0).astype("int64"),
+        "latency": chats["latency_s"].where(ok),
+    })
+    groups = parts.groupby(["day", "agent"], sort=True)
+    counts = groups.agg(calls=("failed", "size"), failed=("failed", "sum"),
+                        total_tokens=("tokens", "sum"), credits=("credits", "sum"))
+    latency = groups["latency"]
+    keys = counts.index
+    return build("usage_summary", {
+        "agent": list(keys.get_level_values("agent")),
+        "day": list(keys.get_level_values("day")),
+        **{name: counts[name].tolist() for name in ("calls", "failed", "total_tokens",
+                                                   "credits")},
+        "p50_latency_s": latency.quantile(0.5).reindex(keys).tolist(),
+        "p95_latency_s": latency.quantile(0.95).reindex(keys).tolist(),
+    })
 
-    def _headline(self) -> str:
-        t = self.data["totals"]
-        tokens = Usage(t["prompt_tokens"], t["completion_tokens"], t["total_tokens"]).describe()
-        return (f"{t['calls']} calls, {t['failures']} failed, {tokens}, "
-                f"{t['since']:%Y-%m-%d %H:%M} to {t['until']:%Y-%m-%d %H:%M} UTC")
 
-    def _repr_html_(self) -> str:
-        fmt = {m: "{:.3f}".format for m in _METRICS if m not in _COUNTS}
-        parts = [f"<p><b>Junis usage</b>: {html.escape(self._headline())}<br>"
-                 f"<small>from {html.escape(self.source)}</small></p>"]
-        for key, title in (("by_agent", "By agent"), ("by_day", "By day (UTC)")):
-            table = self.data[key].to_html(formatters=fmt, na_rep="–", border=0)
-            parts.append(f"<h4>{title}</h4>{table}")
-        return "\n".join(parts)
-
-    def __repr__(self) -> str:
-        blocks = [f"Junis usage: {self._headline()} (from {self.source})"]
-        for key, title in (("by_agent", "By agent"), ("by_day", "By day (UTC)")):
-            text = self.data[key].to_string(na_rep="-", float_format="{:.3f}".format)
-            blocks.append(f"{title}:\n{text}")
-        return "\n\n".join(blocks)
+def headline(table: pd.DataFrame, source: str) -> str:
+    """One line over the summary: what it totals, where from, how credits are estimated."""
+    calls, failed = int(table["calls"].sum()), int(table["failed"].sum())
+    return (f"Junis usage from {source}: {calls:,} chat calls, {failed:,} failed, "
+            f"{int(table['total_tokens'].sum()):,} tokens, {int(table['credits'].sum()):,} "
+            f"credits ({credit_rule()}). `%junis usage --calls` lists every call.")
 
 
 def plot(df: pd.DataFrame) -> Any:
-    """Tokens over time and latency by agent, as a matplotlib Figure (no pyplot state)."""
+    """Tokens by agent, tokens by UTC day and latency by agent, over chat calls, as a matplotlib
+    Figure (no pyplot state)."""
     try:
         from matplotlib.figure import Figure
     except ImportError:
         raise ConfigurationError(
             "`--plot` needs matplotlib: pip install 'junis-jupyter[plot]'.") from None
-    fig = Figure(figsize=(10, 3.6), layout="constrained")
-    tokens, latency = fig.subplots(1, 2)
-    ordered = df.sort_values("started_at")
-    times = ordered["started_at"].dt.tz_convert(None).to_numpy()
-    tokens.step(times, ordered["total_tokens"].fillna(0).cumsum().to_numpy(dtype=float),
-                where="post")
-    tokens.set_title("Tokens used (cumulative)")
-    tokens.set_ylabel("tokens")
-    tokens.tick_params(axis="x", labelrotation=30)
-    ok = _successful(df, _failed(df))
-    labels = agent_labels(ok)
-    names = sorted(labels.unique())
+    fig = Figure(figsize=(12, 3.6), layout="constrained")
+    by_agent, by_day, latency = fig.subplots(1, 3)
+    chats = chat_calls(df)
+    labels = agent_labels(chats)
+    tokens = chats["total_tokens"].fillna(0).astype("int64")
+    spent = tokens.groupby(labels).sum().sort_index()
+    by_agent.barh(list(spent.index), spent.to_numpy(dtype=float))
+    by_agent.set_title("Tokens by agent")
+    by_agent.set_xlabel("tokens")
+    days = tokens.groupby(chats["started_at"].dt.strftime("%Y-%m-%d")).sum().sort_index()
+    by_day.bar(list(days.index), days.to_numpy(dtype=float))
+    by_day.set_title("Tokens by day (UTC)")
+    by_day.tick_params(axis="x", labelrotation=30)
+    failed = _failed(chats)
+    ok = chats[~failed & chats["error_code"].isna()]
+    names = sorted(agent_labels(ok).unique())
     for i, name in enumerate(names):      # one row of dots per agent, its median marked
-        values = ok.loc[labels == name, "latency_s"].to_numpy(dtype=float)
+        values = ok.loc[agent_labels(ok) == name, "latency_s"].to_numpy(dtype=float)
         latency.scatter(values, [i] * len(values), alpha=0.5, s=14)
         latency.plot([float(pd.Series(values).median())], [i], marker="|", markersize=18,
                      color="black")
@@ -150,9 +137,9 @@ def _utc(ts: datetime | None) -> datetime | None:
 
 
 def show(*, since: datetime | None = None, until: datetime | None = None,
-         summary_only: bool = False, plot_too: bool = False) -> Any:
-    """`%junis usage`: the usage frame of the default ledger (what the cell returns, so
-    `usage = %junis usage` keeps it); `summary_only` returns the per-agent and per-day summary
+         calls: bool = False, plot_too: bool = False) -> Any:
+    """`%junis usage`: the summary frame of the default ledger, after a line of totals (what the
+    cell returns, so `spend = %junis usage` keeps it); `calls` returns the per-call usage frame
     instead; `plot_too` also draws the charts."""
     from IPython.display import Image, display
 
@@ -160,11 +147,16 @@ def show(*, since: datetime | None = None, until: datetime | None = None,
     from .ledger import default_path
     since, until = _utc(since), _utc(until)
     df = frames.usage(since=since, until=until)
+    window = f" since {since:%Y-%m-%d %H:%M} UTC" if since else ""
     if df.empty:
-        window = f" since {since:%Y-%m-%d %H:%M} UTC" if since else ""
         print(f"No Junis calls recorded{window} in {default_path()}.")
-        return df
+        return df if calls else summary(df)
     fig = plot(df) if plot_too else None     # a missing matplotlib fails before any output
+    table = None if calls else summary(df)
+    if table is not None:
+        print(headline(table, str(default_path())) if len(table) else
+              f"No Junis chat calls recorded{window} in {default_path()}: `%junis usage "
+              f"--calls` lists the {len(df):,} other calls.")
     if fig is not None:
         display(Image(data=_png(fig), format="png"))
-    return UsageSummary(summary(df), str(default_path())) if summary_only else df
+    return df if table is None else table

@@ -22,6 +22,7 @@ from ..data import estimate
 from ..data.background import JobState
 from ..data.cache import CacheMode, answer_key
 from ..data.pipeline import Answer, AnswerRequest, Origin
+from ..data.provenance import stamp
 from .cellerror import AnswerInterrupted
 from .chain import Turn
 from .state import KernelState, say
@@ -224,15 +225,17 @@ class CellPipeline:
         self.state.keep(result, opts.out if opts.format != "json" else None)
         stopped = "cancelled" if request.answer.origin is Origin.BACKGROUND else "interrupted"
         self._footer(result, request.mode, "cached" if cached else
-                     stopped if result.interrupted else None, show)
+                     stopped if result.interrupted else None, show,
+                     stamp(result, cache_key=request.answer.cache_key, cached=cached))
         if result.interrupted:
             raise AnswerInterrupted
         self._post(result, opts)
 
     def _footer(self, result: ChatResult, mode: str, note: str | None,
-                show: Callable[..., Any] | None) -> None:
+                show: Callable[..., Any] | None, provenance: dict[str, Any]) -> None:
         from .render import Footer
-        footer = Footer(result.session_id, result.usage, agent=result.agent, note=note)
+        footer = Footer(result.session_id, result.usage, agent=result.agent, note=note,
+                        provenance=provenance)
         if mode == "terminal":
             print("\n" + repr(footer), flush=True)
         else:

@@ -270,14 +270,16 @@ class StreamRenderer:
 
 
 class Footer:
-    """The small line under an answer: session id and token usage."""
+    """The small line under an answer: session id and token usage. Its output's metadata also
+    says where the answer came from (`provenance`, data/provenance.py), for a saved notebook."""
 
     def __init__(self, session_id: str | None, usage: Any = None, *, agent: str | None = None,
-                 note: str | None = None) -> None:
+                 note: str | None = None, provenance: dict[str, Any] | None = None) -> None:
         self.session_id = session_id
         self.usage = usage
         self.agent = agent
         self.note = note
+        self.provenance = provenance or {}
 
     def parts(self) -> list[str]:
         parts = []
@@ -295,7 +297,7 @@ class Footer:
     def metadata(self) -> dict[str, Any]:
         """Machine-readable copy in the output's metadata (the demo's summary reads it)."""
         u = self.usage
-        return {"junis": {"session_id": self.session_id, "agent": self.agent,
+        return {"junis": {**self.provenance, "session_id": self.session_id, "agent": self.agent,
                           "total_tokens": getattr(u, "total_tokens", 0) if u else 0,
                           "note": self.note}}
 

@@ -1,4 +1,5 @@
-"""The usage summary on hand-built ledger rows: exact counts and percentiles; `%junis usage`."""
+"""The usage summary on hand-built ledger rows: exact counts, credits and percentiles per agent
+and day over chat calls only; `%junis usage` (the summary by default, --calls every call)."""
 from __future__ import annotations
 
 import sys
@@ -49,62 +50,74 @@ def ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ledger:
     led.record(rec(DAY2 + timedelta(hours=1), None, 3.0, endpoint="chat", tokens=50))
     led.record(rec(DAY2 + timedelta(hours=2), None, 0.2, endpoint="chat",
                    error="interrupted", status=200))      # a user's stop: not a failure
+    for endpoint in ("agents", "sessions", "messages"):   # listings: no tokens, not spend
+        led.record(rec(DAY2 + timedelta(hours=3), None, 0.05, endpoint=endpoint, tokens=0))
+    led.record(rec(DAY2 + timedelta(hours=4), "Writer", 0.0, endpoint="cache",   # no call
+                   error="cached", status=200))
     return led
 
 
-def test_summary_numbers_on_known_data(ledger: Ledger) -> None:
-    s = usage_report.summary(frames.usage())
-    t = s["totals"]
-    assert (t["calls"], t["failures"]) == (28, 2)
-    assert t["total_tokens"] == 20 * 10 + 4 * 100 + 50
-    assert t["prompt_tokens"] == 20 * 7 + 4 * 97 + 47 and t["completion_tokens"] == 25 * 3
-    by_agent = s["by_agent"]
-    assert list(by_agent.index) == ["(orchestrator)", "Research", "Writer"]
-    research, writer = by_agent.loc["Research"], by_agent.loc["Writer"]
-    assert (research["calls"], research["failures"], research["total_tokens"]) == (22, 2, 200)
-    assert research["latency_p50_s"] == pytest.approx(10.5)
-    assert research["latency_p95_s"] == pytest.approx(19.05)
-    assert pd.isna(research["first_token_p50_s"])
-    assert writer["latency_p50_s"] == pytest.approx(1.25)
-    assert writer["latency_p95_s"] == pytest.approx(1.925)
-    assert writer["first_token_p50_s"] == pytest.approx(0.25)
-    assert writer["first_token_p95_s"] == pytest.approx(0.385)
-    orch = by_agent.loc["(orchestrator)"]
-    assert (orch["calls"], orch["failures"], orch["latency_p50_s"]) == (2, 0, 3.0)
-    by_day = s["by_day"]
-    assert list(by_day.index) == [date(2026, 3, 1), date(2026, 3, 2)]
-    assert by_day["calls"].tolist() == [22, 6]
-    assert by_day["total_tokens"].tolist() == [200, 450]
-    assert str(by_day["calls"].dtype) == "Int64" and str(by_day["latency_p95_s"].dtype) == "Float64"
+def test_summary_is_chat_calls_by_day_and_agent(ledger: Ledger) -> None:
+    table = usage_report.summary(frames.usage())
+    assert table.dtypes.equals(frames.empty("usage_summary").dtypes)
+    assert list(table.columns) == ["agent", "day", "calls", "failed", "total_tokens", "credits",
+                                   "p50_latency_s", "p95_latency_s"]
+    assert [(a, d.date()) for a, d in zip(table["agent"], table["day"])] == [
+        ("Research", date(2026, 3, 1)), ("Orchestrator", date(2026, 3, 2)),
+        ("Writer", date(2026, 3, 2))]                    # listings and the cache hit left out
+    research, orchestrator, writer = (table.iloc[i] for i in range(3))
+    assert (research["calls"], research["failed"], research["total_tokens"],
+            research["credits"]) == (22, 2, 200, 20)     # 1 credit for each 10-token call
+    assert research["p50_latency_s"] == pytest.approx(10.5)     # the 429s left out
+    assert research["p95_latency_s"] == pytest.approx(19.05)
+    assert (orchestrator["calls"], orchestrator["failed"], orchestrator["total_tokens"],
+            orchestrator["credits"]) == (2, 0, 50, 1)    # the stopped call: no failure, no cost
+    assert orchestrator["p50_latency_s"] == orchestrator["p95_latency_s"] == 3.0
+    assert (writer["calls"], writer["total_tokens"], writer["credits"]) == (4, 400, 4)
+    assert writer["p50_latency_s"] == pytest.approx(1.25)
+    assert writer["p95_latency_s"] == pytest.approx(1.925)
 
 
-def test_summary_of_an_empty_frame() -> None:
-    s = usage_report.summary(frames.empty("usage"))
-    assert s["totals"]["calls"] == 0 and s["totals"]["total_tokens"] == 0
-    assert len(s["by_agent"]) == 0 and len(s["by_day"]) == 0
+def test_credits_follow_the_configured_rule(ledger: Ledger) -> None:
+    from junis_jupyter.data import credits
+    try:
+        credits.configure(tokens_per_credit=50, minimum=2)
+        table = usage_report.summary(frames.usage())
+        assert table["credits"].tolist() == [20 * 2, 2, 4 * 2]
+        assert "1 per started 50 total tokens, at least 2 a call" in usage_report.credit_rule()
+    finally:
+        credits.configure()
 
 
-def test_show_returns_the_frame_or_the_summary_and_since_filters(ledger: Ledger) -> None:
-    df = show(["--since", "2026-03-02"])
-    assert len(df) == 6 and df["total_tokens"].sum() == 450
-    assert df.dtypes.equals(frames.empty("usage").dtypes)
-    out = repr(show(["--summary", "--since", "2026-03-02"]))
-    assert "Junis usage: 6 calls, 0 failed, 450 tokens" in out
-    assert "Writer" in out and "Research" not in out
-    assert "28 calls, 2 failed, 650 tokens" in repr(show("--summary"))
-    assert len(show("")) == 28
+def test_summary_of_an_empty_frame_has_the_schema() -> None:
+    table = usage_report.summary(frames.empty("usage"))
+    assert len(table) == 0 and table.dtypes.equals(frames.empty("usage_summary").dtypes)
 
 
-def test_html_rendering_escapes_and_holds_both_tables(ledger: Ledger) -> None:
-    summary = usage_report.UsageSummary(usage_report.summary(frames.usage()), "<path>")
-    page = summary._repr_html_()
-    assert "&lt;path&gt;" in page and "<path>" not in page
-    assert page.count("<table") == 2 and "19.050" in page
+def test_show_returns_the_summary_or_with_calls_every_call(ledger: Ledger, capsys) -> None:
+    table = show(["--since", "2026-03-02"])
+    assert table["agent"].tolist() == ["Orchestrator", "Writer"]
+    assert table["total_tokens"].sum() == 450
+    said = capsys.readouterr().out
+    assert said.startswith("Junis usage from ") and ": 6 chat calls, 0 failed, 450 tokens, 5 " \
+        "credits (estimated: 1 per started 1,000 total tokens, at least 1 a call)." in said
+    calls = show(["--calls", "--since", "2026-03-02"])
+    assert len(calls) == 10 and calls.dtypes.equals(frames.empty("usage").dtypes)
+    assert calls["credits"].tolist() == [1] * 5 + [0] * 5     # estimated per call
+    assert len(show("--summary")) == 3                          # the old word still works
+    assert len(show("--calls")) == 32
+
+
+def test_only_listings_recorded_says_so(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("JUNIS_HOME", str(tmp_path))
+    Ledger().record(rec(DAY1, None, 0.1, endpoint="agents", tokens=0))
+    table = show([])
+    assert len(table) == 0 and "No Junis chat calls recorded in " in capsys.readouterr().out
 
 
 def test_show_with_nothing_recorded_says_so(tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("JUNIS_HOME", str(tmp_path))
-    show([])
+    assert len(show([])) == 0
     assert capsys.readouterr().out.startswith("No Junis calls recorded in ")
 
 
@@ -132,15 +145,20 @@ def test_bad_option_through_the_magic_is_one_line_and_no_argparse_noise(
     lines = (captured.out + captured.err).splitlines()
     assert lines == [f"Junis: {result.error_in_exec.line}"], captured   # no "usage: ..." noise
     assert lines[0].startswith("Junis: bad option for `%junis usage`: ")
-    assert "usage: %junis usage [--summary] [--plot] [--since DATE] [--until DATE]" in lines[0]
+    assert "usage: %junis usage [--calls] [--plot] [--since DATE] [--until DATE]" in lines[0]
     assert ": 2" not in lines[0] and "Traceback" not in lines[0]
 
 
-def test_plot_draws_tokens_and_latency(ledger: Ledger, capsys) -> None:
+def test_plot_draws_tokens_by_agent_and_day_and_latency_by_agent(ledger: Ledger,
+                                                                  capsys) -> None:
     fig = usage_report.plot(frames.usage())
-    tokens, latency = fig.axes
-    assert tokens.lines[0].get_ydata()[-1] == 650           # cumulative tokens end at the total
-    assert [t.get_text() for t in latency.get_yticklabels()] == ["(orchestrator)", "Research",
+    by_agent, by_day, latency = fig.axes
+    assert [t.get_text() for t in by_agent.get_yticklabels()] == ["Orchestrator", "Research",
+                                                                  "Writer"]
+    assert [b.get_width() for b in by_agent.patches] == [50, 200, 400]
+    assert [t.get_text() for t in by_day.get_xticklabels()] == ["2026-03-01", "2026-03-02"]
+    assert [b.get_height() for b in by_day.patches] == [200, 450]
+    assert [t.get_text() for t in latency.get_yticklabels()] == ["Orchestrator", "Research",
                                                                  "Writer"]
     assert sum(len(c.get_offsets()) for c in latency.collections) == 25   # successful calls
     assert usage_report._png(fig).startswith(b"\x89PNG")

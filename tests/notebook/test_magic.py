@@ -610,10 +610,11 @@ def test_terminal_ipython_prints_no_escape_sequence_of_an_answer(junis_env):
 def test_usage_reports_the_calls_of_this_kernel(run):
     run("%%junis\nHi")
     tokens = run.shell.user_ns["_junis"].usage.total_tokens
-    usage = run.shell.run_line_magic("junis", "usage")
-    assert usage["total_tokens"].iloc[-1] == tokens
-    summary = run.shell.run_line_magic("junis", "usage --summary")
-    assert f"{tokens} tokens" in repr(summary)
+    calls = run.shell.run_line_magic("junis", "usage --calls")
+    assert calls["total_tokens"].iloc[-1] == tokens
+    summary = run.shell.run_line_magic("junis", "usage")    # by agent and day, chat calls only
+    assert summary[["agent", "calls", "failed", "total_tokens", "credits"]].values.tolist() == [
+        ["Orchestrator", 1, 0, tokens, 1]]
 
 
 def test_chat_shows_the_panel(run):

@@ -93,11 +93,14 @@ def test_a_command_as_the_last_line_shows_only_its_frame(nb: MagicShell) -> None
     assert cell.events == []                            # and nothing displayed besides it
 
 
-def test_usage_returns_the_ledger_frame(nb: MagicShell) -> None:
+def test_usage_returns_the_summary_frame_and_calls_the_ledger_frame(nb: MagicShell) -> None:
     answer(nb, "%%junis\nHello")
     df = nb.shell.run_line_magic("junis", "usage")
     assert isinstance(df, pd.DataFrame) and len(df) >= 1
-    assert df.dtypes.equals(frames.empty("usage").dtypes)
+    assert df.dtypes.equals(frames.empty("usage_summary").dtypes)
+    calls = nb.shell.run_line_magic("junis", "usage --calls")
+    assert isinstance(calls, pd.DataFrame) and len(calls) >= 1
+    assert calls.dtypes.equals(frames.empty("usage").dtypes)
 
 
 # -- 3. the conversation follows the notebook ---------------------------------------------------

@@ -484,6 +484,6 @@ def test_a_corrupt_ledger_is_one_line_naming_the_file_and_a_new_one_starts(
 
     ledger.rename(ledger.with_name("usage.sqlite3.damaged"))  # as the line says
     shell.run("%%junis --new\nAnd now?")
-    cell = shell.run("usage = %junis usage")
+    cell = shell.run("usage = %junis usage --calls")
     assert cell.error is None and not cell.error_lines(), cell.out + cell.err
     assert len(shell.shell.user_ns["usage"]) == 2             # the kept call and the new one

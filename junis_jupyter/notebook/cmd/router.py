@@ -39,9 +39,12 @@ COMMANDS: dict[str, Command] = {c.usage.split()[1]: c for c in (
             account.show_config),
     Command("%junis agents", "the organisation's agents (returns the agents frame)",
             listing.agents),
-    Command("%junis sessions", "recent sessions (returns the sessions frame)", listing.sessions),
-    Command("%junis history [ID] [--markdown]", "a session's messages (default: the current "
-            "one; a frame, or printed as Markdown)", listing.history),
+    Command("%junis sessions", "your sessions, newest first, with titles, where each began and "
+            "its tokens (returns the sessions frame)", listing.sessions),
+    Command(listing.HISTORY, "a session's messages (default: the current one; a frame, or "
+            "printed as Markdown; --agents: who took part, with their tokens)", listing.history),
+    Command(listing.LOG, "search what was asked and answered from this machine (the local "
+            "transcript log; returns a frame; --off/--on: stop or resume logging)", listing.log),
     Command("%junis conversation", "the notebook's conversation: a turn per cell, in notebook "
             "order (a frame)", listing.conversation),
     Command("%junis new", "start a new conversation with the next %%junis cell", turns.new),
@@ -51,7 +54,8 @@ COMMANDS: dict[str, Command] = {c.usage.split()[1]: c for c in (
             "not run", turns.fix),
     Command("%junis status", "the current session's status and the last rate-limit figures",
             status.status),
-    Command(status.USAGE, "what you have spent (from the local usage ledger; returns a frame)",
+    Command(status.USAGE, "what you have spent: chat calls by agent and day, with estimated "
+            "credits and latency (from the local usage ledger; --calls: every call)",
             status.usage),
     Command("%junis chat [--side]", "the chat panel (--side: in JupyterLab's side area, beside "
             "the notebook)", panel.chat),

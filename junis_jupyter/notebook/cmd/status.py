@@ -40,7 +40,8 @@ def _when(t: Any) -> str:
     return t.strftime("%Y-%m-%d %H:%M:%S") if t is not None else ""
 
 
-def _date(text: str) -> datetime:
+def date_arg(text: str) -> datetime:
+    """A command's DATE (2026-03-01, or a full time), refused in one line when it is not one."""
     import pandas as pd  # only when a date is given
     try:
         ts = pd.Timestamp(text)
@@ -51,14 +52,15 @@ def _date(text: str) -> datetime:
     return ts.to_pydatetime()
 
 
-USAGE = "%junis usage [--summary] [--plot] [--since DATE] [--until DATE]"
+USAGE = "%junis usage [--calls] [--plot] [--since DATE] [--until DATE]"
+# --summary was the summary before it became the default: still taken, so old notebooks run.
 _USAGE = Parser("%junis usage", USAGE).add("--plot", action="store_true") \
-    .add("--summary", action="store_true").add("--since", metavar="DATE", type=_date) \
-    .add("--until", metavar="DATE", type=_date)
+    .add("--calls", action="store_true").add("--summary", action="store_true") \
+    .add("--since", metavar="DATE", type=date_arg).add("--until", metavar="DATE", type=date_arg)
 
 
 def usage(state: KernelState, args: list[str]) -> Any:
+    """The summary frame (chat calls by agent and day), or with --calls every call."""
     opts = _USAGE.parse(args)
     from ...data.usage_report import show
-    return show(since=opts.since, until=opts.until, summary_only=opts.summary,
-                plot_too=opts.plot)
+    return show(since=opts.since, until=opts.until, calls=opts.calls, plot_too=opts.plot)
