@@ -433,6 +433,15 @@ def record(entry: LogEntry) -> None:
         default_transcript().record(entry)
 
 
+def session_origins() -> dict[str, str | None]:
+    """session_id -> the surface that started it (cell, panel, batch, ...), for every session
+    in the log. Never raises: a log that cannot be read knows none."""
+    try:
+        return {s: found[0] for s, found in default_transcript().origins().items()}
+    except ConfigurationError:
+        return {}
+
+
 def recent_conversations(limit: int = 20) -> list[Conversation]:
     """The conversations this machine started (cells, background cells, the panel, Jupyter AI's
     chat; not batch rows), the most recently active first, with their titles: what a session

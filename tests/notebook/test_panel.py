@@ -1320,3 +1320,28 @@ def test_a_cancel_from_outside_the_panel_is_raised_and_the_answer_keeps_its_text
         assert panel.turns[-1].state is TurnState.STOPPED and panel.turns[-1].text()
         assert not panel.busy
     run_with_panel(emulator, scenario)
+
+
+def test_the_session_picker_lists_conversations_with_titles_not_batch_rows(
+        shell: Any, junis_env: Any) -> None:
+    """Two small batches once filled the picker with 20 identical entries and pushed the user's
+    real conversations out of it (issue 23): batch rows are left out, and a conversation this
+    machine logged is titled by its first question."""
+    from junis_jupyter import ask_many
+    assert shell.run("%%junis --new\nHow do tides work?").error is None
+    cell_session = shell.shell.user_ns["_junis"].session_id
+    batch = ask_many([f"[[chunks=2]] Row {i}" for i in range(12)], progress=False)
+
+    async def scenario() -> None:
+        panel, client = await make_panel(junis_env)
+        await panel.send_async("What about the moon?")
+        await panel.refresh()
+        labels = dict(panel.session_picker.options)
+        offered = set(labels.values())
+        assert not offered & set(batch["session_id"])            # no batch row offered
+        assert cell_session in offered and panel.session_id in offered
+        by_id = {v: k for k, v in labels.items()}
+        assert by_id[cell_session].startswith("How do tides work?")
+        assert by_id[panel.session_id].startswith("What about the moon?")
+        await client.aclose()
+    run(scenario)

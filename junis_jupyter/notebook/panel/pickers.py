@@ -60,7 +60,7 @@ class Pickers:
         except Exception as exc:
             problems.append(f"Sessions could not be listed: {advice(exc)}")
         else:
-            self.set_sessions(list(sessions)[:recent], session_id)
+            self.set_sessions(list(sessions), session_id, recent)
         return " ".join(problems) or refused
 
     def set_agents(self, agents: list[Any]) -> None:
@@ -88,13 +88,24 @@ class Pickers:
                 return ""
         return f"No agent named {wanted!r}; using the Orchestrator."
 
-    def set_sessions(self, sessions: list[Any], current: str | None) -> None:
+    def set_sessions(self, sessions: list[Any], current: str | None, limit: int = 20) -> None:
+        """The `limit` newest conversations: batch rows left out (each opened a session of its
+        own and would crowd the user's conversations out), each titled by its first question
+        where this machine logged it (data/transcript.py)."""
+        from ...data.transcript import recent_conversations, session_origins
+        origins = session_origins()
+        titles = {c.session_id: c.title for c in recent_conversations(limit=max(limit, 200))}
         options = [(NEW_CHAT, "")]
         for s in sessions:
+            if origins.get(s.session_id) == "batch":
+                continue
+            if len(options) > limit:
+                break
             when = s.last_update_time or s.created_at
             stamp = when.strftime("%Y-%m-%d %H:%M") if when else "?"
-            count = f" · {s.message_count} msgs" if s.message_count is not None else ""
-            options.append((valid_unicode(f"{stamp}{count} · {s.session_id[:8]}"), s.session_id))
+            title = titles.get(s.session_id)
+            label = f"{title} · {stamp}" if title else f"{stamp} · {s.session_id[:8]}"
+            options.append((valid_unicode(label), s.session_id))
         with self.quietly():
             self.session.options = options
         self.show_session(current)
