@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Awaitable, Callable
 
 PERSONA_ID = "jupyter-ai-personas::junis_jupyter::JunisPersona"
 
@@ -66,9 +68,11 @@ class ChatSocket:
         return message_id
 
     async def reply(self, timeout: float = 30.0, *, then: float = 0.3,
-                    persona: str = PERSONA_ID) -> Reply:
+                    persona: str = PERSONA_ID,
+                    during: tuple[int, Callable[[], Awaitable[Any]]] | None = None) -> Reply:
         """The persona's reply: its message frames until its writing status goes from true to
-        false, then whatever else it says within `then` seconds (an error comes after)."""
+        false, then whatever else it says within `then` seconds (an error comes after).
+        `during=(n, act)`: `await act()` once the reply has had n updates."""
         reply = Reply()
         deadline = time.monotonic() + timeout
         writing = False
@@ -83,6 +87,9 @@ class ChatSocket:
                 break
             else:
                 self._take(data, reply, persona)
+                if during is not None and len(reply.updates) >= during[0]:
+                    await during[1]()
+                    during = None
         await self.drain(then, lambda data: self._take(data, reply, persona))
         return reply
 
@@ -126,3 +133,106 @@ def _writing(data: dict[str, Any], persona: str) -> bool | None:
     if data.get("action") == "writing" and (data.get("user") or {}).get("username") == persona:
         return bool(data.get("state"))
     return None
+
+
+# --- a Jupyter server of its own (for what one in the test process cannot show) ----------------
+
+CHAT_EXTENSIONS = ("jupyterlab_chat", "jupyter_ai_router", "jupyter_ai_persona_manager")
+
+
+def quiet_server_config(config_dir: Path, keep: tuple[str, ...] = CHAT_EXTENSIONS) -> None:
+    """A user config (first in Jupyter's config path, so it wins) that turns off every server
+    extension the environment enables except `keep`: jupyter-ai's others (litellm, MCP, ACP)
+    add seconds to a start and nothing to these tests."""
+    import jupyter_core.paths
+    enabled: set[str] = set()
+    for directory in jupyter_core.paths.jupyter_config_path():
+        for path in Path(directory, "jupyter_server_config.d").glob("*.json"):
+            try:
+                listed = json.loads(path.read_text())["ServerApp"]["jpserver_extensions"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            enabled.update(listed)
+    config_dir.mkdir(parents=True, exist_ok=True)
+    extensions = {name: name in keep for name in enabled | set(keep)}
+    (config_dir / "jupyter_server_config.json").write_text(
+        json.dumps({"ServerApp": {"jpserver_extensions": extensions}}))
+
+
+class ChatServer:
+    """`jupyter server` in its own process group, with jupyterlab-chat and Jupyter AI's router
+    and persona manager, a token, and throwaway config, data and runtime directories."""
+
+    def __init__(self, root: Path, scratch: Path, env: dict[str, str],
+                 app: str = "jupyter_server", keep: tuple[str, ...] = CHAT_EXTENSIONS,
+                 extra_args: tuple[str, ...] = (), timeout: float = 60.0) -> None:
+        import secrets
+        import socket
+        import subprocess
+        import sys
+        for name in ("config", "data", "runtime"):
+            (scratch / name).mkdir(parents=True, exist_ok=True)
+        quiet_server_config(scratch / "config", keep)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.token = secrets.token_hex(16)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.runtime_dir = scratch / "runtime"
+        self.log_path = scratch / "server.log"
+        self.env = {**os.environ, **env, "JUPYTER_CONFIG_DIR": str(scratch / "config"),
+                    "JUPYTER_DATA_DIR": str(scratch / "data"),
+                    "JUPYTER_RUNTIME_DIR": str(self.runtime_dir), "PYTHONUNBUFFERED": "1"}
+        self._log = open(self.log_path, "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", app, "--no-browser", f"--port={self.port}",
+             "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={self.token}",
+             "--allow-root", f"--ServerApp.root_dir={root}", *extra_args],
+            stdout=self._log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+        self.pid = self.process.pid
+        self._wait_ready(timeout)
+
+    def _wait_ready(self, timeout: float) -> None:
+        import httpx
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the Jupyter server exited early:\n{self.log()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/api/status", headers=self.headers,
+                             timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"the Jupyter server did not start in {timeout:.0f} s")
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"token {self.token}"}
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    async def chat(self, path: str) -> ChatSocket:
+        from tornado.httpclient import HTTPRequest
+        from tornado.websocket import websocket_connect
+        ws = await websocket_connect(HTTPRequest(
+            f"ws://127.0.0.1:{self.port}/api/chat/ws/{path}", headers=self.headers))
+        return await ChatSocket.open(ws)
+
+    def stop(self) -> None:
+        """Stop the server (its process group), by pid."""
+        import signal
+        import subprocess
+        try:
+            os.killpg(self.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.pid, signal.SIGKILL)
+            self.process.wait()
+        self._log.close()
