@@ -4,8 +4,9 @@ What happened is worded once per error kind; the remedy is worded per surface, s
 chat panel, a batch row and the Jupyter AI chat are fixed in different ways ("run the cell again",
 "press New chat", "run the batch again for the failed rows", "send /new"). The Jupyter AI chat
 runs in the Jupyter server, where `%junis login` never reaches: its key advice names
-`junis-jupyter login` and the server's environment instead. It sits beside `errors.py`, not in `notebook/`,
-because batches (in `data/`) word their failed rows with it too.
+`junis-jupyter login` and the server's environment instead. It sits beside `errors.py`, not in
+`notebook/`, because batches (in `data/`) and the persona (in `jupyter_ai/`) word their errors
+with it too.
 """
 from __future__ import annotations
 

@@ -25,10 +25,10 @@ from traitlets import Float, Integer
 from ..advice import what_happened
 from ..client.types import Agent, ChatResult
 from ..client.types import Usage as Tokens
-from ..errors import JunisError, NotFoundError, StreamError
 from ..data import credits
 from ..data.pipeline import AnswerRequest, Origin
 from ..data.prompt import MAX_PROMPT_CHARS, check_prompt
+from ..errors import JunisError, NotFoundError, StreamError
 from .agents import choices, pick
 from .attachments import DEFAULT_LIMIT, attached
 from .connection import Connection
@@ -128,7 +128,8 @@ class JunisPersona(BasePersona):
                          self.max_attachment_chars)
         prompt = f"{body}\n\n{extra.text}" if extra.text else body
         check_prompt(prompt, self.max_prompt_chars, "c.JunisPersona.max_prompt_chars",
-                     "attach less, or shorten the message.", what="the message with its attachments")
+                     "attach less, or shorten the message.",
+                     what="the message with its attachments")
         request = AnswerRequest(
             prompt, agent=pick(self._choice, self._agents), session_id=session,
             history=() if session else exchanges(self.chat.get_messages(), self.id, message.id),

@@ -22,7 +22,7 @@ from .wording import closing_fence
 
 __all__ = ["ChatReply", "held_tail"]
 
-# A suffix that may be the beginning of a key ("j", "jns_li", "jns_live_AbC..."), but not a whole one.
+# A suffix that may be the beginning of a key ("j", "jns_li", "jns_live_AbC..."), not a whole one.
 _KEY_START = re.compile(r"j(?:n(?:s(?:_(?:l(?:i(?:v(?:e(?:_[A-Za-z0-9]{0,31})?)?)?)?)?)?)?)?\Z")
 _CUT_KEY = re.compile(r"jns_live_[A-Za-z0-9]*\Z")
 
