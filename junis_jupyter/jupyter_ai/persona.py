@@ -142,7 +142,8 @@ class JunisPersona(BasePersona):
             raise
         if result is not None:
             self._remember(chat, result.session_id)
-            self._report(result)
+            if result.usage.total_tokens:   # a stopped answer's usage is unknown, not nothing
+                self._report(result)
 
     async def _ask(self, request: AnswerRequest, footer: str,
                    message_id: str) -> ChatResult | None:
