@@ -35,6 +35,7 @@ from .connection import Connection
 from .history import exchanges, is_new_command
 from .reply import ChatReply
 from .sessions import ChatSessions
+from .transport import no_delay
 from .turn import Turn
 from .wording import ERROR, NEW_SESSION, cuts_footer, error_message
 
@@ -141,7 +142,8 @@ class JunisPersona(BasePersona):
             self._remember(chat, exc.session_id)
             raise
         if result is not None:
-            self._remember(chat, result.session_id)
+            if result.session_id != session:
+                self._remember(chat, result.session_id)
             if result.usage.total_tokens:   # a stopped answer's usage is unknown, not nothing
                 self._report(result)
 
@@ -159,6 +161,7 @@ class JunisPersona(BasePersona):
             self.chat.get_messages(), self.id, message_id)), footer)
 
     async def _run(self, request: AnswerRequest, footer: str) -> ChatResult | None:
+        no_delay(self.chat)
         self._turn = Turn(self._connection.client, request, ChatReply(self.max_hz, footer=footer))
         try:
             answer = await self._turn.run(self.stream_message)

@@ -7,6 +7,11 @@ the answer itself. The first text goes out at once (the first visible reply wait
 later text is gathered until `1 / max_hz` seconds have passed since the last update, and the end
 goes out at once, with the stop's or the break's mark and any footer.
 
+An update's cost grows with the chat (the file rewritten is the whole conversation), so the
+spacing also grows with it: the chat's work on the last update (the time `stream_message` takes
+before it asks for the next piece) is kept under a tenth of the server's time while an answer
+streams. A short chat is updated `max_hz` times a second; a long one less often.
+
 Text is masked of API keys on its way out; a tail that could be the start of a key is held back
 until the next update shows whether it is one, so no update carries part of a key.
 """
@@ -38,9 +43,12 @@ class ChatReply:
     once; the first call counts (the pipeline finishes it, and the exchange finishes it again
     when the pipeline ended without doing so)."""
 
+    BUSY = 0.1      # the largest share of the server's time the chat's updates may take
+
     def __init__(self, max_hz: float = 15.0, *, footer: str = "",
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.interval = 1.0 / max_hz if max_hz > 0 else 0.0
+        self.spacing = self.interval    # the interval, or longer while updates are costly
         self.footer = footer
         self._clock = clock
         self._pending: list[str] = []
@@ -80,7 +88,7 @@ class ChatReply:
         while True:
             await self._wake.wait()
             if not self._finished and last is not None:
-                wait = last + self.interval - self._clock()
+                wait = last + self.spacing - self._clock()
                 if wait > 0:
                     await asyncio.sleep(wait)
             self._wake.clear()
@@ -89,8 +97,11 @@ class ChatReply:
             if piece:
                 self._shown.append(piece)
                 self.updates_sent += 1
+                handed = self._clock()
                 yield piece
-                last = self._clock()
+                last = self._clock()        # the chat updated before asking for more
+                self.spacing = max(self.interval,
+                                   (last - handed) * (1 - self.BUSY) / self.BUSY)
             if done:
                 return
 

@@ -82,6 +82,40 @@ async def test_the_first_update_goes_at_once_then_one_per_interval_and_the_end_a
     assert out == ["a", "bc", "d"] and slept == [0.08]   # the end is not held back
 
 
+async def test_a_chat_slow_to_update_is_updated_less_often(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each update rewrites the whole chat file: when one took 50 ms, the next waits 9 times
+    that (the chat's updates take at most a tenth of the server's time), not 1/max_hz."""
+    now = [0.0]
+    slept: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(round(seconds, 6))
+        now[0] += seconds
+        await real_sleep(0)
+
+    reply = ChatReply(max_hz=10, clock=lambda: now[0])
+    out: list[str] = []
+
+    async def slow_chat() -> None:
+        async for piece in reply.updates():
+            out.append(piece)
+            now[0] += 0.05                  # the chat's work on this update
+
+    monkeypatch.setattr(asyncio, "sleep", fake_sleep)
+    task = asyncio.ensure_future(slow_chat())
+    reply.feed("a")
+    for _ in range(5):
+        await real_sleep(0)
+    reply.feed("b")
+    for _ in range(5):
+        await real_sleep(0)
+    reply.finish()
+    await task
+    assert out == ["a", "b"] and slept == [0.45]
+
+
 async def test_a_key_is_never_sent_in_part_across_updates(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JUNIS_API_KEY", KEY)
     reply = ChatReply(max_hz=0)

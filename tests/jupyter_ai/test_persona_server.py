@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import uuid
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,10 @@ async def test_chat_streams_growing_updates_and_keeps_the_reply(
     assert usage.input_tokens + usage.output_tokens == usage.total_tokens
     assert (usage.cost_amount, usage.cost_currency) == (credits.estimate(usage.total_tokens),
                                                         "credits")
+    # the chat's connections send small frames at once (transport.py: Nagle's delay is off)
+    handlers = list(persona(jp_serverapp, chat).chat.handlers.values())
+    assert handlers and all(h.ws_connection.stream.socket.getsockopt(
+        socket.IPPROTO_TCP, socket.TCP_NODELAY) for h in handlers)
 
 
 async def test_one_session_per_chat_file_and_new_starts_another(
