@@ -143,8 +143,9 @@ class Server:
         self._log.close()
 
 
-async def answer(ws: Any, persona: str, text: str) -> tuple[float, int, float]:
-    """(seconds to the first visible text, updates, seconds they spanned) of one reply."""
+async def answer(ws: Any, persona: str, text: str) -> tuple[float, int, float, str]:
+    """(seconds to the first visible text, updates, seconds they spanned, the text) of one
+    reply."""
     started = time.perf_counter()
     await ws.write_message(json.dumps({"type": "client", "action": "send",
                                        "id": str(uuid.uuid4()), "body": text,
@@ -166,7 +167,7 @@ async def answer(ws: Any, persona: str, text: str) -> tuple[float, int, float]:
             times.append(time.perf_counter())
     if not times:
         raise RuntimeError(f"{persona} did not answer")
-    return times[0] - started, len(times), times[-1] - times[0]
+    return times[0] - started, len(times), times[-1] - times[0], bodies[-1]
 
 
 # --- the rounds ------------------------------------------------------------------------------
@@ -216,14 +217,16 @@ async def _rounds(ctx: Context, server: Server, text: str, per_sample: int,
         ws, persona = chats[name]
         before = server.cpu()
         for _ in range(per_sample):
-            to_first, updates, span = await answer(ws, persona, text)
+            to_first, updates, span, _ = await answer(ws, persona, text)
             first[name].append(to_first)
             if span > 0:
                 rate[name].append((updates - 1) / span)
         cpu[name].append((server.cpu() - before) / per_sample)
 
     for name in chats:                       # warm: imports, agents, connections
-        await answer(chats[name][0], chats[name][1], text)
+        body = (await answer(chats[name][0], chats[name][1], text))[3]
+        if "You asked" not in body:          # a persona's own complaint is no answer to time
+            raise RuntimeError(f"{name} did not answer from the emulator: {body[:200]!r}")
     async with client.stream(text) as stream:
         async for _ in stream:
             pass
