@@ -86,20 +86,20 @@ async def _one(ctx: Context, size: int, chunks: int, delay: float) -> dict[str, 
         # The answer's length at each turn of the redraw clock: where the panel before issue 15
         # re-sent the whole answer (it now may put a redraw off; that old panel did not).
         redraws: list[int] = []
-        draw = panel._throttle.fn
+        draw = panel.chat_feed.throttle.fn
 
         def clocked() -> bool:
             live = panel.conversation.live
             if live is not None and (not redraws or redraws[-1] != len(live.answer.text())):
                 redraws.append(len(live.answer.text()))
             return draw()
-        panel._throttle.fn = clocked
+        panel.chat_feed.throttle.fn = clocked
         wire.clear()
         started = time.perf_counter()
         await panel.send_async(f"Tides [[size={size}]] [[chunks={chunks}]] [[delay={delay}]]")
         seconds = time.perf_counter() - started
         text = panel.turns[-1].text()
-        final = one_message(panel._views[-1].answer.html())
+        final = one_message(panel.chat_feed.views[-1].answer.html())
         sent = wire.bytes
         before = sum(one_message(answer_html(text[:n])) for n in redraws) + final
         # While it streams: from the first redraw of the block being written to its last (the

@@ -127,7 +127,7 @@ class AnswerCache:
                 db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
                 db.execute(_SCHEMA)
                 db.execute("SELECT key FROM answers LIMIT 1").fetchall()
-            except (sqlite3.Error, OSError) as exc:
+            except (sqlite3.Error, OSError, ValueError) as exc:   # ValueError: a NUL in the path
                 self._give_up(exc)
                 return None
             self._db = db

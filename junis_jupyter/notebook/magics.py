@@ -54,6 +54,16 @@ class JunisMagics(Magics, Settings):
                              f"not {value!r}.")
         return float(value)
 
+    @validate("cache_path")
+    def _check_cache_path(self, proposal: Any) -> str | None:
+        """A path the file system can hold, refused where it is set: a NUL in it once let a
+        cell pay for its answer and then fail with "embedded null byte"."""
+        value = proposal["value"]
+        if value is not None and "\x00" in value:
+            raise TraitError("JunisMagics.cache_path has a NUL character, which no file name "
+                             "can hold: give another path.")
+        return value
+
     @observe("max_concurrent")
     def _limit_changed(self, change: Any) -> None:
         from ..client import limiter

@@ -133,7 +133,8 @@ def _cmark(text: str) -> str:
         _LIB.cmark_parser_feed(parser, data, len(data))
         root = _LIB.cmark_parser_finish(parser)
         try:
-            raw = _LIB.cmark_render_html(root, _OPTIONS, _LIB.cmark_parser_get_syntax_extensions(parser))
+            extensions = _LIB.cmark_parser_get_syntax_extensions(parser)
+            raw = _LIB.cmark_render_html(root, _OPTIONS, extensions)
             try:
                 return _FFI.string(raw).decode("utf-8")
             finally:
@@ -146,7 +147,8 @@ def _cmark(text: str) -> str:
 
 # 3. cmark writes links and images in one form (attribute values escaped, `"` as `&quot;`).
 _LINK_OR_IMAGE = re.compile(
-    r'<a href="([^"]*)"((?: title="[^"]*")?)>|</a>|<img src="([^"]*)" alt="([^"]*)"(?: title="[^"]*")? />')
+    r'<a href="([^"]*)"((?: title="[^"]*")?)>|</a>'
+    r'|<img src="([^"]*)" alt="([^"]*)"(?: title="[^"]*")? />')
 _ALIGN = re.compile(r' align="(left|center|right)"')
 
 

@@ -14,7 +14,9 @@ from traitlets.config import Configurable
 
 from ..data.cache import CACHE_ENV, CACHE_PATH_ENV, CacheMode
 from ..errors import ConfigurationError
-from .cmd.parser import Parser
+
+if TYPE_CHECKING:
+    from .cmd.parser import Parser
 
 __all__ = ["CellOptions", "Option", "Settings", "cell_options", "options_help", "FORMATS"]
 
@@ -125,6 +127,7 @@ else:
 
 
 def _parser() -> Parser:
+    from .cmd.parser import Parser  # argparse: at the first cell, not at %load_ext
     flagged = [(name, o.flag, o) for name, o in _options() if o.flag]
     parser = Parser("%%junis", "%%junis " + " ".join(
         f"[{flag}{' ' + o.metavar if o.metavar else ''}]" for _, flag, o in flagged))
@@ -138,12 +141,16 @@ def _parser() -> Parser:
     return parser
 
 
-_PARSER = _parser()
+_parsers: list[Parser] = []       # made at the first cell, not at %load_ext
 
 
 def cell_options(line: str, settings: Configurable) -> CellOptions:
     """The options of a `%%junis` line, every one not given taken from `settings`."""
-    given = vars(_PARSER.parse(line))
+    given: dict[str, Any] = {}
+    if line.strip():
+        if not _parsers:
+            _parsers.append(_parser())
+        given = vars(_parsers[0].parse(line))
     values = {name: getattr(settings, name) if given.get(name) is None else given[name]
               for name, _ in _options()}
     opts = CellOptions(**values, given=frozenset(k for k, v in given.items() if v is not None))

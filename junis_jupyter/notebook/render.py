@@ -5,7 +5,8 @@ at the end. Every update resends its whole output, so an answer is not one outpu
 markdown blocks are settled (shown one last time, never updated again) and only the rest lives in
 the display that is updated, which is re-sent as the answer's growth pays for it (`budget.py`).
 The frontend thus receives about the answer's size in all (1.7x for a 20,000-character answer in
-at most 40 outputs, not 75x), and the saved notebook holds the answer once, in a few outputs. Chunks are kept in a `TextBuffer`; the shown text is one str shared with
+at most 40 outputs, not 75x), and the saved notebook holds the answer once, in a few outputs.
+Chunks are kept in a `TextBuffer`; the shown text is one str shared with
 the display; only the block still being written is rendered again (`IncrementalMarkdown`). When
 one update still takes long, the next waits four times as long, so rendering stays under a
 quarter of the time. A terminal IPython has no display handles: there the new text is written to
@@ -22,7 +23,8 @@ from __future__ import annotations
 import html
 import sys
 import time
-from typing import Any, Callable, Iterable, Iterator, Sequence, TextIO
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TextIO
 
 from ..client.textbuffer import TextBuffer
 from .budget import ResendBudget
@@ -258,7 +260,7 @@ class StreamRenderer:
             shown = f"{text}\n[{note}]"
         self._send(_Answer(shown, self._markdown))
 
-    def _send(self, answer: "_Answer") -> None:
+    def _send(self, answer: _Answer) -> None:
         if self._handle is None:
             self._handle = self._display(answer, display_id=True)
             self.outputs += 1
@@ -324,7 +326,8 @@ class Table:
     def __repr__(self) -> str:
         flat = [[v.replace("\n", " ") for v in row] for row in self.rows]
         widths = [max([len(c)] + [len(r[i]) for r in flat]) for i, c in enumerate(self.columns)]
-        line = lambda cells: "  ".join(v.ljust(w) for v, w in zip(cells, widths)).rstrip()  # noqa: E731
+        def line(cells: Sequence[str]) -> str:
+            return "  ".join(v.ljust(w) for v, w in zip(cells, widths, strict=True)).rstrip()
         lines = [line(self.columns), line(["-" * w for w in widths])] + [line(r) for r in flat]
         if self.caption:
             lines.insert(0, self.caption)

@@ -145,8 +145,9 @@ class KernelState:
         chosen = self.options().cache_path
         if chosen:
             return Path(chosen).expanduser()
-        if os.environ.get(CACHE_PATH_ENV):
-            return Path(os.environ[CACHE_PATH_ENV]).expanduser()
+        from_env = os.environ.get(CACHE_PATH_ENV)      # (an environment holds no NUL)
+        if from_env:
+            return Path(from_env).expanduser()
         return default_cache_path(self.notebook_path())
 
     def notebook_path(self) -> str | None:

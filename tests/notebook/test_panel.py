@@ -67,9 +67,10 @@ def visible_text(html: str) -> str:
     return re.sub(r"<[^>]+>", "", html)
 
 
-def advice_shown(panel: ChatPanel, exc: BaseException) -> bool:
-    """The notice is advise()'s line for `exc` (escaped, as every notice is)."""
-    line = advise(exc, Surface.PANEL, base_url=panel._get_client().base_url)
+def advice_shown(panel: ChatPanel, client: AsyncJunisClient, exc: BaseException) -> bool:
+    """The notice is advise()'s line for `exc` (escaped, as every notice is); `client` is the
+    one the panel was given."""
+    line = advise(exc, Surface.PANEL, base_url=client.base_url)
     return escape_html(line) in panel.notice.value
 
 
@@ -396,7 +397,8 @@ def test_undecodable_text_reaches_the_page_as_valid_utf8(make_emulator: Any, tmp
         panel, client = await make_panel(server)
         panel.session_picker.value = "00000000-0000-4000-8000-000000000000"
         await panel.wait()
-        assert [t.text() for t in panel.turns] == ["read " + bad, "saw " + bad]   # data kept
+        # the client mends lone surrogates where it decodes (issue 21): U+FFFD from here on
+        assert [t.text() for t in panel.turns] == ["read caf\ufffd \ufffd", "saw caf\ufffd \ufffd"]
         html = panel.transcript_html()
         assert "read caf\ufffd \ufffd" in html and "saw caf\ufffd \ufffd" in html
         # Asked again: shown while it goes out, then answered or (if the client refuses such
@@ -438,7 +440,7 @@ def test_bad_key_is_a_message_in_the_panel_and_the_question_is_given_back(emulat
         panel.send_button.click()
         await panel.wait()
         assert isinstance(panel.conversation.error, errors.AuthenticationError)
-        assert panel.phase is Phase.FAILED and advice_shown(panel, panel.conversation.error)
+        assert panel.phase is Phase.FAILED and advice_shown(panel, client, panel.conversation.error)
         assert "%junis login" in panel.notice.value and "Traceback" not in panel.notice.value
         assert panel.turns == [] and panel.input.value == "Hello?"
         assert not panel.send_button.disabled and panel.stop_button.disabled
@@ -456,7 +458,7 @@ def test_missing_scope_says_which_and_what_to_do(emulator: Any) -> None:
         panel.send("Stream please")
         await panel.wait()
         assert isinstance(panel.conversation.error, errors.PermissionDeniedError)
-        assert advice_shown(panel, panel.conversation.error)
+        assert advice_shown(panel, client, panel.conversation.error)
         assert "lacks the scope `orchestrator:stream`" in panel.notice.value
         assert panel.turns == []
         await client.aclose()
@@ -472,7 +474,7 @@ def test_rate_limit_is_shown_and_the_next_question_works(emulator: Any) -> None:
         await panel.wait()
         error = panel.conversation.error
         assert isinstance(error, errors.RateLimitError) and error.retry_after == 7
-        assert advice_shown(panel, error) and "wait 7 s and send it again" in panel.notice.value
+        assert advice_shown(panel, client, error) and "wait 7 s and send it again" in panel.notice.value
         panel.send("Hi again [[chunks=2]]")
         await panel.wait()
         assert panel.notice.value == "" and panel.turns[-1].state is TurnState.DONE
@@ -488,7 +490,7 @@ def test_a_stream_cut_midway_keeps_what_arrived(emulator: Any) -> None:
         answer = panel.turns[-1]
         assert answer.state is TurnState.FAILED and answer.text() and panel.phase is Phase.FAILED
         assert isinstance(panel.conversation.error, errors.StreamError)
-        assert advice_shown(panel, panel.conversation.error)
+        assert advice_shown(panel, client, panel.conversation.error)
         assert "■ interrupted by an error" in panel.transcript_html()
     run_with_panel(emulator, scenario)
 
@@ -865,15 +867,24 @@ class SlowClose:
     async def sessions(self) -> list[Any]:
         return []
 
-    def stream(self, text: str, session_id: str | None = None, agent: str | None = None) -> Any:
-        from junis_jupyter.client.types import ChatChunk
+    def stream(self, text: str, **options: Any) -> Any:
+        from junis_jupyter.client.types import ChatChunk, ChatResult
         closing = self.closing
+        session = "00000000-0000-4000-8000-0000000000aa"
 
         class Stream:
+            """Read as the pipeline reads a stream: in `async with`, then its `result`."""
             usage = Usage(2, 3, 5)
+            result = ChatResult("Hello world", session, usage, "stop")
+
+            async def __aenter__(self) -> Any:
+                return self
+
+            async def __aexit__(self, *exc: object) -> None:
+                await self.aclose()
 
             async def __aiter__(self) -> Any:
-                yield ChatChunk("Hello", session_id="00000000-0000-4000-8000-0000000000aa")
+                yield ChatChunk("Hello", session_id=session)
                 yield ChatChunk(" world", usage=self.usage)
 
             async def aclose(self) -> None:
@@ -904,7 +915,7 @@ def test_stop_while_a_finished_stream_closes_keeps_the_answer() -> None:
 
 def _answer_bytes(panel: ChatPanel) -> int:
     """The final answer's HTML as the page holds it, as one widget message would carry it."""
-    return one_message(panel._views[-1].answer.html())
+    return one_message(panel.chat_feed.views[-1].answer.html())
 
 
 @pytest.mark.parametrize("size", [20_000, 60_000])
@@ -935,7 +946,7 @@ def test_settled_blocks_are_appended_once_and_never_updated(emulator: Any, monke
         wire.clear()
         panel.send("Tides [[size=20000]] [[chunks=100]] [[delay=0.03]]")
         await panel.wait()
-        view = panel._views[-1].answer
+        view = panel.chat_feed.views[-1].answer
         blocks = [c for g in view._groups for c in g.children if c.value]
         assert len(blocks) > 3                                     # it was settled piece by piece
         sent = [json.loads(m) for m in wire.messages]
@@ -1098,3 +1109,214 @@ def test_show_side_says_in_one_line_where_the_panel_went(monkeypatch: Any, capsy
             assert len(lines) == 1 and lines[0].startswith("No side area here (this frontend")
         await panel.aclose()
     run(scenario)
+
+
+# -- nothing leaks, nothing is lost (issue 21) ---------------------------------------------------
+
+def planted_key() -> str:
+    """A Junis-key-shaped string that is no key of this suite (the leak watch looks for its own)."""
+    import secrets
+    import string
+    return "jns_live_" + "".join(secrets.choice(string.ascii_letters + string.digits)
+                                 for _ in range(32))
+
+
+def test_a_key_typed_into_the_panel_is_masked_in_what_is_sent_shown_and_kept(
+        emulator: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Any key-shaped string, and the current key whatever its shape, as `%%junis` masks them:
+    neither the server (what it stored, what it echoes back) nor any export gets them, not even
+    the part a mask would hide."""
+    typed = planted_key()
+    current = "sk-current-" + "Q7" * 12                   # a key in JUNIS_API_KEY, not key-shaped
+    monkeypatch.setenv("JUNIS_API_KEY", current)
+    secrets_ = (typed, typed[:-4], current, current[:-4])
+
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        panel.input.value = f"[[echo]] my keys: {typed} and {current}, keep them"
+        panel.send_button.click()
+        await panel.wait()
+        panel.retry()                                          # the question recalled, asked again
+        await panel.wait()
+        assert [t.state for t in panel.turns] == [TurnState.DONE] * 4
+        answer = panel.turns[-1].text()
+        assert answer.startswith("my keys: jns_live_…") and typed[-4:] in answer    # masked, not lost
+        stored = await client.messages(panel.session_id)       # what the server received
+        path = tmp_path / "kept.ipynb"
+        panel.to_notebook(str(path))
+        frame = panel.to_frame()
+        seen = {"server": "\n".join(m.content for m in stored),
+                "turns": "\n".join(t.text() for t in panel.turns),
+                "transcript_html()": panel.transcript_html(),
+                "to_markdown()": panel.to_markdown(),
+                "to_notebook()": path.read_text(encoding="utf-8"),
+                "to_frame()": "\n".join(frame["content"]),
+                "widgets": panel.input.value + panel.notice.value + panel.footer.value}
+        for where, text in seen.items():
+            assert not [s for s in secrets_ if s in text], where
+    run_with_panel(emulator, scenario)
+
+
+def live_html(html: str) -> list[str]:
+    """What in `html` a browser would run or follow by itself: script-capable tags, event
+    handlers, and URLs of any scheme but http(s), mailto and relative ones (parsed with the
+    standard library, independent of the renderer)."""
+    from html.parser import HTMLParser
+
+    from junis_jupyter.notebook.markdown import is_safe_url
+    active = {"script", "iframe", "frame", "object", "embed", "svg", "math", "img", "video",
+              "audio", "source", "form", "input", "button", "meta", "base", "link", "style",
+              "body", "details", "textarea", "select"}
+    urls = {"href", "src", "action", "formaction", "data", "poster", "background", "xlink:href"}
+    found: list[str] = []
+
+    class Finder(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag in active:
+                found.append(f"<{tag}>")
+            for name, value in attrs:
+                if name.startswith("on") or name == "srcdoc" or (
+                        name == "style" and "url(" in (value or "")):
+                    found.append(f"{name}= on <{tag}>")
+                if name in urls and not is_safe_url(value or ""):
+                    found.append(f"{name}={value!r} on <{tag}>")
+
+        handle_startendtag = handle_starttag
+
+    finder = Finder(convert_charrefs=True)
+    finder.feed(html)
+    finder.close()
+    return found
+
+
+def texts_mathjax_reads(html: str, needle: str) -> list[bool]:
+    """For each text of `html` holding `needle`: whether MathJax would read it (no element
+    around it has the class MathJax skips, `tex2jax_ignore`)."""
+    from html.parser import HTMLParser
+    read: list[bool] = []
+    skipped: list[bool] = []          # per open element: does MathJax skip it
+    void = {"br", "hr", "img", "input", "meta", "link", "wbr", "col", "area", "base", "source"}
+
+    class Finder(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag not in void:
+                classes = (dict(attrs).get("class") or "").split()
+                skipped.append("tex2jax_ignore" in classes)
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag not in void and skipped:
+                skipped.pop()
+
+        def handle_data(self, data: str) -> None:
+            if needle in data:
+                read.append(not any(skipped))
+
+    finder = Finder(convert_charrefs=True)
+    finder.feed(html)
+    finder.close()
+    return read
+
+
+def test_the_notebook_export_of_hostile_answers_runs_nothing_once_nbconvert_renders_it(
+        emulator: Any, tmp_path: Any) -> None:
+    """`to_notebook()` wrote answers' raw Markdown into Markdown cells: `jupyter nbconvert --to
+    html` then made live <script>, onerror= and javascript: links of it. Answers are exported
+    as the panel shows them; the export still reads as the conversation (headings, tables,
+    code)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+    mathjax = "$\\href{javascript:window.__xss='mathjax'}{x}$"
+    payload = "\n\n".join([*HOSTILE, mathjax])
+
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        panel.send("[[echo]] " + payload)                        # a hostile answer
+        await panel.wait()
+        panel.send(payload)                                       # and a question pasted in
+        await panel.wait()
+        panel.send("Show me code about tides [[chunks=5]]")       # and an ordinary answer
+        await panel.wait()
+        assert [t.state for t in panel.turns] == [TurnState.DONE] * 6
+        path = tmp_path / "kept.ipynb"
+        panel.to_notebook(str(path))
+        body, _ = HTMLExporter().from_filename(str(path))
+        cells = body[body.index("<main>"):body.index("</main>")]   # the template's own scripts apart
+        assert live_html(cells) == []
+        assert "window.__xss = 'script'" in visible_text(cells)  # shown as text, not dropped
+        assert texts_mathjax_reads(cells, "\\href{javascript:") == [False, False, False]
+        tides = panel.turns[-1].text()
+        assert "<table>" in cells and "<h2" in cells and tides.splitlines()[0][3:] in cells
+        assert nbformat.read(path, as_version=4).cells[-1].source == panel.code_blocks()[-1][1]
+    run_with_panel(emulator, scenario, max_prompt_chars=1_000_000)
+
+
+def test_an_answer_holding_a_lone_surrogate_is_kept_in_every_export(make_emulator: Any,
+                                                                     tmp_path: Any) -> None:
+    """A lone surrogate (the JSON "\\ud800") cannot be written as UTF-8: `to_notebook()` and
+    `to_frame()` raised. The text is kept with U+FFFD in its place."""
+    import nbformat
+    bad = "caf\udce9 \ud800"
+    server = emulator_with(make_emulator, tmp_path, [stored_session(0, "read " + bad, "saw " + bad)])
+
+    async def scenario() -> None:
+        panel, client = await make_panel(server)
+        panel.session_picker.value = "00000000-0000-4000-8000-000000000000"
+        await panel.wait()
+        # mended by the client where it decoded them; the exports' own mending of text that
+        # reaches them raw is tests/unit/test_panel_export.py's
+        assert panel.turns[-1].text() == "saw caf\ufffd \ufffd"
+        path = tmp_path / "kept.ipynb"
+        panel.to_notebook(str(path))
+        cells = nbformat.read(path, as_version=4).cells
+        answer = ('### Orchestrator\n\n<div class="junis-assistant tex2jax_ignore">'
+                  '<p>saw caf\ufffd \ufffd</p>&#10;</div>')
+        assert [c.source for c in cells] == ["### You\n\nread caf\ufffd \ufffd", answer]
+        assert panel.to_frame()["content"].tolist() == ["read caf\ufffd \ufffd", "saw caf\ufffd \ufffd"]
+        assert panel.to_markdown() == "### You\n\nread caf\ufffd \ufffd\n\n### Orchestrator\n\nsaw caf\ufffd \ufffd\n"
+        await client.aclose()
+    run(scenario)
+
+
+# -- the exchange through the answer pipeline ----------------------------------------------------
+
+def test_after_a_broken_stream_the_next_question_continues_its_session(emulator: Any) -> None:
+    """The session the broken answer opened is the panel's: the answer now arrives whole at the
+    end of the pipeline, so the session comes with the error, not with the first chunk."""
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        emulator.faults({"kind": "cut", "after": 3, "path": "/v1/chat/completions"})
+        panel.send("Go [[chunks=10]]")
+        await panel.wait()
+        assert panel.turns[-1].state is TurnState.FAILED and panel.session_id is not None
+        assert panel.session_picker.value == panel.session_id
+        session = panel.session_id
+        panel.send("Again [[chunks=2]]")
+        await panel.wait()
+        assert panel.session_id == session and panel.turns[-1].state is TurnState.DONE
+        assert [m.role for m in await client.messages(session)][-2:] == ["user", "assistant"]
+    run_with_panel(emulator, scenario)
+
+
+def test_a_cancel_from_outside_the_panel_is_raised_and_the_answer_keeps_its_text(
+        emulator: Any) -> None:
+    """Not Stop: the cell awaiting `send_async`, or the task `send()` returned, was cancelled.
+    The canceller is told (CancelledError), and the panel keeps what arrived, marked stopped,
+    ready for the next question."""
+    async def scenario(panel: ChatPanel, client: AsyncJunisClient) -> None:
+        asking = asyncio.ensure_future(panel.send_async("A long story [[chunks=400]] [[delay=0.05]]"))
+        await until(lambda: panel.phase is Phase.STREAMING, "first chunk")
+        asking.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asking
+        await panel.wait()
+        answer = panel.turns[-1]
+        assert answer.state is TurnState.STOPPED and answer.text() and not panel.busy
+        assert panel.session_id is not None and panel.tokens == Usage()
+        assert panel.transcript_html().endswith('<div class="junis-mark">■ stopped</div></div>')
+        assert await panel.send_async("Next [[chunks=2]]") is not None
+        assert panel.turns[-1].state is TurnState.DONE
+        task = panel.send("Another long one [[chunks=400]] [[delay=0.05]]")   # the task itself
+        await until(lambda: panel.phase is Phase.STREAMING, "first chunk")
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert panel.turns[-1].state is TurnState.STOPPED and panel.turns[-1].text()
+        assert not panel.busy
+    run_with_panel(emulator, scenario)

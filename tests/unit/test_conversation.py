@@ -108,6 +108,48 @@ def test_finish_keeps_a_chunks_usage_when_the_stream_has_none() -> None:
     assert conv.turns[-1].usage == Usage(1, 2, 3) and conv.tokens == Usage(1, 2, 3)
 
 
+def test_an_answer_from_the_pipeline_is_done_counted_and_opens_its_session() -> None:
+    from junis_jupyter.client.types import ChatResult
+    conv = asked()
+    conv.feed("Tides are")
+    conv.answered(ChatResult("Tides are", SESSION, Usage(3, 4, 7), "stop"))
+    answer = conv.turns[-1]
+    assert answer.state is TurnState.DONE and answer.usage == Usage(3, 4, 7)
+    assert conv.tokens == Usage(3, 4, 7) and conv.phase is Phase.IDLE
+    assert conv.session_id == SESSION and [t.session_id for t in conv.turns] == [SESSION] * 2
+
+
+@pytest.mark.parametrize("pressed", [True, False])
+def test_an_interrupted_answer_from_the_pipeline_is_stopped_and_not_counted(pressed: bool) -> None:
+    """Stop pressed, or the asking task cancelled from elsewhere: the text stays, marked."""
+    from junis_jupyter.client.types import ChatResult
+    conv = asked()
+    conv.feed("Part")
+    if pressed:
+        conv.stop()
+    conv.answered(ChatResult("Part", SESSION, Usage(1, 1, 2), None, interrupted=True))
+    answer = conv.turns[-1]
+    assert answer.state is TurnState.STOPPED and answer.text() == "Part"
+    assert conv.tokens == Usage() and conv.phase is Phase.IDLE and conv.session_id == SESSION
+
+
+def test_a_stop_that_lands_after_the_whole_answer_leaves_it_done() -> None:
+    from junis_jupyter.client.types import ChatResult
+    conv = asked()
+    conv.feed("All of it")
+    conv.stop()                                     # while the connection closes
+    conv.answered(ChatResult("All of it", SESSION, Usage(1, 2, 3), "stop"))
+    assert conv.turns[-1].state is TurnState.DONE and conv.tokens == Usage(1, 2, 3)
+
+
+def test_a_broken_stream_keeps_the_session_it_opened() -> None:
+    """The next question continues the session the broken answer was written in."""
+    conv = asked()
+    conv.feed("alpha")
+    conv.fail(errors.StreamError("cut", partial_text="alpha", session_id=SESSION))
+    assert conv.session_id == SESSION and conv.turns[-1].session_id == SESSION
+
+
 @pytest.mark.parametrize("streamed", [False, True])
 def test_stop_goes_through_stopping_and_keeps_the_text(streamed: bool) -> None:
     conv = asked()

@@ -1,7 +1,8 @@
-"""The client a panel was given, made async, and what the panel reads off it and its streams.
+"""The client a panel was given, made async, and the rate-limit reading the panel keeps.
 
 Whatever came in (nothing, a sync `JunisClient` as `%junis chat` holds, an `AsyncJunisClient`, a
-stand-in in a test) is met here only, so the view talks to one shape.
+stand-in in a test) is met here only, so the panel talks to one shape. Answers are asked through
+`data.pipeline.AnswerPipeline` (asking.py), never streamed here.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 from ... import errors
 from ...client.types import RateLimitInfo
 
-__all__ = ["async_client", "close_quietly", "open_stream", "rate_limit_of"]
+__all__ = ["PanelClient", "async_client", "remaining_rate_limit"]
 
 
 def async_client(client: Any) -> tuple[Any, bool]:
@@ -28,26 +29,34 @@ def async_client(client: Any) -> tuple[Any, bool]:
         f"ChatPanel needs a JunisClient or an AsyncJunisClient, not {type(client).__name__}.")
 
 
-async def open_stream(client: Any, text: str, session_id: str | None, agent: str | None) -> Any:
-    """The answer's stream (an async iterable of chunks); some clients hand it over awaitable."""
-    stream = client.stream(text, session_id=session_id, agent=agent)
-    if inspect.isawaitable(stream):
-        stream = await stream
-    return stream
+class PanelClient:
+    """The panel's async client, made on first use, so a missing key or a wrong argument is a
+    notice in the panel rather than a constructor that fails in the cell."""
+
+    def __init__(self, given: Any) -> None:
+        self._given = given
+        self.current: Any = None          # None until first made (and after `aclose`)
+        self._owned = False
+
+    def get(self) -> Any:
+        if self.current is None:
+            self.current, self._owned = async_client(self._given)
+        return self.current
+
+    @property
+    def base_url(self) -> str | None:
+        return getattr(self.current, "base_url", None)
+
+    async def aclose(self) -> None:
+        """Close the client if the panel made it (one it was given is its owner's to close)."""
+        if self._owned and self.current is not None:
+            await self.current.aclose()
+        self.current = None
 
 
-async def close_quietly(stream: Any) -> None:
-    """Close a stream after its end, a Stop or a failure, which has been shown already."""
-    close = getattr(stream, "aclose", None)
-    if close is not None:
-        try:
-            await close()
-        except Exception:
-            pass
-
-
-def rate_limit_of(*sources: Any) -> RateLimitInfo | None:
-    """The first rate-limit reading that says what is left, from a stream or the client."""
+def remaining_rate_limit(*sources: Any) -> RateLimitInfo | None:
+    """The first `rate_limit` of `sources` (a result, a client) that says how many requests
+    are left; None when none does."""
     for source in sources:
         limit = getattr(source, "rate_limit", None)
         if isinstance(limit, RateLimitInfo) and limit.remaining is not None:

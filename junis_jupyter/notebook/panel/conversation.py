@@ -12,8 +12,8 @@ from dataclasses import InitVar, dataclass, field
 from datetime import datetime
 
 from ...client.textbuffer import TextBuffer
+from ...client.types import ChatResult, Message, RateLimitInfo, Usage
 from ...errors import StreamError
-from ...client.types import Message, RateLimitInfo, Usage
 
 __all__ = ["Conversation", "Exchange", "LifecycleError", "Phase", "Turn", "TurnState"]
 
@@ -173,6 +173,15 @@ class Conversation:
                 self.tokens = self.tokens + live.answer.usage
         self._move(Phase.IDLE)
 
+    def answered(self, result: ChatResult) -> None:
+        """The answer came back through the pipeline: its session, then done (its usage counted),
+        or stopped if the stream was (a stop landing after the whole answer leaves it done)."""
+        self.feed(session_id=result.session_id)
+        if result.interrupted:
+            self.stopped()
+        else:
+            self.finish(result.usage)
+
     def stopped(self) -> None:
         """The request ended by Stop: what arrived stays, marked stopped, and is not counted
         (its usage would have come with the end of the stream)."""
@@ -185,6 +194,8 @@ class Conversation:
         """The request failed with `error`. A broken stream's own record of all that arrived
         replaces what was collected, so nothing is kept twice. With no text at all the exchange
         is taken out; returns True then, so the view can give the question back."""
+        if isinstance(error, StreamError):      # the session it opened goes on
+            self.feed(session_id=error.session_id)
         live = self._end()
         self.error = error
         self._move(Phase.FAILED)

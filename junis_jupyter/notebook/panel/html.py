@@ -64,7 +64,7 @@ KEYS_JS = """
     } else { fallback(); }
   }, true);
 })();
-""" % (SUBMIT_MARK.encode("unicode_escape").decode(), RECALL_MARK.encode("unicode_escape").decode())
+""" % (SUBMIT_MARK.encode("unicode_escape").decode(), RECALL_MARK.encode("unicode_escape").decode())  # noqa: UP031 (the script is all braces)
 
 CSS = """<style>
 .junis-chat-panel { max-width: 900px; width: 100%; min-width: 0; box-sizing: border-box; }
@@ -103,16 +103,19 @@ CSS = """<style>
 .junis-code .m, .junis-code .mi, .junis-code .mf, .junis-code .mh, .junis-code .mo
   { color: var(--jp-mirror-editor-number-color, #080); }
 .junis-code .nf, .junis-code .fm { color: var(--jp-mirror-editor-def-color, #00f); }
-.junis-code .nc, .junis-code .nn { color: var(--jp-mirror-editor-def-color, #00f); font-weight: bold; }
+.junis-code .nc, .junis-code .nn {
+  color: var(--jp-mirror-editor-def-color, #00f); font-weight: bold; }
 .junis-code .nb, .junis-code .bp { color: var(--jp-mirror-editor-builtin-color, #008000); }
 .junis-code .o { color: var(--jp-mirror-editor-operator-color, #a2f); }
 .junis-code .nd { color: var(--jp-mirror-editor-meta-color, #a2f); }
 .junis-turn table { border-collapse: collapse; display: block; overflow-x: auto; }
-.junis-turn th, .junis-turn td { border: 1px solid var(--jp-border-color2, #ccc); padding: 2px 6px; }
+.junis-turn th, .junis-turn td {
+  border: 1px solid var(--jp-border-color2, #ccc); padding: 2px 6px; }
 .junis-mark { font-size: 0.8em; font-weight: bold; color: var(--jp-warn-color0, #b35c00); }
 .junis-empty { opacity: 0.6; padding: 8px; }
 .junis-notice { padding: 4px 8px; border-radius: 4px; }
-.junis-error { background: var(--jp-error-color3, #fde7e9); color: var(--jp-error-color0, #8a1f11); }
+.junis-error {
+  background: var(--jp-error-color3, #fde7e9); color: var(--jp-error-color0, #8a1f11); }
 .junis-info { background: var(--jp-info-color3, #e8f4fb); }
 .junis-footer { font-size: 0.85em; opacity: 0.8; line-height: 1.4; }
 .junis-notice { line-height: 1.4; }

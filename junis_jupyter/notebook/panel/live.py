@@ -86,7 +86,8 @@ class LiveAnswer:
         self._carried_to = 0                  # where they end in the text
         self._rest, self._rest_for = "", -1   # the block being written, and the text's length
         self._resends = ResendBudget()
-        self._messages = MessageBucket(burst=GROUP + 4)   # a box of slots opened and filled, a redraw
+        # a box of slots opened and filled, and a redraw
+        self._messages = MessageBucket(burst=GROUP + 4)
         tail.value = ""
         self.who = Piece(who_html(turn))
         self.body = Column([tail], _dom_classes=("junis-body",))
@@ -108,7 +109,8 @@ class LiveAnswer:
             self._carried.append(self._render(text[self._carried_to:cut]))
             self._carried_to = cut
         finished = "".join(self._carried)
-        pieces = 1 if self._free else GROUP + 3   # a fill; or slots, their box, its place and a fill
+        # a fill; or slots, their box, its place and a fill
+        pieces = 1 if self._free else GROUP + 3
         messages = self._messages.available(now)
         settle = (bool(finished) and self._rent + len(finished) >= PIECE_COST
                   and messages >= 1 + pieces)

@@ -2,7 +2,7 @@
 itself, which its own observers must not take for the user's (`quiet`)."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -17,13 +17,14 @@ NEW_CHAT = "New chat"
 
 
 class Pickers:
-    def __init__(self) -> None:
+    def __init__(self, wanted_agent: str | None = None) -> None:
         # "" and not None: a Dropdown shows None as "nothing selected".
         self.agent = w.Dropdown(options=[(ORCHESTRATOR, "")], value="", description="Agent",
                                 layout=w.Layout(width="260px"))
         self.session = w.Dropdown(options=[(NEW_CHAT, "")], value="", description="Session",
                                   layout=w.Layout(width="360px"))
         self.quiet = False
+        self.wanted_agent = wanted_agent     # picked by name or id at the first listing of agents
 
     @contextmanager
     def quietly(self) -> Iterator[None]:
@@ -39,10 +40,35 @@ class Pickers:
                 return label
         return ORCHESTRATOR
 
+    async def load(self, client: Any, advice: Callable[[BaseException], str], *, recent: int,
+                   session_id: str | None) -> str:
+        """List the agents and the `recent` newest sessions into the dropdowns; returns what
+        could not be done, as one notice ("" when all went well). The Orchestrator and New chat
+        stay whatever fails."""
+        problems, refused = [], ""
+        try:
+            agents = await client.agents()
+        except Exception as exc:
+            problems.append(f"Agents could not be listed: {advice(exc)}")
+        else:
+            self.set_agents(agents)
+            if self.wanted_agent is not None:
+                refused = self.select_agent(self.wanted_agent, agents)
+                self.wanted_agent = None     # once: a later listing keeps the user's pick
+        try:
+            sessions = await client.sessions()
+        except Exception as exc:
+            problems.append(f"Sessions could not be listed: {advice(exc)}")
+        else:
+            self.set_sessions(list(sessions)[:recent], session_id)
+        return " ".join(problems) or refused
+
     def set_agents(self, agents: list[Any]) -> None:
-        """The Orchestrator and the agents that can be chatted with; the pick kept if it still is."""
+        """The Orchestrator and the agents that can be chatted with; the pick kept if it still
+        is."""
         options = [(ORCHESTRATOR, "")] + [
-            (valid_unicode(a.name), a.id) for a in agents if a.invocable and a.is_active is not False]
+            (valid_unicode(a.name), a.id) for a in agents
+            if a.invocable and a.is_active is not False]
         current = self.agent.value
         with self.quietly():
             self.agent.options = options
