@@ -22,6 +22,7 @@ from jupyter_ai_persona_manager.awareness_models import (
 )
 from traitlets import Float, Integer
 
+from .. import config
 from ..advice import what_happened
 from ..client.types import Agent, ChatResult
 from ..client.types import Usage as Tokens
@@ -179,7 +180,7 @@ class JunisPersona(BasePersona):
             self._agents = await self._connection.client().agents()
         except JunisError as exc:
             self.log.info("Junis: no agent list (%s); the picker offers the orchestrator.",
-                          what_happened(exc))
+                          config.scrub_keys(what_happened(exc), config.current_key()))
         options = choices(self._agents)
         self.report_model_configuration(ModelConfiguration(
             current=self._choice or options[0].id,
@@ -201,9 +202,12 @@ class JunisPersona(BasePersona):
             self._sessions.remember(chat.absolute, session_id)
 
     def _new_session(self) -> None:
+        """A fresh session from the next message, the counter at zero, and the agents listed
+        again then (an organisation's agents change)."""
         chat = self._chat_file()
         if chat.kept:
             self._sessions.forget(chat.absolute)
+        self._agents = None
         self._used, self._credits = Tokens(), 0
         self._report()
         self.send_message(NEW_SESSION)

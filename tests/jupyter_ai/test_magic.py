@@ -37,6 +37,7 @@ def test_ai_magic_asks_junis_through_the_rest_route(tmp_path: Path, emulator: An
                        resources={"metadata": {"path": str(root)}}).execute()
     finally:
         server.stop()
+    assert emulator.key[9:] not in server.log()
     answer = _markdown(nb.cells[1])
     assert "You asked: \u201cWhat is a p-value?\u201d" in answer
     assert answer.rstrip().endswith("```")

@@ -26,6 +26,7 @@ async def test_the_session_is_kept_across_a_server_restart(tmp_path: Path,
             answers.append((await chat.reply()).body)
         finally:
             server.stop()
+        assert emulator.key[9:] not in server.log()     # nor any part of it in the server's log
     with JunisClient(api_key=emulator.key, base_url=emulator.url) as client:
         sessions = client.sessions()
         assert len(sessions) == 1               # the second server continued, it did not seed
