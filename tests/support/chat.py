@@ -140,10 +140,14 @@ def _writing(data: dict[str, Any], persona: str) -> bool | None:
 CHAT_EXTENSIONS = ("jupyterlab_chat", "jupyter_ai_router", "jupyter_ai_persona_manager")
 
 
-def quiet_server_config(config_dir: Path, keep: tuple[str, ...] = CHAT_EXTENSIONS) -> None:
-    """A user config (first in Jupyter's config path, so it wins) that turns off every server
-    extension the environment enables except `keep`: jupyter-ai's others (litellm, MCP, ACP)
-    add seconds to a start and nothing to these tests."""
+# Jupyter AI's server extensions and the ones it brings (jupyter-ai 3.2): MCP, ACP, litellm...
+JUPYTER_AI_FAMILY = ("jupyter_ai", "jupyter_server_mcp", "jupyter_live_content",
+                     "jupyterlab_commands_toolkit", "jupyterlab_chat")
+
+
+def server_extensions_config(config_dir: Path, enable: Callable[[str], bool]) -> None:
+    """A user config (first in Jupyter's config path, so it wins) that turns each server
+    extension the environment enables on or off by `enable(name)`."""
     import jupyter_core.paths
     enabled: set[str] = set()
     for directory in jupyter_core.paths.jupyter_config_path():
@@ -154,9 +158,24 @@ def quiet_server_config(config_dir: Path, keep: tuple[str, ...] = CHAT_EXTENSION
                 continue
             enabled.update(listed)
     config_dir.mkdir(parents=True, exist_ok=True)
-    extensions = {name: name in keep for name in enabled | set(keep)}
-    (config_dir / "jupyter_server_config.json").write_text(
-        json.dumps({"ServerApp": {"jpserver_extensions": extensions}}))
+    (config_dir / "jupyter_server_config.json").write_text(json.dumps(
+        {"ServerApp": {"jpserver_extensions": {name: enable(name) for name in enabled}}}))
+
+
+def quiet_server_config(config_dir: Path, keep: tuple[str, ...] = CHAT_EXTENSIONS) -> None:
+    """Every server extension off but `keep`: jupyter-ai's others (litellm, MCP, ACP) add
+    seconds to a start and nothing to these tests."""
+    server_extensions_config(config_dir, lambda name: name in keep)
+    config = json.loads((config_dir / "jupyter_server_config.json").read_text())
+    config["ServerApp"]["jpserver_extensions"].update(dict.fromkeys(keep, True))
+    (config_dir / "jupyter_server_config.json").write_text(json.dumps(config))
+
+
+def without_jupyter_ai(config_dir: Path) -> None:
+    """Jupyter AI's server extensions off, the rest as the environment has them: for a
+    JupyterLab whose tests do not use the chat (jupyter-ai, in the dev extra since the persona,
+    adds about 4 s to a server's start here, most of it litellm's looking for the network)."""
+    server_extensions_config(config_dir, lambda name: not name.startswith(JUPYTER_AI_FAMILY))
 
 
 class ChatServer:
