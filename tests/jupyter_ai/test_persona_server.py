@@ -148,6 +148,23 @@ async def test_a_chat_from_elsewhere_continues_from_its_own_messages(
     assert first.body not in [content for _, content in turns]      # before the /new
 
 
+async def test_a_session_the_service_no_longer_has_is_continued_from_the_chat(
+        server_env: Any, jp_ws_fetch: Any, jp_root_dir: Path) -> None:
+    chat = await open_chat(jp_ws_fetch, jp_root_dir)
+    await chat.send("What drives churn?")
+    first = await chat.reply()
+    gone = str(uuid.uuid4())            # as after a key change, or a service that lost it
+    ChatSessions().remember(str((jp_root_dir / "t.chat").resolve()), gone)
+    await chat.send("And retention?")
+    reply = await chat.reply(then=0.5)
+    assert "You asked: \u201cAnd retention?\u201d" in reply.body and not reply.others
+    now = session_of(jp_root_dir)
+    assert now not in (None, gone)
+    client = JunisClient(api_key=server_env.key, base_url=server_env.url)
+    assert [(m.role, m.content) for m in client.messages(now)][:3] == [
+        ("user", "What drives churn?"), ("assistant", first.body), ("user", "And retention?")]
+
+
 async def test_agents_in_the_picker_and_the_choice_applies_from_the_next_message(
         server_env: Any, jp_ws_fetch: Any, jp_root_dir: Path, jp_serverapp: Any) -> None:
     chat = await open_chat(jp_ws_fetch, jp_root_dir)
