@@ -43,10 +43,19 @@ demo: setup
 JAI_VENV  := .venv-jupyter-ai
 JAI_STAMP := $(JAI_VENV)/.installed-stamp
 
+# Jupyter AI's own persona, Jupyternaut, beside the Junis persona in one Jupyter server
+# (benchmarks/persona.py): its environment holds both, made when missing; if that fails, its rows
+# say "not installed" and the persona is compared with the bare client stream alone.
+NAUT_VENV  := .venv-jupyternaut
+NAUT_STAMP := $(NAUT_VENV)/.installed-stamp
+
 bench: setup
 	@test -f $(JAI_STAMP) || { { test -x $(JAI_VENV)/bin/python || $(PYTHON) -m venv $(JAI_VENV); } \
 	  && $(JAI_VENV)/bin/python -m pip install -q 'jupyter-ai-magics>=2.31,<3' 'langchain-openai>=0.3,<0.4' \
 	  && touch $(JAI_STAMP); } || echo "bench: jupyter-ai-magics not installed; its rows will say so"
+	@test -f $(NAUT_STAMP) || { { test -x $(NAUT_VENV)/bin/python || $(PYTHON) -m venv $(NAUT_VENV); } \
+	  && $(NAUT_VENV)/bin/python -m pip install -q -e '.[jupyter-ai,emulator]' 'jupyter-ai-jupyternaut>=0.1,<0.2' \
+	  && touch $(NAUT_STAMP); } || echo "bench: Jupyternaut not installed; its rows will say so"
 	$(BIN)/python -m benchmarks.run
 
 # The built wheel alone in a fresh venv: %load_ext, %%junis against an emulator, the chat panel,

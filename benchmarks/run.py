@@ -33,6 +33,7 @@ BENCHMARKS = {   # name -> module with `run(ctx) -> list[Figure]`, in the order 
     "magic_bytes": "benchmarks.magic_bytes",
     "panel_bytes": "benchmarks.panel_bytes",
     "jupyter_ai": "benchmarks.jupyter_ai",
+    "persona": "benchmarks.persona",
 }
 RESULTS = Path(__file__).with_name("RESULTS.md")
 

@@ -1,9 +1,12 @@
 """One table from an error to one line for the user: what happened, then what to do.
 
 What happened is worded once per error kind; the remedy is worded per surface, since a cell, the
-chat panel and a batch row are fixed in different ways ("run the cell again", "press New chat",
-"run the batch again for the failed rows"). It sits beside `errors.py`, not in `notebook/`,
-because batches (in `data/`) word their failed rows with it too.
+chat panel, a batch row and the Jupyter AI chat are fixed in different ways ("run the cell again",
+"press New chat", "run the batch again for the failed rows", "send /new"). The Jupyter AI chat
+runs in the Jupyter server, where `%junis login` never reaches: its key advice names
+`junis-jupyter login` and the server's environment instead. It sits beside `errors.py`, not in
+`notebook/`, because batches (in `data/`) and the persona (in `jupyter_ai/`) word their errors
+with it too.
 """
 from __future__ import annotations
 
@@ -23,11 +26,13 @@ class Surface(enum.Enum):
     CELL = "cell"
     PANEL = "panel"
     BATCH = "batch"
+    CHAT = "chat"           # the Jupyter AI persona, in the Jupyter server process
 
 
 _SCOPE = re.compile(r"\b(?:orchestrator|agents|sessions):[a-z_]+\b")
 _AGAIN = {Surface.CELL: "run the cell again", Surface.PANEL: "send it again",
-          Surface.BATCH: "run the batch again for the failed rows"}
+          Surface.BATCH: "run the batch again for the failed rows",
+          Surface.CHAT: "send it again"}
 
 
 E = TypeVar("E", bound=BaseException)
@@ -70,6 +75,18 @@ def _remedy(text: str) -> Callable[[BaseException, Surface], str]:
     return lambda exc, surface: text
 
 
+def _unless_chat(text: str, chat: str) -> Callable[[BaseException, Surface], str]:
+    """One remedy for the kernel's surfaces, another for the chat in the Jupyter server."""
+    return lambda exc, surface: chat if surface is Surface.CHAT else text
+
+
+# How the Jupyter server gets a key: `%junis login` is a kernel's, and never reaches it.
+_SERVER_KEY = ("run `junis-jupyter login` in a terminal (it stores the key for your user; the "
+               "next message uses it), or set JUNIS_API_KEY in the Jupyter server's environment "
+               "and restart the server. `%junis login` in a notebook sets a key for that kernel "
+               "only")
+
+
 def _connection_where(exc: BaseException, base_url: str | None) -> str:
     if base_url and base_url not in str(exc):
         return f"{base_url}: {exc}"
@@ -80,10 +97,15 @@ _SESSION_GONE = {
     Surface.CELL: "use `--new`, or pick one from `%junis sessions`.",
     Surface.PANEL: "press New chat to start another.",
     Surface.BATCH: "leave session_id out, or pick one from `frames.sessions()`.",
+    Surface.CHAT: "send /new to start a fresh session.",
 }
 
 # First match wins: subclasses and code-specific entries come before the general ones.
 _TABLE: tuple[_Entry, ...] = (
+    _row(errors.MissingKeyError, _always, lambda e, u: "no Junis API key is set",
+           _unless_chat("run `%junis login`, set the JUNIS_API_KEY environment variable, run "
+                        "`junis-jupyter login` in a terminal, or pass api_key=... to the client.",
+                        _SERVER_KEY + ".")),
     _row(errors.ConfigurationError, _always, lambda e, u: str(e), _remedy("")),
     _row(errors.StreamError, _always,
            lambda e, u: f"the answer broke off mid-stream ({e.message})",
@@ -91,10 +113,15 @@ _TABLE: tuple[_Entry, ...] = (
                                        "to retry.",
                          Surface.PANEL: "the text that arrived is kept; send it again to retry.",
                          Surface.BATCH: "the text that arrived is kept; run the batch again for "
-                                        "the failed rows."}[s]),
+                                        "the failed rows.",
+                         Surface.CHAT: "the text that arrived is kept above; send it again to "
+                                       "retry."}[s]),
     _row(errors.AuthenticationError, _always,
            lambda e, u: f"the API key was refused (401 {_code(e, 'invalid_api_key')})",
-           _remedy("check it, then run `%junis login` or set JUNIS_API_KEY.")),
+           _unless_chat("check it, then run `%junis login` or set JUNIS_API_KEY.",
+                        "check the key the Jupyter server uses (JUNIS_API_KEY in its environment, "
+                        "else the one `junis-jupyter login` stored); to set another, "
+                        + _SERVER_KEY + ".")),
     _row(errors.InsufficientCreditsError, _always,
            lambda e, u: f"no credits left for this call (402 {_code(e, 'insufficient_credits')})",
            _remedy("top up the organisation's credits in the Junis dashboard.")),
@@ -104,7 +131,10 @@ _TABLE: tuple[_Entry, ...] = (
     _row(errors.PermissionDeniedError, lambda e: _scope(e) is not None,
            lambda e, u: f"this API key lacks the scope `{_scope(e)}` "
                         f"(403 {_code(e, 'scope_not_allowed')})",
-           _remedy("create a key with it in the Junis dashboard (API Keys), then `%junis login`.")),
+           _unless_chat("create a key with it in the Junis dashboard (API Keys), then "
+                        "`%junis login`.",
+                        "create a key with it in the Junis dashboard (API Keys), then run "
+                        "`junis-jupyter login` in a terminal.")),
     _row(errors.PermissionDeniedError, _always,
            lambda e, u: f"permission denied (403 {_code(e, 'permission_denied')}): {e.message}",
            _remedy("check the key's scopes in the Junis dashboard (API Keys).")),
@@ -117,7 +147,8 @@ _TABLE: tuple[_Entry, ...] = (
            lambda e, s: _SESSION_GONE[s]),
     _row(errors.NotFoundError, _always,
            lambda e, u: f"not found: {e.message.rstrip('.')} (404 {_code(e, 'not_found')})",
-           _remedy("check the agent in `%junis agents` and the session in `%junis sessions`.")),
+           _unless_chat("check the agent in `%junis agents` and the session in `%junis sessions`.",
+                        "pick another agent in the chat's model picker, or send /new.")),
     _row(errors.BadRequestError, _always,
            lambda e, u: f"the request was refused ({e.status} {_code(e, 'invalid_request')}): "
                         f"{e.message}",
@@ -131,7 +162,9 @@ _TABLE: tuple[_Entry, ...] = (
            _remedy("try again, or raise the timeout.")),
     _row(errors.APIConnectionError, _always,
            lambda e, u: f"could not connect ({_connection_where(e, u)})",
-           _remedy("is the service running, and JUNIS_BASE_URL right?")),
+           _unless_chat("is the service running, and JUNIS_BASE_URL right?",
+                        "is the service running, and the Jupyter server's JUNIS_BASE_URL (or the "
+                        "URL given to `junis-jupyter login`) right?")),
     _row(errors.APIError, _always, lambda e, u: str(e), _remedy("")),
 )
 

@@ -4,6 +4,7 @@ The hierarchy (modelled on the OpenAI SDK's; drawn as httpx's `_exceptions.py` d
 
 * JunisError                        everything this package raises on purpose
   + ConfigurationError              fixable before any request: no key, http://, bad arguments
+    - MissingKeyError               no key anywhere (each surface says how to set one)
     - AgentNotFoundError            (also under NotFoundError)
   + APIError                        an HTTP answer came, and the client cannot use it
     - AuthenticationError           401
@@ -38,7 +39,7 @@ __all__ = [
     "JunisError", "ConfigurationError", "APIError", "AuthenticationError",
     "InsufficientCreditsError", "PermissionDeniedError", "NotFoundError", "BadRequestError",
     "RateLimitError", "ServerError", "APIConnectionError", "APITimeoutError", "StreamError",
-    "AgentNotFoundError", "error_for_status",
+    "AgentNotFoundError", "MissingKeyError", "error_for_status",
 ]
 
 
@@ -49,6 +50,11 @@ class JunisError(Exception):
 class ConfigurationError(JunisError):
     """Missing key, refused insecure URL, bad arguments, unknown agent name: fixable before any
     request."""
+
+
+class MissingKeyError(ConfigurationError):
+    """No API key was found anywhere `config.resolve_key` looks: its own class, because how to
+    set one differs by surface (a kernel has `%junis login`, the Jupyter server does not)."""
 
 
 class APIError(JunisError):
