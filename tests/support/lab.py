@@ -34,6 +34,10 @@ class LabServer:
         notes.mkdir(parents=True, exist_ok=True)
         (notes / "notification.jupyterlab-settings").write_text(
             '{"fetchNews": "false", "checkForUpdates": false}')
+        # Jupyter AI's server extensions (installed by the dev extra, for the persona) off: these
+        # suites use no chat, and litellm's looking for the network adds ~4 s to each start.
+        from .chat import without_jupyter_ai
+        without_jupyter_ai(scratch / "config")
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
