@@ -100,12 +100,28 @@ _SESSION_GONE = {
     Surface.CHAT: "send /new to start a fresh session.",
 }
 
+_PICK = {Surface.CELL: "use --agent {names}, or leave --agent out for the Orchestrator",
+         Surface.PANEL: "pick {names} or the Orchestrator in the Agent list",
+         Surface.BATCH: "pass agent= {names}, or leave it out for the Orchestrator",
+         Surface.CHAT: "pick {names} or the Orchestrator in the model picker"}
+
+
+def _other_agents(exc: errors.AgentNotInvocableError, surface: Surface) -> str:
+    """The agents that can be asked, named, as each surface picks one."""
+    names = " or ".join(", ".join(exc.alternatives).rsplit(", ", 1)) if exc.alternatives else \
+        "an LLM agent (the `invocable` column of `%junis agents`)"
+    return _PICK[surface].format(names=names) + "."
+
+
 # First match wins: subclasses and code-specific entries come before the general ones.
 _TABLE: tuple[_Entry, ...] = (
     _row(errors.MissingKeyError, _always, lambda e, u: "no Junis API key is set",
            _unless_chat("run `%junis login`, set the JUNIS_API_KEY environment variable, run "
                         "`junis-jupyter login` in a terminal, or pass api_key=... to the client.",
                         _SERVER_KEY + ".")),
+    _row(errors.AgentNotInvocableError, _always,
+           lambda e, u: f"{e.message.rstrip('.')} (400 agent_not_invocable)",
+           lambda e, s: _other_agents(e, s)),
     _row(errors.ConfigurationError, _always, lambda e, u: str(e), _remedy("")),
     _row(errors.StreamError, _always,
            lambda e, u: f"the answer broke off mid-stream ({e.message})",

@@ -13,6 +13,7 @@ The hierarchy (modelled on the OpenAI SDK's; drawn as httpx's `_exceptions.py` d
     - NotFoundError                 404
       · AgentNotFoundError          (also under ConfigurationError)
     - BadRequestError               400, 413, 422
+      · AgentNotInvocableError      (also under ConfigurationError)
     - RateLimitError                429
     - ServerError                   5xx
   + APIConnectionError              no HTTP answer at all
@@ -39,7 +40,7 @@ __all__ = [
     "JunisError", "ConfigurationError", "APIError", "AuthenticationError",
     "InsufficientCreditsError", "PermissionDeniedError", "NotFoundError", "BadRequestError",
     "RateLimitError", "ServerError", "APIConnectionError", "APITimeoutError", "StreamError",
-    "AgentNotFoundError", "MissingKeyError", "error_for_status",
+    "AgentNotFoundError", "AgentNotInvocableError", "MissingKeyError", "error_for_status",
 ]
 
 
@@ -107,6 +108,17 @@ class BadRequestError(APIError):
     """400/422: the request itself is wrong; retrying will not help."""
 
 
+class AgentNotInvocableError(BadRequestError, ConfigurationError):
+    """An agent that cannot be asked directly (a sequential, parallel or loop agent, which only
+    the orchestrator runs). `alternatives` names those that can be, where the client knows them;
+    the client refuses such an agent before sending anything when it knows its type."""
+
+    def __init__(self, message: str, *, alternatives: list[str] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.alternatives = list(alternatives or [])
+
+
 class RateLimitError(APIError):
     """429: too many requests or too many at once; `retry_after` says how long to wait."""
 
@@ -151,7 +163,7 @@ _BY_CODE: dict[str, type[APIError]] = {
     "insufficient_credits": InsufficientCreditsError,
     "scope_not_allowed": PermissionDeniedError, "insufficient_scope": PermissionDeniedError,
     "subscription_required": PermissionDeniedError,
-    "rate_limit_exceeded": RateLimitError,
+    "rate_limit_exceeded": RateLimitError, "agent_not_invocable": AgentNotInvocableError,
 }
 
 

@@ -29,7 +29,13 @@ from typing import Any
 import httpx
 
 from ..config import mask_key, resolve_base_url, resolve_key, scrub
-from ..errors import AgentNotFoundError, APIError, ConfigurationError, PermissionDeniedError
+from ..errors import (
+    AgentNotFoundError,
+    AgentNotInvocableError,
+    APIError,
+    ConfigurationError,
+    PermissionDeniedError,
+)
 from . import _bodies
 from ._actions import Op, Send, Sleep
 from ._assembler import StreamAssembler
@@ -40,7 +46,16 @@ from ._headers import parse_rate_limit
 from ._requests import Requests, chat_body, chat_route, segment
 from ._retry import RetryPolicy
 from .limiter import Limiter
-from .types import Agent, CallRecord, ChatResult, Message, RateLimitInfo, Session, SessionStatus
+from .types import (
+    ORCHESTRATOR,
+    Agent,
+    CallRecord,
+    ChatResult,
+    Message,
+    RateLimitInfo,
+    Session,
+    SessionStatus,
+)
 
 __all__ = ["Core", "DEFAULT_MAX_RESPONSE_BYTES", "MAX_PAGE_SIZE"]
 
@@ -186,11 +201,16 @@ class Core:
                   ) -> Op[tuple[Call, httpx.Request]]:
         """Resolve the agent, build the request and open its call record."""
         target = None if agent is None else (yield from self.resolve_agent(agent))
+        if target is not None and target.agent_type is not None and not target.invocable:
+            raise AgentNotInvocableError(
+                f"The agent {target.name} is a {target.agent_type}, which only the "
+                "orchestrator runs; it cannot be asked directly.", code="agent_not_invocable",
+                status=400, alternatives=self.invocable_names())
         body = chat_body(stream, prompt, messages, system, session_id, temperature, max_tokens,
                          model, extra_body)
         path, endpoint = chat_route(target)
         request = self.requests.build("POST", path, json=body, stream=stream)
-        agent_name = target.name if target else None
+        agent_name = target.name if target else ORCHESTRATOR
         return Call(self.notify, endpoint, agent_name, session_id, stream), request
 
     def chat(self, prompt: str | None = None, **kwargs: Any) -> Op[ChatResult]:
@@ -255,9 +275,14 @@ class Core:
         found = _find_agent(agents, ref)
         if found:
             return found
-        names = ", ".join(a.name for a in agents) or "none"
-        raise AgentNotFoundError(f"No agent named {ref!r}. Agents available: {names}.",
+        names = ", ".join(self.invocable_names()) or "none"
+        raise AgentNotFoundError(f"No agent named {ref!r}. Agents that can be asked: {names}; "
+                                 f"or leave the agent out for the {ORCHESTRATOR}.",
                                  code="agent_not_found")
+
+    def invocable_names(self) -> list[str]:
+        """The agents a completion may name (active LLM agents), from the last listing."""
+        return [a.name for a in self._agents or () if a.invocable and a.is_active is not False]
 
     # --- sessions -----------------------------------------------------------------------------
 

@@ -75,6 +75,10 @@ class ChatResult:
     # would be live HTML. The magic and the panel render answers through safe_markdown instead.
 
 
+# What the service calls the agent that answers when none is named (the chat completions route).
+ORCHESTRATOR = "Orchestrator"
+
+
 @dataclass(frozen=True, slots=True)
 class Agent:
     id: str

@@ -301,6 +301,10 @@ class _Rows:
                     client = checked_sync(self._given, "ask_many")
                 if isinstance(self._agent, str):
                     self._agent = client.resolve_agent(self._agent)   # an unknown name fails here
+                    if self._agent.is_active is False:
+                        warnings.warn(f"ask_many: the agent {self._agent.name} is inactive "
+                                      "(is_active False in frames.agents()); asking it anyway.",
+                                      RuntimeWarning, stacklevel=2)
                 self._client = client
             return self._client
 

@@ -158,7 +158,8 @@ class AnswerPipeline:
         if self.cache is None or not request.cache_key or result.interrupted or \
                 self.mode not in (CacheMode.USE, CacheMode.REFRESH):
             return
-        agent = request.agent if not isinstance(request.agent, Agent) else request.agent.name
+        agent = result.agent or (request.agent if not isinstance(request.agent, Agent)
+                                 else request.agent.name)
         self.cache.put(request.cache_key, CachedAnswer(
             storable(config.scrub_keys(result.text, config.current_key())), result.session_id,
             agent, result.usage))

@@ -31,6 +31,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "id": STRING, "name": STRING, "description": STRING,
         "agent_type": pd.CategoricalDtype(AGENT_TYPES), "is_active": BOOL, "model": STRING,
         "created_at": UTC,
+        "invocable": BOOL,      # what `--agent` / `agent=` accepts: an LLM agent
     },
     "sessions": {   # the service's listing, and what this machine knows of each (sessions.py)
         "session_id": STRING, "title": STRING, "origin": STRING, "notebook": STRING,

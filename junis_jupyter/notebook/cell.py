@@ -137,6 +137,8 @@ class CellPipeline:
                 return
             print("Junis: no kernel event loop here: --background runs in the foreground.",
                   flush=True)
+        if hit is None and pipeline.mode is not CacheMode.REPLAY:
+            self._warn_inactive(opts.agent)
         renderer = self.renderer(request)
         if hit is not None:
             answer = pipeline.replay(hit, renderer, request.answer)
@@ -150,6 +152,16 @@ class CellPipeline:
                 self.state.chain.lose_sync()    # the server may hold a turn the chain does not
                 raise
         self.settle(request, answer)
+
+    def _warn_inactive(self, agent: str | None) -> None:
+        """One line before asking an agent the service lists as inactive (it may still answer,
+        and did, with no word of it)."""
+        if agent is None:
+            return
+        found = self.state.client.resolve_agent(agent)    # listed once per client, then known
+        if found.is_active is False:
+            say(f"the agent {found.name} is inactive (is_active False in `%junis agents`); "
+                "asking it anyway.")
 
     def renderer(self, request: CellRequest, **kwargs: Any) -> StreamRenderer:
         from .render import StreamRenderer
@@ -220,22 +232,24 @@ class CellPipeline:
         result, opts, cached = answer.result, request.opts, answer.cached
         self.state.chain.record(
             Turn(request.cell_id, request.answer.prompt, result.text, opts.agent,
-                 result.session_id, result.usage, cached=cached),
+                 result.session_id, result.usage, cached=cached, count=request.count),
             live=live and not cached and not result.interrupted)
         self.state.keep(result, opts.out if opts.format != "json" else None)
         stopped = "cancelled" if request.answer.origin is Origin.BACKGROUND else "interrupted"
         self._footer(result, request.mode, "cached" if cached else
                      stopped if result.interrupted else None, show,
-                     stamp(result, cache_key=request.answer.cache_key, cached=cached))
+                     stamp(result, cache_key=request.answer.cache_key, cached=cached),
+                     _context_warning(result.usage.prompt_tokens, opts.warn_prompt_tokens))
         if result.interrupted:
             raise AnswerInterrupted
         self._post(result, opts)
 
     def _footer(self, result: ChatResult, mode: str, note: str | None,
-                show: Callable[..., Any] | None, provenance: dict[str, Any]) -> None:
+                show: Callable[..., Any] | None, provenance: dict[str, Any],
+                warning: str | None) -> None:
         from .render import Footer
         footer = Footer(result.session_id, result.usage, agent=result.agent, note=note,
-                        provenance=provenance)
+                        provenance=provenance, warning=warning)
         if mode == "terminal":
             print("\n" + repr(footer), flush=True)
         else:
@@ -259,3 +273,13 @@ class CellPipeline:
             if opts.out:
                 self.state.shell.user_ns[opts.out] = value
             self.state.show(value)
+
+
+def _context_warning(prompt_tokens: int, limit: int) -> str | None:
+    """A line for an answer whose prompt carried more than `limit` tokens: a later cell carries
+    the whole conversation (a table sent earlier too), and the cost grows with it unsaid."""
+    if not limit or prompt_tokens <= limit:
+        return None
+    return (f"this prompt carried {prompt_tokens:,} tokens (over {limit:,}, "
+            "JunisMagics.warn_prompt_tokens): the conversation so far goes with each cell; "
+            "--new starts afresh")

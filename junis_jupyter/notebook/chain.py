@@ -29,6 +29,7 @@ class Turn:
     session_id: str | None
     usage: Usage
     cached: bool = False        # replayed from the answer cache: no request was made
+    count: int | None = None    # the execution count of the cell that asked, where it ran
 
 
 class Plan(NamedTuple):

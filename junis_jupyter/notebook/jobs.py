@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from traitlets import HasTraits, Integer, Unicode, UseEnum
 
 from .. import config, errors
+from ..client.types import ORCHESTRATOR
 from ..data.background import BatchJob, JobState
 
 if TYPE_CHECKING:
@@ -162,7 +163,7 @@ class Jobs:
         return pd.DataFrame({
             "id": pd.array([j.id for j in jobs], dtype="Int64"),
             "cell": pd.array([j.cell for j in jobs], dtype="Int64"),
-            "agent": pd.array([j.agent for j in jobs], dtype="string"),
+            "agent": pd.array([j.agent or ORCHESTRATOR for j in jobs], dtype="string"),
             "state": pd.Categorical([j.state.value for j in jobs],
                                     categories=[s.value for s in JobState]),
             "tokens": pd.array([j.tokens for j in jobs], dtype="Int64"),

@@ -89,6 +89,9 @@ class CellOptions:
         "(`%junis wait` waits)", "--background", switch=True)
     max_prompt_chars: int = _option(
         Integer(100_000), "refuse prompts longer than this after interpolation")
+    warn_prompt_tokens: int = _option(
+        Integer(8000, min=0), "the footer warns when an answer's prompt passed this many tokens "
+        "(later cells carry the whole conversation, tables sent earlier too; 0: never)")
     max_table_rows: int = _option(Integer(20), "rows of a DataFrame put into a prompt")
     max_string_chars: int = _option(
         Integer(2000), "characters of a string value put into a prompt")

@@ -274,12 +274,14 @@ class Footer:
     says where the answer came from (`provenance`, data/provenance.py), for a saved notebook."""
 
     def __init__(self, session_id: str | None, usage: Any = None, *, agent: str | None = None,
-                 note: str | None = None, provenance: dict[str, Any] | None = None) -> None:
+                 note: str | None = None, provenance: dict[str, Any] | None = None,
+                 warning: str | None = None) -> None:
         self.session_id = session_id
         self.usage = usage
         self.agent = agent
         self.note = note
         self.provenance = provenance or {}
+        self.warning = warning
 
     def parts(self) -> list[str]:
         parts = []
@@ -292,6 +294,8 @@ class Footer:
             parts.append(u.describe())
         if self.note:
             parts.append(self.note)
+        if self.warning:
+            parts.append(self.warning)
         return [strip_escapes(part) for part in parts]     # the agent's name is the service's
 
     def metadata(self) -> dict[str, Any]:

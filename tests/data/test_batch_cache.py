@@ -84,3 +84,9 @@ def test_the_default_is_the_magics_mode_and_file(shell: Any, junis_env: Any,
     assert requests(junis_env) - before == 3                 # only the cache='off' batch asked
     assert list(ns["df2"]["answer"]) == list(ns["df1"]["answer"])
     shell.run("%config JunisMagics.cache = 'off'")
+
+
+def test_an_inactive_agent_is_asked_with_one_warning(junis_env: Any) -> None:
+    with pytest.warns(RuntimeWarning, match="the agent Retired is inactive") as caught:
+        df = ask_many(["[[chunks=2]] a", "[[chunks=2]] b"], agent="Retired", progress=False)
+    assert df["error"].isna().all() and len(caught) == 1

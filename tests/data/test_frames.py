@@ -19,7 +19,7 @@ from junis_jupyter.data.ledger import Ledger
 EXPECTED = {
     "agents": {"id": "string", "name": "string", "description": "string",
                "agent_type": "category", "is_active": "boolean", "model": "string",
-               "created_at": "datetime64[ns, UTC]"},
+               "created_at": "datetime64[ns, UTC]", "invocable": "boolean"},
     "sessions": {"session_id": "string", "title": "string", "origin": "string",
                  "notebook": "string", "cell_id": "string", "created_at": "datetime64[ns, UTC]",
                  "last_update_time": "datetime64[ns, UTC]", "is_active": "boolean",
@@ -89,6 +89,9 @@ def test_agents_frame(fresh: JunisClient) -> None:
                                   "Fanout", "Retired"}
     assert by_name.loc["Retired", "is_active"] == False  # noqa: E712 - a pandas boolean scalar
     assert by_name.loc["Pipeline", "agent_type"] == "SEQUENTIAL_AGENT"
+    # which agents `--agent` accepts (issue 22): the LLM agents, the inactive one too (warned)
+    assert sorted(by_name.index[by_name["invocable"]]) == ["Analyst", "Research", "Retired",
+                                                          "Writer"]
     assert list(df["agent_type"].cat.categories[:4]) == ["ORCHESTRATOR", "LLM_AGENT",
                                                          "SEQUENTIAL_AGENT", "PARALLEL_AGENT"]
 

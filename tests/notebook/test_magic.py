@@ -591,7 +591,7 @@ def test_terminal_ipython_prints_the_answer_as_plain_text(junis_env):
     text = ast.literal_eval(out.rsplit("TEXT=", 1)[1].strip())   # the repr printed above
     assert out.startswith(text)                     # the answer, verbatim, as plain text
     footer = out[len(text):].strip().splitlines()[0]
-    assert footer.startswith("[session ") and "tokens" in footer
+    assert footer.startswith("[agent Orchestrator · session ") and "tokens" in footer
 
 
 def test_terminal_ipython_prints_no_escape_sequence_of_an_answer(junis_env):
@@ -671,3 +671,44 @@ def test_load_unload_load_leaves_one_of_each_hook_and_one_ledger_row_a_cell(run)
     before = len(ledger.default_ledger().rows())
     run("%%junis --new\nHi")
     assert len(ledger.default_ledger().rows()) == before + 1
+
+
+def test_a_long_context_is_named_in_the_footer_with_the_way_out(run):
+    """Later cells carry the whole conversation (issue 22: `%junis explain` cost 1,972 prompt
+    tokens unsaid): past `warn_prompt_tokens` the footer says so and suggests --new."""
+    run("%config JunisMagics.warn_prompt_tokens = 50")
+    first = run("%%junis --new\nShort question")
+    assert "warn_prompt_tokens" not in str(first.footer["data"])
+    run("x = 'row ' * 200")
+    later = run("%%junis\n{x}")
+    text = later.footer["data"]["text/plain"]
+    tokens = run.shell.user_ns["_junis"].usage.prompt_tokens
+    assert tokens > 50 and f"this prompt carried {tokens:,} tokens" in text and "--new" in text
+    run("%config JunisMagics.warn_prompt_tokens = 0")
+    assert "carried" not in run("%%junis\n{x}").footer["data"]["text/plain"]
+
+
+def test_the_orchestrator_is_named_in_the_footer_and_the_frames(run):
+    cell = run("%%junis --new\nHello")
+    assert "agent Orchestrator" in cell.footer["data"]["text/plain"]
+    conversation = run.shell.run_line_magic("junis", "conversation")
+    assert conversation["agent"].tolist()[-1] == "Orchestrator"
+    from junis_jupyter.data import ledger
+    assert ledger.default_ledger().rows()[-1]["agent"] == "Orchestrator"
+
+
+def test_an_agent_that_cannot_be_asked_gets_advice_naming_those_that_can(run):
+    line = error_line(run("%%junis --agent Pipeline\nHi"))
+    assert "agent_not_invocable" in line and "Pipeline" in line
+    for name in ("Research", "Writer", "Analyst"):
+        assert name in line
+    assert "Retired" not in line.split(":", 2)[-1]          # inactive: not offered
+    unknown = error_line(run("%%junis --agent Nobody\nHi"))
+    assert "Research" in unknown and "Pipeline" not in unknown and "Fanout" not in unknown
+    assert "Retired" not in unknown
+
+
+def test_an_inactive_agent_answers_with_a_warning(run):
+    cell = run("%%junis --new --agent Retired\nHi")
+    assert "the agent Retired is inactive" in cell.err
+    assert run.shell.user_ns["_junis"].text

@@ -55,9 +55,18 @@ def test_explain_with_a_number_picks_that_cell(nb: MagicShell) -> None:
     assert "The cell failed with ZeroDivisionError" in sent(nb)
 
 
-def test_explain_with_no_failure_is_one_line(nb: MagicShell) -> None:
-    cell = nb.run("%junis explain")
-    assert isinstance(cell.error, CellError) and "no cell has failed yet" in cell.error.line
+def test_explain_and_fix_with_nothing_to_explain_are_a_note_not_a_failure(
+        nb: MagicShell, junis_env: Any) -> None:
+    """Once the error is fixed, Run All must not stop at a kept `%junis explain` cell
+    (issue 22): nothing to explain is one line, and the cell succeeds without asking."""
+    before = junis_env.stats()["requests"]
+    for verb in ("explain", "fix"):
+        cell = nb.run(f"%junis {verb}")
+        assert cell.error is None, cell.error
+        assert cell.out.strip() == f"Junis: no cell has failed yet in this kernel: nothing to {verb}."
+    assert junis_env.stats()["requests"] == before
+    cell = nb.run("%junis explain 99")           # a cell named that did not fail is an error
+    assert isinstance(cell.error, CellError) and "did not fail" in cell.error.line
 
 
 def test_fix_puts_the_answers_code_into_the_next_cell_without_running_it(

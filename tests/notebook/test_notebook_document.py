@@ -89,7 +89,7 @@ def test_a_command_as_the_last_line_shows_only_its_frame(nb: MagicShell) -> None
     cell = nb.run("agents = %junis agents\nagents")
     assert cell.error is None
     assert isinstance(nb.shell.user_ns["agents"], pd.DataFrame)
-    assert "[7 rows x 7 columns]" in cell.out          # the displayhook's one table
+    assert "[7 rows x 8 columns]" in cell.out          # the displayhook's one table
     assert cell.events == []                            # and nothing displayed besides it
 
 
@@ -127,7 +127,9 @@ def test_editing_a_cell_forks_and_later_cells_see_only_the_new_turn(nb: MagicShe
     assert history == [("user", "[[echo]] one, edited"), ("assistant", "one, edited"),
                        ("user", "[[echo]] two again"), ("assistant", "two again")]
     chain = nb.shell.run_line_magic("junis", "conversation")
-    assert chain["cell"].tolist() == ["c1", "c2"]
+    assert chain["cell_id"].tolist() == ["c1", "c2"]
+    ran = nb.shell.execution_count - 1              # the count of the last cell run ("two again")
+    assert chain["cell"].tolist() == [f"[{ran - 1}]", f"[{ran}]"]     # `[n]`, as the notebook shows
     assert chain["session_id"].nunique() == 1 and chain["session_id"].iloc[0] == last.session_id
 
 
@@ -135,7 +137,7 @@ def test_rerunning_a_middle_cell_drops_the_later_turns(nb: MagicShell) -> None:
     for cell_id in ("c1", "c2", "c3"):
         answer(nb, f"%%junis\n[[echo]] {cell_id}", cell_id)
     answer(nb, "%%junis\n[[echo]] c2 again", "c2")
-    assert nb.shell.run_line_magic("junis", "conversation")["cell"].tolist() == ["c1", "c2"]
+    assert nb.shell.run_line_magic("junis", "conversation")["cell_id"].tolist() == ["c1", "c2"]
 
 
 def test_without_cell_ids_turns_append_as_before(nb: MagicShell) -> None:

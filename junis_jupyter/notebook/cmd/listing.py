@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ... import errors
+from ...client.types import ORCHESTRATOR
 from .parser import Parser
 from .status import date_arg
 
@@ -57,9 +58,12 @@ def conversation(state: KernelState, args: list[str]) -> Any:
     import pandas as pd
     turns = state.chain.turns
     return pd.DataFrame({
-        "cell": pd.array([t.cell_id for t in turns], dtype="string"),
+        # `[n]` as the notebook shows the cell that asked, where it ran; else its id
+        "cell": pd.array([f"[{t.count}]" if t.count is not None else t.cell_id for t in turns],
+                         dtype="string"),
+        "cell_id": pd.array([t.cell_id for t in turns], dtype="string"),
         "prompt": pd.array([t.prompt[:60] for t in turns], dtype="string"),
-        "agent": pd.array([t.agent for t in turns], dtype="string"),
+        "agent": pd.array([t.agent or ORCHESTRATOR for t in turns], dtype="string"),
         "session_id": pd.array([t.session_id for t in turns], dtype="string"),
         "total_tokens": pd.array([t.usage.total_tokens for t in turns], dtype="Int64"),
         "cached": pd.array([t.cached for t in turns], dtype="boolean"),

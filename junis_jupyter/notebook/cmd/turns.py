@@ -24,26 +24,31 @@ def new(state: KernelState, args: list[str]) -> None:
     print("The next %%junis cell starts a new conversation.")
 
 
-def _failure(state: KernelState, args: list[str], verb: str) -> Failure:
+def _failure(state: KernelState, args: list[str], verb: str) -> Failure | None:
+    """The failure to ask about; None (and a note, not a failure: a notebook that keeps an
+    explain cell must still run all once its error is fixed) when no cell has failed."""
     if len(args) > 1 or (args and not args[0].lstrip("-").isdigit()):
         raise errors.ConfigurationError(f"usage: %junis {verb} [N], N a cell's execution count.")
     number = int(args[0]) if args else None
     found = state.failures.get(number)
     if found is not None:
         return found
-    if not len(state.failures):
-        raise errors.ConfigurationError(
-            f"no cell has failed yet in this kernel: nothing to {verb}.")
+    if number is None and not len(state.failures):
+        print(f"Junis: no cell has failed yet in this kernel: nothing to {verb}.")
+        return None
     raise errors.ConfigurationError(f"cell [{number}] did not fail; `%junis {verb}` alone takes "
                                     "the last cell that did.")
 
 
 def explain(state: KernelState, args: list[str]) -> None:
-    from ..cell import CellPipeline
-    CellPipeline(state).run("--no-interpolate", EXPLAIN + _failure(state, args, "explain").text())
+    failure = _failure(state, args, "explain")
+    if failure is not None:
+        from ..cell import CellPipeline
+        CellPipeline(state).run("--no-interpolate", EXPLAIN + failure.text())
 
 
 def fix(state: KernelState, args: list[str]) -> None:
-    from ..cell import CellPipeline
-    CellPipeline(state).run("--no-interpolate --format code",
-                            FIX + _failure(state, args, "fix").text())
+    failure = _failure(state, args, "fix")
+    if failure is not None:
+        from ..cell import CellPipeline
+        CellPipeline(state).run("--no-interpolate --format code", FIX + failure.text())
