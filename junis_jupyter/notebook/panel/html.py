@@ -76,7 +76,7 @@ CSS = """<style>
 .junis-chat-conversation { border: 1px solid var(--jp-border-color2, #ddd); border-radius: 6px;
   padding: 6px; min-width: 0; max-height: 460px; }
 .junis-chat-conversation .widget-html, .junis-chat-conversation .widget-box { margin: 0; }
-.junis-chat-conversation .widget-html-content { line-height: inherit; }
+.junis-chat-conversation .widget-html-content { line-height: inherit; min-width: 0; }
 .junis-turn { margin: 6px 0; padding: 6px 10px; border-radius: 8px; line-height: 1.45;
   min-width: 0; overflow-wrap: anywhere; }
 .junis-chat-conversation .junis-turn.widget-box { margin: 6px 0; }
