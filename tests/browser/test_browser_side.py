@@ -207,6 +207,17 @@ def test_restart_and_run_all_twice_leaves_one_side_panel_that_works_and_says_not
     run_cell(page, 0)                                   # opened again: the dead tab closes
     wait_live_side_panel(page)
     assert junis_tabs(page) == 1 and page.locator(f"{SIDE} .junis-chat-panel").count() == 1
+
+    # Run again in the same kernel, the cell's panel replaces its earlier one, tab and all.
+    earlier = page.locator(SIDE).get_attribute("id")
+    run_cell(page, 0)
+    page.wait_for_function(
+        """(earlier) => { const ids = [...document.querySelectorAll('.jupyterlab-sidecar')]
+                                        .map(s => s.id);
+                          return ids.length > 0 && !ids.includes(earlier); }""",
+        arg=earlier, timeout=_SLOW)
+    wait_live_side_panel(page)
+    assert junis_tabs(page) == 1 and page.locator(f"{SIDE} .junis-chat-panel").count() == 1
     assert page.evaluate("window.__xssHits.length") == 0 and page.dialogs == []
 
 
