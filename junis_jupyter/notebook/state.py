@@ -46,6 +46,7 @@ class KernelState:
         self._client_for: tuple[str, str] | None = None
         self._cache: AnswerCache | None = None
         self._jobs: Jobs | None = None
+        self.side_panel: Any = None            # what `%junis chat --side` last opened
 
     # -- IPython's events -------------------------------------------------------------------
 

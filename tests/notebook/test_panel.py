@@ -1085,32 +1085,6 @@ def test_chat_side_without_a_side_area_opens_inline_with_one_line(shell: Any, ju
     assert "usage: %junis chat [--side]" in bad.err
 
 
-@pytest.mark.parametrize("shown", [True, False])
-def test_show_side_says_in_one_line_where_the_panel_went(monkeypatch: Any, capsys: Any,
-                                                         shown: bool) -> None:
-    # What the browser tests see, without one: a frontend with the sidecar extension sends the
-    # sidecar's captured outputs back; one without never does, and the panel is inline already.
-    from junis_jupyter.notebook.panel import side
-
-    monkeypatch.setattr(side, "_why_not", lambda: None)
-    monkeypatch.setattr(side, "WAIT_FOR_VIEW", 0.3)
-
-    async def scenario() -> None:
-        panel = ChatPanel(client=object())
-        sidecar = panel.show(side=True)
-        assert sidecar is not None and sidecar.title == "Junis" and sidecar.anchor == "right"
-        if shown:
-            sidecar.outputs = ({"output_type": "display_data", "data": {}, "metadata": {}},)
-        await asyncio.sleep(0.6)
-        lines = [line for line in capsys.readouterr().out.splitlines() if "side area" in line]
-        if shown:
-            assert lines == ["The chat panel is open in the side area ('Junis', on the right)."]
-        else:
-            assert len(lines) == 1 and lines[0].startswith("No side area here (this frontend")
-        await panel.aclose()
-    run(scenario)
-
-
 # -- nothing leaks, nothing is lost (issue 21) ---------------------------------------------------
 
 def planted_key() -> str:

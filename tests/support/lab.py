@@ -188,10 +188,11 @@ def chromium() -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def trapped_page(browser: Any, trap: str) -> Iterator[Any]:
-    """A page in a fresh context with `trap` run before any page script; `page.dialogs` keeps
-    the message of every dialog (each dismissed)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+def trapped_page(browser: Any, trap: str,
+                 viewport: tuple[int, int] = (1280, 1000)) -> Iterator[Any]:
+    """A page of `viewport` (width, height) in a fresh context with `trap` run before any page
+    script; `page.dialogs` keeps the message of every dialog (each dismissed)."""
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     context.add_init_script(trap)
     page = context.new_page()
     page.dialogs = []
@@ -213,6 +214,14 @@ def open_notebook(page: Any, lab: LabServer, notebook: str, timeout: float) -> N
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout)
     # The execution indicator says "idle" before the kernel exists: the status bar text does not.
     page.locator(".jp-StatusBar-TextItem", has_text="(ipykernel) | Idle").wait_for(timeout=timeout)
+
+
+def restart_kernel(page: Any, *, run_all: bool = False) -> None:
+    """The notebook toolbar's Restart Kernel (or Restart Kernel and Run All), its dialog
+    accepted, as a person does it."""
+    command = "notebook:restart-run-all" if run_all else "notebook:restart-kernel"
+    page.locator(f'.jp-NotebookPanel-toolbar [data-command="{command}"]').click()
+    page.locator(".jp-Dialog button.jp-mod-accept").click()
 
 
 def lab_fixtures(notebooks: dict[str, list[str]], prefix: str,

@@ -39,8 +39,10 @@ class ChatFeed:
         self.history = w.HTML(EMPTY)
         self.live = w.HTML("")                        # the tail, lent to the streaming answer
         self.transcript = w.VBox([self.history], layout=w.Layout(flex="0 0 auto"))  # never shrunk
+        # Its height is the page's CSS (html.py): at most 460 px in a cell, the side area's height
+        # in a sidecar (a Layout's inline size would override both).
         self.box = w.Box([self.transcript], layout=w.Layout(
-            display="flex", flex_flow="column-reverse", max_height="460px", overflow="auto"))
+            display="flex", flex_flow="column-reverse", overflow="auto"))
         self.box.add_class("junis-chat-conversation")
         self.views: list[ExchangeView] = []           # each exchange's widgets after `history`
         self.throttle = Throttle(self._draw_live, interval)

@@ -12,7 +12,7 @@ from ..markdown import escape_html, render_markdown
 from .code import highlight_code
 from .conversation import Turn, TurnState
 
-__all__ = ["CSS", "EMPTY", "KEYS_JS", "MARKS", "RECALL_MARK", "SUBMIT_MARK", "TurnHtml",
+__all__ = ["CSS", "EMPTY", "GONE", "KEYS_JS", "MARKS", "RECALL_MARK", "SUBMIT_MARK", "TurnHtml",
            "answer_html", "footer_html", "notice_html", "turn_close", "turn_open", "who_html"]
 
 # The front-end key hook appends this to the textarea on Enter; the kernel sees it in the value,
@@ -74,9 +74,9 @@ CSS = """<style>
 .junis-chat-panel .junis-picker select { min-width: 0; }
 .junis-chat-panel .junis-buttons button { flex: 0 1 auto; width: auto; min-width: 0; }
 .junis-chat-conversation { border: 1px solid var(--jp-border-color2, #ddd); border-radius: 6px;
-  padding: 6px; min-width: 0; }
+  padding: 6px; min-width: 0; max-height: 460px; }
 .junis-chat-conversation .widget-html, .junis-chat-conversation .widget-box { margin: 0; }
-.junis-chat-conversation .widget-html-content { line-height: inherit; }
+.junis-chat-conversation .widget-html-content { line-height: inherit; min-width: 0; }
 .junis-turn { margin: 6px 0; padding: 6px 10px; border-radius: 8px; line-height: 1.45;
   min-width: 0; overflow-wrap: anywhere; }
 .junis-chat-conversation .junis-turn.widget-box { margin: 6px 0; }
@@ -88,11 +88,19 @@ CSS = """<style>
 .junis-who { font-size: 0.8em; opacity: 0.7; margin-bottom: 2px; }
 .junis-turn pre { background: var(--jp-layout-color0, #fff); padding: 6px; overflow-x: auto;
   margin: 0.3em 0; }
+.junis-chat-panel .junis-turn pre { white-space: pre; overflow-wrap: normal; word-break: normal;
+  max-width: 100%; box-sizing: border-box; }
+.junis-chat-panel .junis-turn pre code { white-space: inherit; overflow-wrap: inherit; }
 .junis-code { position: relative; }
 .junis-copy { position: absolute; top: 2px; right: 4px; font-size: 0.75em; cursor: pointer;
   padding: 0 6px; border: 1px solid var(--jp-border-color2, #ccc); border-radius: 4px;
   background: var(--jp-layout-color1, #fff); opacity: 0.8; user-select: none; }
 .junis-copy:hover { opacity: 1; }
+.junis-chat-panel .junis-code { display: flex; flex-direction: column; min-width: 0;
+  margin: 0.3em 0; background: var(--jp-layout-color0, #fff); border-radius: 4px; }
+.junis-chat-panel .junis-code .junis-copy { position: static; align-self: flex-end;
+  margin: 3px 4px 0 0; line-height: 1.4; }
+.junis-chat-panel .junis-code pre { margin: 0; padding-top: 2px; }
 .junis-code .k, .junis-code .kd, .junis-code .kn, .junis-code .kr, .junis-code .kc, .junis-code .ow
   { color: var(--jp-mirror-editor-keyword-color, #008000); font-weight: bold; }
 .junis-code .s, .junis-code .s1, .junis-code .s2, .junis-code .sa, .junis-code .sb, .junis-code .sd,
@@ -119,13 +127,34 @@ CSS = """<style>
 .junis-info { background: var(--jp-info-color3, #e8f4fb); }
 .junis-footer { font-size: 0.85em; opacity: 0.8; line-height: 1.4; }
 .junis-notice { line-height: 1.4; }
-.jupyterlab-sidecar .junis-chat-panel { max-width: none; }
+.junis-chat-panel button.jupyter-button:disabled {
+  background: var(--jp-layout-color2, #eee); color: var(--jp-ui-font-color2, #616161);
+  box-shadow: none; cursor: not-allowed; opacity: var(--jp-widgets-disabled-opacity, 0.6); }
+.junis-gone { display: none; }
+.junis-chat-panel.jupyter-widgets-disconnected .junis-gone { display: block; padding: 6px 8px;
+  margin-bottom: 4px; border-radius: 4px; line-height: 1.4;
+  background: var(--jp-warn-color3, #fff3e0); color: var(--jp-warn-color0, #8a4b00); }
+.junis-chat-panel.jupyter-widgets-disconnected::before,
+.junis-chat-panel.jupyter-widgets-disconnected .jupyter-widgets-disconnected::before {
+  display: none; }
+.junis-chat-panel.jupyter-widgets-disconnected > :not(:first-child) {
+  opacity: 0.45; pointer-events: none; }
+.jupyterlab-sidecar .junis-chat-panel { max-width: none; height: 100%; }
+.jupyterlab-sidecar .junis-chat-panel > * { flex-shrink: 0; }
+.jupyterlab-sidecar .junis-chat-panel > .junis-chat-conversation {
+  flex: 1 1 0; min-height: 160px; max-height: none; }
 .jupyterlab-sidecar .junis-user { margin-left: 8%; }
 .jupyterlab-sidecar .junis-assistant,
 .jupyterlab-sidecar .junis-chat-conversation .junis-assistant.widget-box { margin-right: 0; }
 </style>"""
 
 EMPTY = '<div class="junis-empty">Ask a question below. Answers stream in here.</div>'
+
+# Shown (by the CSS above) only when the frontend has marked the panel's widgets disconnected:
+# its kernel restarted or shut down, and nothing in it can reach Python again.
+GONE = ('<div class="junis-gone">This panel\'s kernel is gone (restarted or shut down): it can no '
+        'longer ask anything. Run the cell that opened it again for a new one (a new side panel '
+        'closes this one).</div>')
 
 MARKS = {TurnState.STOPPED: "■ stopped", TurnState.FAILED: "■ interrupted by an error"}
 

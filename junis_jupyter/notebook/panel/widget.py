@@ -31,7 +31,7 @@ from .code import code_blocks
 from .conversation import Conversation, Phase, Turn
 from .export import turns_to_frame, turns_to_markdown, turns_to_notebook
 from .feed import ChatFeed
-from .html import CSS, KEYS_JS, RECALL_MARK, SUBMIT_MARK, footer_html
+from .html import CSS, GONE, KEYS_JS, RECALL_MARK, SUBMIT_MARK, footer_html
 from .inputbox import QuestionBox
 from .loop import Home, TaskSet, wait_for
 from .notice import Notice
@@ -106,6 +106,7 @@ class ChatPanel(w.VBox):
         self._client = PanelClient(client)
         self.notice = Notice(self._client)
         self._loads = TaskSet()                       # pickers and histories being fetched
+        self._side: Any = None                        # the Sidecar it was shown in, if any
         self._home = Home(report=self.notice.error)
         guard = self._home.guard
 
@@ -129,7 +130,7 @@ class ChatPanel(w.VBox):
         for row in (pickers_row, buttons):
             row.add_class("junis-row")
         buttons.add_class("junis-buttons")
-        super().__init__([w.HTML(CSS), pickers_row, self.conversation_box, self.notice,
+        super().__init__([w.HTML(CSS + GONE), pickers_row, self.conversation_box, self.notice,
                           self.input, buttons, self.footer], layout=w.Layout(width="100%"))
         self.add_class("junis-chat-panel")
         self._asker = Asker(self.conversation, self.chat_feed, self._home, self._client,
@@ -159,7 +160,8 @@ class ChatPanel(w.VBox):
         if not side:
             self._ipython_display_()
             return None
-        return open_beside(self, KEYS_JS, anchor=anchor, title=title)
+        self._side = open_beside(self, KEYS_JS, anchor=anchor, title=title)
+        return self._side
 
     # -- public actions -----------------------------------------------------------------------
 
@@ -283,11 +285,14 @@ class ChatPanel(w.VBox):
         return self.chat_feed.html()
 
     async def aclose(self) -> None:
-        """Stop any answer, close the client if the panel made it, and close the widgets."""
+        """Stop any answer, close the client if the panel made it, and close the widgets (and
+        the side area's tab it was shown in, which would stay empty)."""
         self.stop()
         await self.wait()
         await self._client.aclose()
         _close_tree(self)
+        if self._side is not None:
+            self._side.close()
         self.live.close()                           # lent to answers: maybe in no tree now
 
     # -- sessions -----------------------------------------------------------------------------
