@@ -82,7 +82,8 @@ PY_SUITES := tests/unit tests/client tests/data tests/emulator
 
 test-pythons: $(PYTHONS:%=.venv-py%/.installed-stamp)
 	@failed=; for v in $(PYTHONS); do \
-	  echo "test-pythons: Python $$v ($$(.venv-py$$v/bin/python -c 'import sys, pandas; print(sys.version.split()[0], "with pandas", pandas.__version__)')): $(PY_SUITES)"; \
+	  .venv-py$$v/bin/python -c 'import sys, pandas; print("test-pythons: Python", \
+	    sys.version.split()[0], "with pandas", pandas.__version__, "-", sys.argv[1])' "$(PY_SUITES)"; \
 	  JUNIS_FAIL_ON_SKIP=1 .venv-py$$v/bin/python -m pytest -q -p no:cacheprovider $(PY_SUITES) \
 	    || failed="$$failed $$v"; \
 	done; \

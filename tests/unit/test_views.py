@@ -119,14 +119,16 @@ def test_a_missing_text_value_reads_nan_as_pandas_3_stores_it():
 
 def test_json_view_sends_what_json_has_no_type_for_as_text():
     df = pd.DataFrame({"month": pd.period_range("2024-01", periods=2, freq="M"), "n": [1, 2]})
-    assert interpolate("{df:json}", {"df": df}) == '[{"month":"2024-01","n":1},{"month":"2024-02","n":2}]'
+    assert interpolate("{df:json}", {"df": df}) == \
+        '[{"month":"2024-01","n":1},{"month":"2024-02","n":2}]'
 
 
 def test_json_view_writes_durations_of_every_unit_as_they_are():
     took = pd.to_timedelta(["1.5s", None])
     for unit in ("ms", "us", "ns"):
         df = pd.DataFrame({"took": took.astype(f"timedelta64[{unit}]")})
-        assert interpolate("{df:json}", {"df": df}) == '[{"took":"P0DT0H0M1.500S"},{"took":null}]', unit
+        assert interpolate("{df:json}", {"df": df}) == \
+            '[{"took":"P0DT0H0M1.500S"},{"took":null}]', unit
     # a duration longer than ns can hold (292 years) is sent as text, not an error
     long = pd.DataFrame({"took": pd.Series([pd.Timedelta(days=1)], dtype="m8[s]") * 200_000})
     assert interpolate("{df:json}", {"df": long}) == '[{"took":"P200000DT0H0M0S"}]'
