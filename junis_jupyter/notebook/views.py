@@ -13,7 +13,8 @@ the CI runs both): dtypes whose pandas name changed between them are named by ki
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import ConfigurationError
 
@@ -43,7 +44,8 @@ def _is_text(column: Any) -> bool:
     dtype = column.dtype
     if isinstance(dtype, pd.StringDtype):
         return _is_nan(getattr(dtype, "na_value", None))
-    return dtype == object and pd.api.types.infer_dtype(column, skipna=True) == "string"
+    return (pd.api.types.is_object_dtype(dtype)
+            and pd.api.types.infer_dtype(column, skipna=True) == "string")
 
 
 def _is_nan(value: Any) -> bool:
@@ -78,7 +80,8 @@ def frame_to_markdown(df: Any, *, max_rows: int = 20, max_cell_chars: int = 200)
                                               for i in range(len(df.columns))]
     pd = _pandas()
     for row in head.itertuples(index=show_index, name=None):
-        cells = (float("nan") if is_text and pd.isna(v) else v for v, is_text in zip(row, text))
+        cells = (float("nan") if is_text and pd.isna(v) else v
+                 for v, is_text in zip(row, text, strict=True))
         lines.append("| " + " | ".join(_cell(v, max_cell_chars) for v in cells) + " |")
     omitted = len(df) - len(head)
     if omitted > 0:
@@ -117,7 +120,8 @@ def _array(value: Any, limit: int) -> str:
     shape = "x".join(str(n) for n in value.shape) or "scalar"
     head = value[:limit] if value.ndim else value
     text = repr(head.tolist()) if value.ndim else repr(value.item())
-    note = f"; {_more(value.shape[0] - limit, 'rows')}" if value.ndim and value.shape[0] > limit else ""
+    cut = value.ndim and value.shape[0] > limit
+    note = f"; {_more(value.shape[0] - limit, 'rows')}" if cut else ""
     return f"array of {shape} {value.dtype}: {text}{note}"
 
 
