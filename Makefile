@@ -63,6 +63,32 @@ bench: setup
 wheel-check: setup
 	bash scripts/wheel-check
 
+# The unit, client, data and emulator suites on the other Pythons that requires-python (>=3.10)
+# claims; `make test` runs everything on .venv's Python (3.11 on CI). Each Python gets its own
+# venv, .venv-pyX.Y, made from pyenv's build (scripts/find-python; a Python it cannot find fails
+# the target, it is never skipped), with the `test` extra (pyproject.toml says why not `dev`).
+# JUNIS_FAIL_ON_SKIP=1: a skipped test fails the run too (tests/conftest.py), so nothing these
+# venvs lack goes untested unseen. Every Python runs even if one fails; .ci/run calls this.
+PYTHONS   ?= 3.10 3.13
+PY_SUITES := tests/unit tests/client tests/data tests/emulator
+
+.PHONY: test-pythons
+
+.venv-py%/.installed-stamp: pyproject.toml
+	@py=$$(bash scripts/find-python $*) && { test -x .venv-py$*/bin/python || "$$py" -m venv .venv-py$*; }
+	.venv-py$*/bin/python -m pip install -q --upgrade pip
+	.venv-py$*/bin/python -m pip install -q -e '.[test]'
+	@touch $@
+
+test-pythons: $(PYTHONS:%=.venv-py%/.installed-stamp)
+	@failed=; for v in $(PYTHONS); do \
+	  .venv-py$$v/bin/python -c 'import sys, pandas; print("test-pythons: Python", \
+	    sys.version.split()[0], "with pandas", pandas.__version__, "-", sys.argv[1])' "$(PY_SUITES)"; \
+	  JUNIS_FAIL_ON_SKIP=1 .venv-py$$v/bin/python -m pytest -q -p no:cacheprovider $(PY_SUITES) \
+	    || failed="$$failed $$v"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "test-pythons: failed on Python$$failed"; exit 1; fi
+
 # Load tests (thousands of calls, several processes); .ci/run runs them after `make test`.
 soak: setup
 	JUNIS_SOAK=1 $(PYTEST) tests -m soak

@@ -9,8 +9,9 @@ from junis_jupyter.emulator import EmulatorThread, start_emulator_thread
 from support.key_watch import LeakWatch, make_canary_key
 
 # Fixtures live beside their helpers: the client suites' (client, records, sleeps) in
-# support/clients.py, the one IPython shell (ipython, shell) in support/shells.py.
-pytest_plugins = ("support.clients", "support.shells")
+# support/clients.py, the one IPython shell (ipython, shell) in support/shells.py; support/skips.py
+# fails a run on any skip when JUNIS_FAIL_ON_SKIP=1 (`make test-pythons`).
+pytest_plugins = ("support.clients", "support.shells", "support.skips")
 
 CANARY_KEY = make_canary_key()
 _watch = LeakWatch(CANARY_KEY)

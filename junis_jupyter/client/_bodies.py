@@ -14,6 +14,7 @@ from json import loads
 from math import isfinite
 from typing import Any
 
+from ._isotime import fromisoformat
 from .types import Agent, ChatResult, Message, Session, SessionStatus, Usage
 
 __all__ = ["parse_json", "text_or_none", "parse_time", "parse_usage", "parse_chat", "items_of",
@@ -78,7 +79,7 @@ def parse_time(value: Any) -> datetime | None:
         text = str(value)
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
-        when = datetime.fromisoformat(text)
+        when = fromisoformat(text)   # as 3.11 reads it, on 3.10 too
     except (ValueError, OverflowError, OSError):
         return None
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)

@@ -93,7 +93,13 @@ class Limiter:
     """At most `limit` slots held at once. `peak` is the most ever held (for tests and demos)."""
 
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
-        self._lock = threading.Lock()
+        # Re-entrant: a response dropped unclosed gives its slot back from a weakref finalizer
+        # (client/_base.py), and the garbage collector runs finalizers inside whatever code this
+        # thread is running, a section holding this lock included. With a plain Lock that
+        # thread waited for itself for good (a %%junis cell hung in `acquire`, seen on 3.13).
+        self._lock = threading.RLock()
+        self._granting = False      # _grant is running: a release inside it leaves it to it
+        self._regrant = False
         self._held: set[Slot] = set()
         self._waiters: deque[_Waiter] = deque()
         self._limit = whole_number(limit, "the concurrency limit", 1)
@@ -124,7 +130,22 @@ class Limiter:
         return slot
 
     def _grant(self) -> None:
-        """Hand free slots to the waiters, first come first served (the lock is held)."""
+        """Hand free slots to the waiters, first come first served (the lock is held).
+
+        Not twice at once: a finalizer's release inside the loop (see `__init__`) would hand out
+        slots the loop below has already counted as free, one over the limit."""
+        if self._granting:
+            self._regrant = True    # the running one goes round again
+            return
+        self._granting = self._regrant = True
+        try:
+            while self._regrant:
+                self._regrant = False
+                self._grant_once()
+        finally:
+            self._granting = False
+
+    def _grant_once(self) -> None:
         while self._waiters and len(self._held) < self._limit:
             waiter = self._waiters.popleft()
             loop, future = waiter.loop, waiter.future

@@ -21,6 +21,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..client._isotime import fromisoformat
 from ..client.types import CallRecord
 from ..errors import ConfigurationError
 from .text import storable
@@ -275,7 +276,7 @@ def bound(value: datetime | date | str) -> str:
     """A `since`/`until` (a datetime, naive meaning UTC; a date, meaning its UTC midnight; or
     ISO 8601 text such as 2026-03-01) in the stored format, for comparing with stored times."""
     if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        value = fromisoformat(value.replace("Z", "+00:00"))   # as 3.11 reads it
     elif not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
     return format_time(value)

@@ -95,4 +95,10 @@ class Failures:
         if exc is None or isinstance(exc, CellError):   # a %%junis cell's own one-line failure
             return
         info = getattr(result, "info", None)
-        self.remember(result.execution_count, exc, getattr(info, "raw_cell", "") or "")
+        # A cell run with store_history=False (nbval runs every cell so) has no count of its own
+        # in IPython 8, the one Python 3.10 gets; IPython 9 gives it the shell's current count,
+        # which it did not advance. Taken the same way here, so explain/fix find it under both.
+        count = result.execution_count
+        if count is None:
+            count = getattr(self._shell, "execution_count", None)
+        self.remember(count, exc, getattr(info, "raw_cell", "") or "")

@@ -4,15 +4,21 @@ A model reads text, so a DataFrame becomes a compact Markdown table, its schema,
 CSV or JSON records; and anything big is capped with a marker that says what was cut (`… 9,980
 more rows`), so a prompt never silently ends mid-value. Samples are seeded: a re-run sends the
 same rows, which the answer cache depends on.
+
+The text is the same whichever pandas the kernel has (pandas 2 on Python 3.10, pandas 3 after;
+the CI runs both): dtypes whose pandas name changed between them are named by kind (`datetime
+(UTC)`, not `datetime64[ns, UTC]` or `[us, UTC]`; `str` for a column of text, which pandas 2 calls
+`object`), and a missing value in a text column reads `nan`, as pandas 3 stores it.
 """
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..errors import ConfigurationError
 
-__all__ = ["VIEWS", "format_value", "frame_to_markdown", "render_view"]
+__all__ = ["VIEWS", "dtype_name", "format_value", "frame_to_markdown", "render_view"]
 
 _SAMPLE_SEED = 0
 
@@ -31,6 +37,37 @@ def _cell(value: Any, limit: int) -> str:
     return _cap(str(value), limit).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
 
+def _is_text(column: Any) -> bool:
+    """A column of text: pandas 3's `str` dtype, or what pandas 2 makes of the same strings (an
+    `object` column whose every value is a string or missing)."""
+    pd = _pandas()
+    dtype = column.dtype
+    if isinstance(dtype, pd.StringDtype):
+        return _is_nan(getattr(dtype, "na_value", None))
+    return (pd.api.types.is_object_dtype(dtype)
+            and pd.api.types.infer_dtype(column, skipna=True) == "string")
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and value != value
+
+
+def dtype_name(column: Any) -> str:
+    """The dtype the schema view gives a column: pandas' own name, except for the dtypes whose
+    name differs between pandas 2 and 3 for the same data (datetimes and durations carry their
+    unit, `ns` in 2 and often `us` in 3; text is `object` in 2 and `str` in 3). Those are named by
+    kind, so a prompt, and the answer cache's key, do not change with the kernel's pandas."""
+    pd = _pandas()
+    dtype = column.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return f"datetime ({dtype.tz})"
+    if isinstance(dtype, sys.modules["numpy"].dtype) and dtype.kind in "Mm":   # not pyarrow's
+        return "datetime" if dtype.kind == "M" else "timedelta"
+    if _is_text(column):
+        return "str"
+    return str(dtype)
+
+
 def frame_to_markdown(df: Any, *, max_rows: int = 20, max_cell_chars: int = 200) -> str:
     """A compact markdown table of the first `max_rows` rows, saying how many were left out."""
     show_index = type(df.index).__name__ != "RangeIndex"
@@ -38,8 +75,14 @@ def frame_to_markdown(df: Any, *, max_rows: int = 20, max_cell_chars: int = 200)
     columns = ([str(df.index.name or "")] if show_index else []) + [str(c) for c in df.columns]
     lines = ["| " + " | ".join(_cell(c, max_cell_chars) for c in columns) + " |",
              "|" + "|".join("---" for _ in columns) + "|"]
+    # pandas 2 keeps None in a column of text where pandas 3 stores NaN: both read `nan`
+    text = ([False] if show_index else []) + [_is_text(df.iloc[:, i])
+                                              for i in range(len(df.columns))]
+    pd = _pandas()
     for row in head.itertuples(index=show_index, name=None):
-        lines.append("| " + " | ".join(_cell(v, max_cell_chars) for v in row) + " |")
+        cells = (float("nan") if is_text and pd.isna(v) else v
+                 for v, is_text in zip(row, text, strict=True))
+        lines.append("| " + " | ".join(_cell(v, max_cell_chars) for v in cells) + " |")
     omitted = len(df) - len(head)
     if omitted > 0:
         lines.append(f"({omitted} more rows omitted; {len(df)} rows x {len(df.columns)} columns "
@@ -77,7 +120,8 @@ def _array(value: Any, limit: int) -> str:
     shape = "x".join(str(n) for n in value.shape) or "scalar"
     head = value[:limit] if value.ndim else value
     text = repr(head.tolist()) if value.ndim else repr(value.item())
-    note = f"; {_more(value.shape[0] - limit, 'rows')}" if value.ndim and value.shape[0] > limit else ""
+    cut = value.ndim and value.shape[0] > limit
+    note = f"; {_more(value.shape[0] - limit, 'rows')}" if cut else ""
     return f"array of {shape} {value.dtype}: {text}{note}"
 
 
@@ -106,6 +150,10 @@ def format_value(value: Any, *, max_table_rows: int = 20, max_string_chars: int 
 def _number(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
+    pd = _pandas()
+    if isinstance(value, pd.Timedelta):
+        # to the millisecond: pandas 2 computes a duration's stats in ns, pandas 3 often in us
+        return str(value.round("ms"))
     return str(value)
 
 
@@ -114,8 +162,9 @@ def _schema(df: Any, arg: int | None, rows: int, chars: int) -> str:
     lines = [f"DataFrame: {len(df):,} rows x {len(df.columns):,} columns",
              "| column | dtype | nulls |", "|---|---|---|"]
     nulls = df.isna().sum()
-    for column in df.columns:
-        lines.append(f"| {_cell(column, chars)} | {df[column].dtype} | {int(nulls[column]):,} |")
+    for i, column in enumerate(df.columns):   # by position: a name may be there twice
+        lines.append(f"| {_cell(column, chars)} | {dtype_name(df.iloc[:, i])} | "
+                     f"{int(nulls.iloc[i]):,} |")
     described = df.select_dtypes(include=["number", "category"])
     described = described.loc[:, [c for c in described.columns
                                   if not pd.api.types.is_bool_dtype(described[c])]]
@@ -154,9 +203,34 @@ def _csv(df: Any, arg: int | None, rows: int, chars: int) -> str:
     return f"{text}\n{_more(len(df) - n, 'rows')}" if len(df) > n else text
 
 
+def _durations_in_ns(df: Any) -> Any:
+    """`df` with its durations in ns: pandas 2's to_json reads a timedelta64 of any unit as ns
+    (1.5 s of a `timedelta64[us]` column, pandas 3's usual unit, is written as 0.0015 s). A
+    duration too long for ns (292 years) is sent as its ISO text instead."""
+    pd = _pandas()
+    np = sys.modules["numpy"]
+    ns = np.dtype("m8[ns]")
+    others = [i for i, dtype in enumerate(df.dtypes)
+              if isinstance(dtype, np.dtype) and dtype.kind == "m" and dtype != ns]
+    if not others:
+        return df
+    df = df.copy()
+    for i in others:
+        column = df.iloc[:, i]
+        try:
+            column = column.astype(ns)
+        except (OverflowError, ValueError):   # pandas' OutOfBoundsTimedelta is a ValueError
+            column = column.map(lambda v: None if pd.isna(v) else v.isoformat())
+        df.isetitem(i, column)
+    return df
+
+
 def _json(df: Any, arg: int | None, rows: int, chars: int) -> str:
     n = _limit(arg, rows)
-    text = df.head(n).to_json(orient="records", date_format="iso", force_ascii=False)
+    # default_handler: what JSON has no type for (a Period, an object) is sent as its str();
+    # without it to_json raises, OverflowError in pandas 2 and ValueError in pandas 3
+    text = _durations_in_ns(df.head(n)).to_json(orient="records", date_format="iso",
+                                                force_ascii=False, default_handler=str)
     return f"{text}\n{_more(len(df) - n, 'rows')}" if len(df) > n else text
 
 
