@@ -4,7 +4,7 @@ answer pipeline (`data/pipeline.py`).
     prepare   options, the prompt as sent (interpolated, with context, masked, capped), its place
               in the notebook's conversation (chain.py), its cache key        -> a CellRequest
     ask       the pipeline: the cache, or the service streamed into the cell's view
-    settle    the chain, `_junis` and `--out`, the footer, `--format code|json`
+    conclude  the chain, `_junis` and `--out`, the footer, `--format code|json`
 
 A foreground and a background cell are the same steps with a different view: a renderer that
 settles finished blocks into outputs of their own, or one display a job updates in place
@@ -24,7 +24,7 @@ from ..data.cache import CacheMode, answer_key
 from ..data.pipeline import Answer, AnswerRequest, Origin
 from ..data.provenance import stamp
 from .cellerror import AnswerInterrupted
-from .chain import Turn
+from .chain import CellTurn
 from .state import KernelState, say
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ class CellPipeline:
         mode = pick_mode(state.shell, "text" if opts.format in ("text", "json") else "markdown")
         return CellRequest(opts, request, cell_id, state.cell_count(), mode)
 
-    def _follow(self, opts: CellOptions, cell_id: str | None) -> tuple[Turn, ...]:
+    def _follow(self, opts: CellOptions, cell_id: str | None) -> tuple[CellTurn, ...]:
         """Where this turn goes in the notebook's conversation: the turns it follows."""
         chain = self.state.chain
         if "session" in opts.given:
@@ -151,7 +151,7 @@ class CellPipeline:
             except BaseException:
                 self.state.chain.lose_sync()    # the server may hold a turn the chain does not
                 raise
-        self.settle(request, answer)
+        self.conclude(request, answer)
 
     def _warn_inactive(self, agent: str | None) -> None:
         """One line before asking an agent the service lists as inactive (it may still answer,
@@ -210,7 +210,7 @@ class CellPipeline:
         job.result = answer.result
         job.tokens = answer.result.usage.completion_tokens or job.tokens
         try:
-            self.settle(request, answer, live=live, show=job.show)
+            self.conclude(request, answer, live=live, show=job.show)
         except AnswerInterrupted:
             pass
         job.state = JobState.CANCELLED if answer.result.interrupted else JobState.DONE
@@ -222,16 +222,16 @@ class CellPipeline:
         self.state.keep(ChatResult(exc.partial_text or "", exc.session_id, Usage(), None,
                                    agent=request.opts.agent))
 
-    # -- settle -----------------------------------------------------------------------------
+    # -- conclude ---------------------------------------------------------------------------
 
-    def settle(self, request: CellRequest, answer: Answer, *, live: bool = True,
+    def conclude(self, request: CellRequest, answer: Answer, *, live: bool = True,
                show: Callable[..., Any] | None = None) -> None:
         """Everything after the answer: the chain, `_junis` and `--out`, the footer, the format.
         `live` False: the chain moved while the answer was coming (a background cell); `show`:
         where the footer goes (a background cell's own display)."""
         result, opts, cached = answer.result, request.opts, answer.cached
         self.state.chain.record(
-            Turn(request.cell_id, request.answer.prompt, result.text, opts.agent,
+            CellTurn(request.cell_id, request.answer.prompt, result.text, opts.agent,
                  result.session_id, result.usage, cached=cached, count=request.count),
             live=live and not cached and not result.interrupted)
         self.state.keep(result, opts.out if opts.format != "json" else None)

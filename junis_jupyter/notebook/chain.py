@@ -17,11 +17,11 @@ from typing import Any, NamedTuple
 
 from ..client.types import Usage
 
-__all__ = ["Turn", "Plan", "Chain", "seed_messages"]
+__all__ = ["CellTurn", "Plan", "Chain", "seed_messages"]
 
 
 @dataclass(frozen=True)
-class Turn:
+class CellTurn:
     cell_id: str | None         # None where the frontend sends no cell id (terminal, nbclient)
     prompt: str                 # as sent, after interpolation
     answer: str
@@ -36,12 +36,12 @@ class Plan(NamedTuple):
     """How the next turn is sent: continue `session_id`, or (None) start a session seeded with
     `history` (empty: a fresh conversation)."""
     session_id: str | None
-    history: tuple[Turn, ...]
+    history: tuple[CellTurn, ...]
 
 
 class Chain:
     def __init__(self) -> None:
-        self.turns: list[Turn] = []
+        self.turns: list[CellTurn] = []
         self._live: str | None = None   # the session whose server history is exactly `turns`
 
     def _index(self, cell_id: str | None) -> int | None:
@@ -52,7 +52,7 @@ class Chain:
                 return i
         return None
 
-    def before(self, cell_id: str | None) -> tuple[Turn, ...]:
+    def before(self, cell_id: str | None) -> tuple[CellTurn, ...]:
         """The turns this cell's turn follows: all of them, or those before its old turn."""
         i = self._index(cell_id)
         return tuple(self.turns if i is None else self.turns[:i])
@@ -63,7 +63,7 @@ class Chain:
             return Plan(self._live, ())
         return Plan(None, history)
 
-    def record(self, turn: Turn, *, live: bool) -> None:
+    def record(self, turn: CellTurn, *, live: bool) -> None:
         """Put the cell's turn in place: later cells' turns leave the chain. `live`: the turn's
         session now holds exactly the chain (a real answer, on a continued or seeded session)."""
         self.turns = list(self.before(turn.cell_id))
@@ -85,7 +85,7 @@ class Chain:
         return self.turns[-1].session_id if self.turns else self._live
 
 
-def seed_messages(history: tuple[Turn, ...]) -> list[dict[str, Any]]:
+def seed_messages(history: tuple[CellTurn, ...]) -> list[dict[str, Any]]:
     """The OpenAI-style messages that seed a forked session with `history`."""
     out: list[dict[str, Any]] = []
     for turn in history:

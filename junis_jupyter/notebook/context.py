@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from ..data import estimate
-from .chain import Plan, Turn
+from .chain import Plan, CellTurn
 from .render import Table
 
 __all__ = ["recent_code", "dry_run"]
@@ -42,7 +42,7 @@ def recent_code(shell: Any, count: int) -> str:
     return heading + "\n\n" + "\n\n".join(blocks) + "\n\nMy question:\n"
 
 
-def dry_run(prompt: str, system: str | None, history: tuple[Turn, ...], plan: Plan) -> Table:
+def dry_run(prompt: str, system: str | None, history: tuple[CellTurn, ...], plan: Plan) -> Table:
     """The messages a turn would send, and those its session already holds; nothing is sent."""
     rows: list[tuple[str, str, str]] = []
     held = "held by session " + plan.session_id if plan.session_id else "sent (seeds a new session)"

@@ -1,7 +1,7 @@
 """Background cells: `%%junis --background`, `%junis jobs | wait | cancel`.
 
 A background cell goes through the same cell pipeline as a foreground one (`cell.py`: prepared,
-asked through the answer pipeline, settled); only the asking runs as a task on the kernel's event
+asked through the answer pipeline, concluded); only the asking runs as a task on the kernel's event
 loop, through the async client, as the chat panel's does. The cell returns at once.
 
 How the answer reaches its own cell: a frontend (JupyterLab, nbclient) takes no new output for a

@@ -14,6 +14,7 @@ from .. import config, errors
 from ..data.cache import CACHE_PATH_ENV, AnswerCache, CacheMode
 from ..data.cache import default_path as default_cache_path
 from .cellerror import CellError
+from .escapes import strip_escapes
 from .chain import Chain
 from .failures import Failures
 from .options import CellOptions, cell_options
@@ -30,8 +31,13 @@ __all__ = ["KernelState", "say"]
 
 
 def say(line: str) -> None:
-    """One line on stderr, scrubbed of the key whatever produced it."""
-    print(f"Junis: {config.scrub(line, config.current_key())}", file=sys.stderr, flush=True)
+    """One line on stderr, scrubbed of the key and of terminal escapes whatever produced it (a
+    service's message may hold either)."""
+    print(f"Junis: {_clean(line)}", file=sys.stderr, flush=True)
+
+
+def _clean(line: str) -> str:
+    return strip_escapes(config.scrub(line, config.current_key()))
 
 
 class KernelState:
@@ -171,7 +177,7 @@ class KernelState:
         if self.options().on_error == "print":
             say(line)
             return
-        raise CellError(config.scrub(line, config.current_key()))
+        raise CellError(_clean(line))
 
     def show(self, obj: Any, **kwargs: Any) -> None:
         from IPython.display import display

@@ -77,3 +77,20 @@ def test_a_surrogate_in_a_stored_answer_is_kept_replaced(tmp_path: Path) -> None
     cache = AnswerCache(tmp_path / "c.sqlite")
     cache.put("k", CachedAnswer("a \ud800 b", None, None, Usage()))
     assert cache.get("k").answer == "a \ufffd b"                         # type: ignore[union-attr]
+
+
+def test_escape_codes_in_a_services_error_reach_no_terminal(shell: Any, junis_env: Any) -> None:
+    """A service's message is quoted in the cell's one line: a title-setting OSC or a clipboard
+    write (OSC 52) in it must not reach the terminal that prints the line."""
+    hostile = "bad \x1b]0;pwned\x07 request \x1b]52;c;ZXZpbA==\x07 \x1b[31mred\x1b[0m"
+    junis_env.faults({"kind": "status", "status": 400, "code": "invalid_request",
+                      "message": hostile})
+    cell = shell.run("%%junis --new\nHi")
+    assert "invalid_request" in cell.err and "bad" in cell.err
+    assert "\x1b" not in cell.err and "\x07" not in cell.err
+
+
+def test_history_as_markdown_prints_no_escape_codes(shell: Any, junis_env: Any) -> None:
+    assert shell.run("%%junis --new\n[[echo]] look \x1b]0;title\x07 here").error is None
+    printed = shell.run("%junis history --markdown").out
+    assert "look" in printed and "\x1b" not in printed and "\x07" not in printed

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from junis_jupyter.client.types import Usage
-from junis_jupyter.notebook.chain import Chain, Plan, Turn, seed_messages
+from junis_jupyter.notebook.chain import Chain, Plan, CellTurn, seed_messages
 
 
-def turn(cell: str | None, session: str, *, cached: bool = False) -> Turn:
-    return Turn(cell, f"q {cell}", f"a {cell}", None, session, Usage(1, 2, 3), cached=cached)
+def turn(cell: str | None, session: str, *, cached: bool = False) -> CellTurn:
+    return CellTurn(cell, f"q {cell}", f"a {cell}", None, session, Usage(1, 2, 3), cached=cached)
 
 
 def test_a_new_cell_continues_the_live_session():

@@ -45,9 +45,10 @@ def history(state: KernelState, args: list[str]) -> Any:
         from ...data import frames
         return frames.session_agents(state.client, [session_id])
     if opts.markdown:
+        from ..escapes import strip_escapes
         from ..panel.export import turns_to_markdown
-        print(turns_to_markdown((m.role, m.content, m.agent_name)
-                                for m in state.client.messages(session_id)), end="")
+        print(strip_escapes(turns_to_markdown((m.role, m.content, m.agent_name)
+                                              for m in state.client.messages(session_id))), end="")
         return None
     from ...data import frames
     return frames.messages(state.client, [session_id])
