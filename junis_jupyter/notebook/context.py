@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from ..data import estimate
-from .chain import Plan, CellTurn
+from .chain import CellTurn, Plan
 from .render import Table
 
 __all__ = ["recent_code", "dry_run"]

@@ -14,8 +14,8 @@ from .. import config, errors
 from ..data.cache import CACHE_PATH_ENV, AnswerCache, CacheMode
 from ..data.cache import default_path as default_cache_path
 from .cellerror import CellError
-from .escapes import strip_escapes
 from .chain import Chain
+from .escapes import strip_escapes
 from .failures import Failures
 from .options import CellOptions, cell_options
 
