@@ -201,11 +201,6 @@ class Core:
                   ) -> Op[tuple[Call, httpx.Request]]:
         """Resolve the agent, build the request and open its call record."""
         target = None if agent is None else (yield from self.resolve_agent(agent))
-        if target is not None and target.agent_type is not None and not target.invocable:
-            raise AgentNotInvocableError(
-                f"The agent {target.name} is a {target.agent_type}, which only the "
-                "orchestrator runs; it cannot be asked directly.", code="agent_not_invocable",
-                status=400, alternatives=self.invocable_names())
         body = chat_body(stream, prompt, messages, system, session_id, temperature, max_tokens,
                          model, extra_body)
         path, endpoint = chat_route(target)
@@ -213,10 +208,20 @@ class Core:
         agent_name = target.name if target else ORCHESTRATOR
         return Call(self.notify, endpoint, agent_name, session_id, stream), request
 
+    def completion(self, call: Call, request: httpx.Request, stream: bool = False
+                   ) -> Op[httpx.Response]:
+        """`exchange`, with the agents that can be asked named on a refusal of one that cannot
+        (the service says only that it cannot)."""
+        try:
+            return (yield from self.exchange(call, request, stream))
+        except AgentNotInvocableError as exc:
+            exc.alternatives = self.invocable_names()
+            raise
+
     def chat(self, prompt: str | None = None, **kwargs: Any) -> Op[ChatResult]:
         """Arguments as `chat_call` without `stream`."""
         call, request = yield from self.chat_call(False, prompt, **kwargs)
-        response = yield from self.exchange(call, request)
+        response = yield from self.completion(call, request)
         body = self._json(call, response)
         try:
             result = _bodies.parse_chat(body)
@@ -239,7 +244,7 @@ class Core:
         """Arguments as `chat_call` without `stream`. Retried only until the answer's headers;
         the response's body is then the stream's to read."""
         call, request = yield from self.chat_call(True, prompt, **kwargs)
-        response = yield from self.exchange(call, request, stream=True)
+        response = yield from self.completion(call, request, stream=True)
         return response, StreamAssembler(call, self.key)
 
     # --- agents -------------------------------------------------------------------------------

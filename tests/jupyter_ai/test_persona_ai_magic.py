@@ -46,7 +46,7 @@ def test_ai_magic_asks_junis_through_the_rest_route(tmp_path: Path, emulator: An
     calls = [(row["endpoint"], row["agent"], row["origin"])
              for row in Ledger(tmp_path / "junis_home" / "usage.sqlite3").rows()
              if row["endpoint"] != "agents"]
-    assert calls == [("chat", None, "jupyter-ai"), ("agent_chat", "Research", "jupyter-ai")]
+    assert calls == [("chat", "Orchestrator", "jupyter-ai"), ("agent_chat", "Research", "jupyter-ai")]
 
 
 def _markdown(cell: Any) -> str:

@@ -42,7 +42,7 @@ def test_a_saved_notebook_says_where_every_answer_came_from(junis_env: Any,
     last = json.loads(saved.cells[5].outputs[0]["text"])
     assert [asked["session_id"], asked["message_id"], asked["model"]] == first
     assert [writer["session_id"], writer["message_id"], writer["model"]] == last
-    assert asked["agent"] is None and writer["agent"] == "Writer"     # the orchestrator: no agent
+    assert asked["agent"] == "Orchestrator" and writer["agent"] == "Writer"    # named as the service names it
     assert replayed["session_id"] == asked["session_id"]    # the replay names the asked one
     assert (asked["cached"], replayed["cached"]) == (False, True)
     assert replayed["cache_key"] == asked["cache_key"] and len(asked["cache_key"]) == 64
