@@ -14,7 +14,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,8 +34,9 @@ class NotebookRun:
     answers: int          # %%junis answers shown in the notebook
     cached: int           # of those, answers replayed from the answer cache
     cached_tokens: list[int]  # the tokens each of those took when it was first asked
-    calls: int            # API calls the notebook made (from the usage ledger: magic, panel, batch)
-    tokens: int           # tokens of those calls
+    calls: int            # requests the emulator served the notebook (answers, listings, batches)
+    tokens: int | None    # tokens of the calls the demo's usage ledger recorded; None when the
+                          # notebook kept a ledger of its own (some of its calls are not there)
     seconds: float
     errors: list[str]
     ipynb: Path
@@ -91,7 +92,8 @@ def _ledger_totals(env: dict[str, str], since: datetime) -> tuple[int, int]:
 
 
 def run_notebook(path: Path, out_dir: Path, env: dict[str, str], *, key: str,
-                 timeout: int = 300, name: str | None = None) -> NotebookRun:
+                 served: Callable[[], int], timeout: int = 300,
+                 name: str | None = None) -> NotebookRun:
     """Execute one notebook in a fresh kernel; write `<name>.ipynb` and `<name>.html` to out_dir."""
     import nbformat
     from nbclient import NotebookClient
@@ -104,6 +106,7 @@ def run_notebook(path: Path, out_dir: Path, env: dict[str, str], *, key: str,
                             resources={"metadata": {"path": str(path.parent)}})
     started = time.monotonic()
     started_at = datetime.now(timezone.utc)
+    before = served()
     errors: list[str] = []
     try:
         client.execute(env=env)
@@ -111,7 +114,8 @@ def run_notebook(path: Path, out_dir: Path, env: dict[str, str], *, key: str,
         errors.append(f"execution stopped: {type(exc).__name__}: {exc}")
     seconds = time.monotonic() - started
     answers, cached, cached_tokens, problems = _count(nb)
-    calls, tokens = _ledger_totals(env, started_at)
+    calls = served() - before
+    recorded, tokens = _ledger_totals(env, started_at)
     errors += problems
     text = nbformat.writes(nb)
     if key in text:      # a leak is a bug to report; the file written is masked all the same
@@ -125,15 +129,19 @@ def run_notebook(path: Path, out_dir: Path, env: dict[str, str], *, key: str,
     body, _ = HTMLExporter().from_notebook_node(nb)
     html.write_text(scrub(body, key), encoding="utf-8")
     code_cells = sum(1 for c in nb.cells if c.cell_type == "code")
-    return NotebookRun(name, code_cells, answers, cached, cached_tokens, calls, tokens, seconds,
-                       errors, ipynb, html)
+    return NotebookRun(name, code_cells, answers, cached, cached_tokens, calls,
+                       tokens if recorded >= calls else None, seconds, errors, ipynb, html)
 
 
 def _report(run: NotebookRun) -> None:
     status = "ok" if run.ok else f"FAILED ({len(run.errors)})"
+    tokens = f"{run.tokens:>6}" if run.tokens is not None else "     -"
     print(f"  {run.name:<24} {run.cells:>3} cells {run.answers:>3} answers "
-          f"{run.calls:>4} API calls {run.tokens:>6} tokens {run.seconds:>6.1f} s  {status}",
+          f"{run.calls:>4} API calls {tokens} tokens {run.seconds:>6.1f} s  {status}",
           flush=True)
+    if run.tokens is None:
+        print("      its calls' tokens are in a usage ledger of its own (it sets JUNIS_HOME), "
+              "not the demo's", flush=True)
     if run.cached:
         print(f"      {run.cached} of {run.answers} answers came from the answer cache: no request "
               f"and no credits for them ({sum(run.cached_tokens):,} tokens, about "
@@ -166,15 +174,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="junis-demo-home-") as home, \
             start_emulator_process(token_delay=args.token_delay) as emulator:
         print(f"demo: emulator at {emulator.url}; running {len(notebooks)} notebook(s)", flush=True)
+
+        def served() -> int:
+            return int(emulator.stats()["requests"])
+
         env = {**os.environ, "JUNIS_BASE_URL": emulator.url, "JUNIS_API_KEY": emulator.key,
                "JUNIS_HOME": home, "JUNIS_CACHE": "use",
                "JUNIS_CACHE_PATH": str(Path(home) / "demo.junis-cache.sqlite")}
         for path in notebooks:
-            runs.append(run_notebook(path, out_dir, env, key=emulator.key, timeout=args.timeout))
+            runs.append(run_notebook(path, out_dir, env, key=emulator.key, served=served,
+                                     timeout=args.timeout))
             _report(runs[-1])
         again = next((p for p in notebooks if p.stem == "quickstart"), notebooks[0])
-        runs.append(run_notebook(again, out_dir, env, key=emulator.key, timeout=args.timeout,
-                                 name=f"{again.stem}-from-cache"))
+        runs.append(run_notebook(again, out_dir, env, key=emulator.key, served=served,
+                                 timeout=args.timeout, name=f"{again.stem}-from-cache"))
         _report(runs[-1])
     failed = [r for r in runs if not r.ok]
     print(f"demo: executed notebooks and HTML in {out_dir.resolve()}")

@@ -89,3 +89,22 @@ def test_demo_runs_the_quickstart_again_from_the_answer_cache(tmp_path, started,
     notes = [o.metadata["junis"]["note"] for c in nb.cells if c.cell_type == "code"
              for o in c.outputs if o.get("metadata", {}).get("junis")]
     assert notes == ["cached"] * 5
+
+
+def test_the_summary_counts_requests_served_and_never_shows_tokens_it_could_not_see(
+        tmp_path, started, capsys):
+    """A notebook that keeps a usage ledger of its own (session_analytics sets JUNIS_HOME) once
+    showed "0 API calls 0 tokens" for 29 requests: calls are the emulator's count, and tokens
+    the demo's ledger did not see are a dash and a line saying why."""
+    own = new_notebook(cells=[
+        new_code_cell("import os, tempfile\nos.environ['JUNIS_HOME'] = tempfile.mkdtemp()\n"
+                      "%load_ext junis_jupyter"),
+        new_code_cell("%%junis --new\nHello"),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    path = tmp_path / "own_ledger.ipynb"
+    nbformat.write(own, path)
+    assert demo.main(["--out", str(tmp_path / "demo"), "--notebooks", str(path)]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines()
+                if l.strip().startswith("own_ledger "))
+    words = line.split()
+    assert int(words[5]) >= 1 and words[8] == "-", line      # name, cells, answers, calls, tokens
