@@ -2,19 +2,16 @@
 the call runs (attempts, status, first token) and handed on exactly once, however it ends."""
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime, timezone
 from time import perf_counter
 from typing import Any
 
-from ..errors import APIConnectionError, APIError, APITimeoutError
-from .observers import DEFAULT_OBSERVERS, Observer, current_tags
+from .observers import DEFAULT_OBSERVERS, Observer, current_tags, error_code_for
 from .types import CallRecord, RateLimitInfo, Usage
 
-__all__ = ["Observer", "DEFAULT_OBSERVERS", "Call", "error_code_for"]
+__all__ = ["Observer", "DEFAULT_OBSERVERS", "Call"]
 
-_INTERRUPTS = (KeyboardInterrupt, GeneratorExit, asyncio.CancelledError)
 
 
 class Call:
@@ -56,16 +53,3 @@ class Call:
 
     def fail(self, exc: BaseException) -> None:
         self.finish(error_code=error_code_for(exc))
-
-
-def error_code_for(exc: BaseException) -> str:
-    """The `error_code` of a call record for an exception that ended the call."""
-    if isinstance(exc, APIError):
-        return exc.code or (f"http_{exc.status}" if exc.status else "api_error")
-    if isinstance(exc, APITimeoutError):
-        return "timeout"
-    if isinstance(exc, APIConnectionError):
-        return "connection_error"
-    if isinstance(exc, _INTERRUPTS):
-        return "interrupted"
-    return type(exc).__name__

@@ -11,14 +11,16 @@ context variable carries them, so a thread, a task and a batch's worker each hav
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import MappingProxyType
 
+from ..errors import APIConnectionError, APIError, APITimeoutError, StreamError
 from .types import CallRecord
 
-__all__ = ["Observer", "DEFAULT_OBSERVERS", "tagged", "current_tags"]
+__all__ = ["Observer", "DEFAULT_OBSERVERS", "tagged", "current_tags", "error_code_for"]
 
 Observer = Callable[[CallRecord], None]
 
@@ -43,3 +45,21 @@ def tagged(**tags: str | None) -> Iterator[None]:
         yield
     finally:
         _TAGS.reset(token)
+
+
+def error_code_for(exc: BaseException) -> str:
+    """The `error_code` of a call's record for the exception that ended it: the service's code,
+    else what kind of failure it was (one wording for the usage ledger and the transcript log)."""
+    if isinstance(exc, StreamError):
+        return exc.code or "stream_error"
+    if isinstance(exc, APIError):
+        return exc.code or (f"http_{exc.status}" if exc.status else "api_error")
+    if isinstance(exc, APITimeoutError):
+        return "timeout"
+    if isinstance(exc, APIConnectionError):
+        return "connection_error"
+    asyncio = sys.modules.get("asyncio")    # no cancelled task before asyncio was imported
+    if isinstance(exc, (KeyboardInterrupt, GeneratorExit)) or (
+            asyncio is not None and isinstance(exc, asyncio.CancelledError)):
+        return "interrupted"
+    return type(exc).__name__

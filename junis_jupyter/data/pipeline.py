@@ -9,7 +9,6 @@ surface keeps afterwards (a cell's chain, the panel's conversation) is the surfa
 """
 from __future__ import annotations
 
-import asyncio
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from .. import config
 from ..client.consume import AnswerView, aconsume, consume
-from ..client.observers import tagged
+from ..client.observers import error_code_for, tagged
 from ..client.types import Agent, CallRecord, ChatResult, Usage
-from ..errors import APIConnectionError, APITimeoutError, ConfigurationError, StreamError
+from ..errors import ConfigurationError
 from . import ledger, transcript
 from .cache import AnswerCache, CachedAnswer, CacheMode
 from .text import storable
@@ -170,53 +169,52 @@ class AnswerPipeline:
             *, stopped: str = "interrupted") -> Answer:
         """The answer from the cache, or asked (streamed into `view`, or whole) and stored.
         `client()` is called only when the answer must be asked: a replay needs no key."""
-        hit = self.lookup(request)
-        if hit is not None:
-            return self.replay(hit, view, request)
-        if self.mode is CacheMode.REPLAY:
-            raise self.missing()
-        asking = client()
-        args = request.chat_args()
-        at = datetime.now(timezone.utc)
+        cached = self._cached(request, view)
+        if cached is not None:
+            return cached
+        asking, args, at = client(), request.chat_args(), datetime.now(timezone.utc)
         try:
             with tagged(**request.tags()):
                 if request.stream:
                     result = consume(asking.stream(request.sent_prompt(), **args), view,
                                      stopped=stopped)
                 else:
-                    result = asking.chat(request.sent_prompt(), **args)
-                    view.feed(result.text)
-                    view.finish()
+                    result = _whole(asking.chat(request.sent_prompt(), **args), view)
         except BaseException as exc:
             _log(request, at, error=exc)
             raise
-        _log(request, at, result)
-        self._store(request, result)
-        return Answer(result)
+        return self._asked(request, at, result)
 
     async def aask(self, client: Callable[[], AsyncJunisClient], request: AnswerRequest,
                    view: AnswerView, *, stopped: str = "stopped") -> Answer:
         """`ask` on an event loop: cancelling the task stops the answer, keeping what arrived."""
-        hit = self.lookup(request)
-        if hit is not None:
-            return self.replay(hit, view, request)
-        if self.mode is CacheMode.REPLAY:
-            raise self.missing()
-        asking = client()
-        args = request.chat_args()
-        at = datetime.now(timezone.utc)
+        cached = self._cached(request, view)
+        if cached is not None:
+            return cached
+        asking, args, at = client(), request.chat_args(), datetime.now(timezone.utc)
         try:
             with tagged(**request.tags()):
                 if request.stream:
                     result = await aconsume(asking.stream(request.sent_prompt(), **args), view,
                                             stopped=stopped)
                 else:
-                    result = await asking.chat(request.sent_prompt(), **args)
-                    view.feed(result.text)
-                    view.finish()
+                    result = _whole(await asking.chat(request.sent_prompt(), **args), view)
         except BaseException as exc:
             _log(request, at, error=exc)
             raise
+        return self._asked(request, at, result)
+
+    def _cached(self, request: AnswerRequest, view: AnswerView) -> Answer | None:
+        """What both ways of asking do first: a cache hit replayed; a replay's miss refused."""
+        hit = self.lookup(request)
+        if hit is not None:
+            return self.replay(hit, view, request)
+        if self.mode is CacheMode.REPLAY:
+            raise self.missing()
+        return None
+
+    def _asked(self, request: AnswerRequest, at: datetime, result: ChatResult) -> Answer:
+        """What both do after: the turn logged, the answer stored."""
         _log(request, at, result)
         self._store(request, result)
         return Answer(result)
@@ -245,15 +243,12 @@ def _log(request: AnswerRequest, at: datetime, result: ChatResult | None = None,
         usage=Usage() if cached else usage if isinstance(usage, Usage) else None,
         latency_s=getattr(result, "latency_s", None), cached=cached,
         cache_key=request.cache_key or None, opens=opens,
-        error=_error_code(error) if error is not None else
+        error=error_code_for(error) if error is not None else
         "interrupted" if getattr(result, "interrupted", False) else None))
 
 
-def _error_code(exc: BaseException | None) -> str:
-    """A failed turn's error, in the usage ledger's words (its `error_code`)."""
-    for kind, code in ((StreamError, "stream_error"), (APITimeoutError, "timeout"),
-                       (APIConnectionError, "connection_error"),
-                       ((KeyboardInterrupt, asyncio.CancelledError), "interrupted")):
-        if isinstance(exc, kind):
-            return getattr(exc, "code", None) or code
-    return getattr(exc, "code", None) or type(exc).__name__
+def _whole(result: ChatResult, view: AnswerView) -> ChatResult:
+    """An answer asked whole (not streamed), shown at once."""
+    view.feed(result.text)
+    view.finish()
+    return result
