@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
 from ..client.textbuffer import TextBuffer
+from ..data.cuts import Cut, describe
 from .budget import ResendBudget
 from .escapes import EscapeStripper, strip_escapes
 from .fences import block_boundaries, has_link_definition, open_fence, settled_upto
@@ -270,18 +271,20 @@ class StreamRenderer:
 
 
 class Footer:
-    """The small line under an answer: session id and token usage. Its output's metadata also
-    says where the answer came from (`provenance`, data/provenance.py), for a saved notebook."""
+    """The small line under an answer: session id and token usage, and every value shortened on
+    its way into the prompt (`cuts`, data/cuts.py). Its output's metadata also says where the
+    answer came from (`provenance`, data/provenance.py), for a saved notebook, and the cuts."""
 
     def __init__(self, session_id: str | None, usage: Any = None, *, agent: str | None = None,
                  note: str | None = None, provenance: dict[str, Any] | None = None,
-                 warning: str | None = None) -> None:
+                 warning: str | None = None, cuts: Sequence[Cut] = ()) -> None:
         self.session_id = session_id
         self.usage = usage
         self.agent = agent
         self.note = note
         self.provenance = provenance or {}
         self.warning = warning
+        self.cuts = tuple(cuts)
 
     def parts(self) -> list[str]:
         parts = []
@@ -294,6 +297,8 @@ class Footer:
             parts.append(u.describe())
         if self.note:
             parts.append(self.note)
+        if self.cuts:
+            parts.append("shortened: " + describe(self.cuts))
         if self.warning:
             parts.append(self.warning)
         return [strip_escapes(part) for part in parts]     # the agent's name is the service's
@@ -301,9 +306,10 @@ class Footer:
     def metadata(self) -> dict[str, Any]:
         """Machine-readable copy in the output's metadata (the demo's summary reads it)."""
         u = self.usage
+        cuts = {"cuts": [cut.as_dict() for cut in self.cuts]} if self.cuts else {}
         return {"junis": {**self.provenance, "session_id": self.session_id, "agent": self.agent,
                           "total_tokens": getattr(u, "total_tokens", 0) if u else 0,
-                          "note": self.note}}
+                          "note": self.note, **cuts}}
 
     def _repr_html_(self) -> str:
         return f"<sub>{html.escape(' · '.join(self.parts()))}</sub>"
