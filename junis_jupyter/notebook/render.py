@@ -57,8 +57,8 @@ class IncrementalMarkdown:
     anywhere before it: once one appears, the whole text is rendered every time.
 
     `highlight` (a cell's: `highlight.highlight_code`) runs on each finished piece once, as it is
-    kept, and on the block still being written only when the answer is `final`: a code block being
-    written is shown plain, and highlighted once it is done.
+    kept, and on the rest when the answer is `final` or the rest has no code fence still open: a
+    code block being written is shown plain, and highlighted once its fence closes.
     """
 
     def __init__(self, highlight: Callable[[str], str] | None = None) -> None:
@@ -89,7 +89,8 @@ class IncrementalMarkdown:
         if start < last:
             self._html.append(self._done(render_markdown(text[start:last])))
         rest = render_markdown(text[last:])
-        return "".join([*self._html, self._done(rest) if final else rest])
+        done = final or self._highlight is None or open_fence(text[last:]) is None
+        return "".join([*self._html, self._done(rest) if done else rest])
 
     def _boundaries(self, text: str) -> Iterator[int]:
         """The cuts after `_upto`, in order; `_upto` ends at the last one."""
@@ -256,13 +257,11 @@ class StreamRenderer:
         return _Answer(head, None, html=markdown.render(head, final=True))
 
     def _plain_code(self) -> bool:
-        """Whether the shown output's unfinished block may hold code not highlighted yet (the
-        last update showed it while it was being written)."""
+        """Whether the shown output ends in a code block shown plain: the last update showed it
+        while its fence was open."""
         if self._markdown is None:
             return False
-        rest = self._shown.text[self._markdown.finished:]
-        return "```" in rest or "~~~" in rest or "\n    " in rest or "\n\t" in rest \
-            or rest.startswith(("    ", "\t"))
+        return open_fence(self._shown.text[self._markdown.finished:]) is not None
 
     def _fresh(self) -> IncrementalMarkdown | None:
         return IncrementalMarkdown(_cell_code) if self.mode == "markdown" else None

@@ -65,6 +65,21 @@ def test_a_block_being_written_is_plain_until_it_is_done() -> None:
     assert shown.html().count("junis-code") == 1
 
 
+def test_a_closed_block_is_highlighted_at_once_and_an_unclosed_one_at_the_end() -> None:
+    whole = Outputs()                               # --no-stream, a cache hit: one message
+    r = StreamRenderer("markdown", display=whole, update_hz=0)
+    r.feed(CODE)
+    assert '<span class="k" style=' in whole.html()
+    r.finish()
+    assert len(whole.outputs) == 1
+    unclosed = Outputs()                            # a model that never closed its fence
+    r = StreamRenderer("markdown", display=unclosed, update_hz=0)
+    r.feed("Try:\n\n```python\ndef f(x):\n    return x\n")
+    assert "<span" not in unclosed.html()
+    r.finish()
+    assert '<span class="k" style=' in unclosed.html()
+
+
 def test_the_cells_colours_are_the_panels_fallbacks() -> None:
     """One palette: the panel's CSS names JupyterLab's theme colour first and these after."""
     for rule in re.findall(r"((?:\.junis-code \.[a-z0-9]+,?\s*)+)\{([^}]*)\}", CSS):
