@@ -1,6 +1,8 @@
 """`df.junis.ask(template)`: `ask_many` over a DataFrame's rows. Importing this module registers it.
 
-Kept out of the package's import so that loading the extension does not import pandas.
+Kept out of the package's import so that loading the extension does not import pandas: the
+extension registers it when pandas is imported (notebook/after_import.py), or at once when pandas
+already is. Registering costs pandas alone; the batch machinery is imported at the first `ask`.
 """
 from __future__ import annotations
 
@@ -8,10 +10,11 @@ from typing import Any
 
 import pandas as pd
 
-from . import batch
 from .prompt import MAX_PROMPT_CHARS
 
 __all__ = ["JunisAccessor"]
+
+NAME = "df.junis.ask"       # what the progress bar says: the call the user made
 
 
 @pd.api.extensions.register_dataframe_accessor("junis")
@@ -34,10 +37,11 @@ class JunisAccessor:
         returns an
         `Estimate`, a background batch a `BatchJob`, not a frame; a row over the prompt cap is
         named by its index label)."""
+        from . import batch
         rows = self._df.to_dict("records")
         return batch.run(rows, batch.render_prompts(rows, template), index=self._df.index,
                          agent=agent, concurrency=concurrency, client=client,
                          rate_limit_retries=rate_limit_retries, progress=progress,
                          chat_kwargs=chat_kwargs, checkpoint=checkpoint, dry_run=dry_run,
                          model=model, extra_body=extra_body, background=background,
-                         max_prompt_chars=max_prompt_chars, cache=cache)
+                         max_prompt_chars=max_prompt_chars, cache=cache, name=NAME)

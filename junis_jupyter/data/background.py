@@ -79,21 +79,22 @@ class BatchJob:
                 f"{self.failed} failed>")
 
 
-def _bar(total: int, done: int, show: bool | None) -> Any:
+def _bar(total: int, done: int, show: bool | None, name: str) -> Any:
     from .progress import SHOWN_OVER
     if not (total - done > SHOWN_OVER if show is None else show):
         return None
     from tqdm.auto import tqdm
-    bar = tqdm(total=total, initial=done, desc="ask_many (background)", unit="row", leave=True)
+    bar = tqdm(total=total, initial=done, desc=f"{name} (background)", unit="row", leave=True)
     bar.set_postfix(failed=0, refresh=False)
     return bar
 
 
 def start(run: Callable[..., Any], *, total: int, agent: Any,
-          progress: bool | None) -> BatchJob:
-    """Run `run(stop=..., on_row=...)` (the batch) in a worker thread; the job, at once."""
+          progress: bool | None, name: str = "ask_many") -> BatchJob:
+    """Run `run(stop=..., on_row=...)` (the batch) in a worker thread; the job, at once. `name`:
+    the call the user made, for the progress bar."""
     job = BatchJob(total, agent)
-    bar = _bar(total, 0, progress)
+    bar = _bar(total, 0, progress, name)
 
     def on_row(done: int, of: int, failed: int) -> None:
         if bar is not None:

@@ -206,7 +206,7 @@ def run(items: Sequence[Any], prompts: Sequence[str], *, index: Any, agent: str 
         stop: threading.Event | None = None, on_row: OnRow | None = None,
         pacer: Pacer | None = None, background: bool = False,
         max_prompt_chars: int = MAX_PROMPT_CHARS,
-        cache: str | None = None) -> pd.DataFrame | Estimate | BatchJob:
+        cache: str | None = None, name: str = "ask_many") -> pd.DataFrame | Estimate | BatchJob:
     """The batch itself, for prompts already rendered (shared with the DataFrame accessor).
 
     Callable from any thread. `stop`: set it to cancel (calls in flight finish, the rest are
@@ -215,7 +215,8 @@ def run(items: Sequence[Any], prompts: Sequence[str], *, index: Any, agent: str 
     batches on one key together (each batch has its own otherwise). `background`: the same
     batch in a worker thread, returned at once as a `BatchJob` (data/background.py).
     `max_prompt_chars`: the longest prompt a row may send (any row over it refuses the batch).
-    `cache`: the answer cache's mode (see `ask_many`)."""
+    `cache`: the answer cache's mode (see `ask_many`). `name`: the call the user made, which
+    the progress bar shows (`df.junis.ask` for the accessor)."""
     from .schemas import build
     pipeline = _pipeline(cache)
     concurrency = _count("concurrency", concurrency, 1)
@@ -230,8 +231,8 @@ def run(items: Sequence[Any], prompts: Sequence[str], *, index: Any, agent: str 
             items, prompts, index=index, agent=agent, concurrency=concurrency, client=client,
             rate_limit_retries=rate_limit_retries, progress=False, chat_kwargs=chat_kwargs,
             checkpoint=checkpoint, model=model, extra_body=extra_body, stop=stop, on_row=on_row,
-            pacer=pacer, max_prompt_chars=max_prompt_chars, cache=pipeline.mode.value),
-            total=len(prompts), agent=agent, progress=progress)
+            pacer=pacer, max_prompt_chars=max_prompt_chars, cache=pipeline.mode.value,
+            name=name), total=len(prompts), agent=agent, progress=progress, name=name)
     extras = {k: v for k, v in (("model", model), ("extra_body", extra_body)) if v is not None}
     kwargs = {**chat_kwargs, **extras}
     options = {**kwargs, "agent": _agent_key(agent)}
@@ -257,7 +258,7 @@ def run(items: Sequence[Any], prompts: Sequence[str], *, index: Any, agent: str 
                            concurrency=concurrency, client=client,
                            rate_limit_retries=rate_limit_retries, progress=progress, stop=stop,
                            on_row=on_row, pacer=pacer, already=n - len(todo),
-                           pipeline=pipeline)
+                           pipeline=pipeline, name=name)
     finally:
         if store is not None:
             store.close()
@@ -334,7 +335,7 @@ def _ask(todo: list[int], prompts: Sequence[str], rows: list[_Row | None],
          store: Checkpoint | None, *, agent: Any, kwargs: dict[str, Any], concurrency: int,
          client: JunisClient | None, rate_limit_retries: int, progress: bool | None,
          stop: threading.Event | None, on_row: OnRow | None, pacer: Pacer | None,
-         already: int, pipeline: AnswerPipeline) -> BaseException | None:
+         already: int, pipeline: AnswerPipeline, name: str) -> BaseException | None:
     """Ask the rows `todo`, filling `rows` (and the checkpoint) as each arrives; the interrupt
     that stopped it early, if one did."""
     if not todo:
@@ -351,7 +352,7 @@ def _ask(todo: list[int], prompts: Sequence[str], rows: list[_Row | None],
             pacer = Pacer()
         pacer.seen(getattr(client, "rate_limit", None))   # the client's last response, if any
 
-        with row_bar(n, already, "ask_many", progress) as bar:
+        with row_bar(n, already, name, progress) as bar:
             finished = already
 
             def arrived(i: int, outcome: Any) -> None:

@@ -1,8 +1,9 @@
 """One `%%junis` cell, from its line and body to what it leaves: the cell's own steps around the
 answer pipeline (`data/pipeline.py`).
 
-    prepare   options, the prompt as sent (interpolated, with context, masked, capped), its place
-              in the notebook's conversation (chain.py), its cache key        -> a CellRequest
+    prepare   options, the prompt as sent (interpolated, with context, masked, capped: every
+              cut kept, for the footer), its place in the notebook's conversation (chain.py),
+              its cache key                                                   -> a CellRequest
     ask       the pipeline: the cache, or the service streamed into the cell's view
     conclude  the chain, `_junis` and `--out`, the footer, `--format code|json`
 
@@ -21,6 +22,7 @@ from ..client.types import ChatResult, Usage
 from ..data import estimate
 from ..data.background import JobState
 from ..data.cache import CacheMode, answer_key
+from ..data.cuts import Cut, Cutter
 from ..data.pipeline import Answer, AnswerRequest, Origin
 from ..data.provenance import stamp
 from .cellerror import AnswerInterrupted
@@ -44,6 +46,7 @@ class CellRequest:
     cell_id: str | None
     count: int | None               # the cell's execution count
     mode: str                       # how the answer is drawn: markdown, text or terminal
+    cuts: tuple[Cut, ...] = ()      # what was shortened on its way into the prompt
 
 
 class _JobView:
@@ -77,14 +80,19 @@ class CellPipeline:
         from ..data.prompt import check_prompt
         from .context import dry_run, recent_code
         from .render import pick_mode
+        from .views import VIEW_CAP
+        cutter = Cutter()
         if opts.interpolate:
             from .interpolate import interpolate
             prompt = interpolate(prompt, state.shell.user_ns, max_table_rows=opts.max_table_rows,
                                  max_string_chars=opts.max_string_chars,
-                                 errors=state.failures.text)
+                                 errors=state.failures.text, cutter=cutter,
+                                 max_prompt_chars=opts.max_prompt_chars)
         if opts.context:
-            prompt = recent_code(state.shell, opts.context) + prompt
+            prompt = recent_code(state.shell, opts.context, cutter=cutter,
+                                 max_chars=max(opts.max_string_chars, VIEW_CAP)) + prompt
         prompt = config.scrub_keys(prompt, config.current_key())
+        cuts = tuple(cutter.cuts)
         check_prompt(prompt, opts.max_prompt_chars, "%config JunisMagics.max_prompt_chars",
                      "it is counted after interpolation: put fewer rows in it, or use "
                      "--no-interpolate.")
@@ -92,7 +100,7 @@ class CellPipeline:
         history = self._follow(opts, cell_id)
         plan = state.chain.plan(cell_id)
         if opts.dry_run:
-            state.show(dry_run(prompt, opts.system, history, plan))
+            state.show(dry_run(prompt, opts.system, history, plan, cuts))
             return None
         key = "" if CacheMode(opts.cache) is CacheMode.OFF else answer_key(
             opts.agent, [(t.agent, t.prompt, t.answer) for t in history], prompt, dict(
@@ -105,7 +113,7 @@ class CellPipeline:
             cache_key=key, origin=Origin.BACKGROUND if opts.background else Origin.CELL,
             notebook=state.notebook_path(), cell_id=cell_id)
         mode = pick_mode(state.shell, "text" if opts.format in ("text", "json") else "markdown")
-        return CellRequest(opts, request, cell_id, state.cell_count(), mode)
+        return CellRequest(opts, request, cell_id, state.cell_count(), mode, cuts)
 
     def _follow(self, opts: CellOptions, cell_id: str | None) -> tuple[CellTurn, ...]:
         """Where this turn goes in the notebook's conversation: the turns it follows."""
@@ -239,17 +247,18 @@ class CellPipeline:
         self._footer(result, request.mode, "cached" if cached else
                      stopped if result.interrupted else None, show,
                      stamp(result, cache_key=request.answer.cache_key, cached=cached),
-                     _context_warning(result.usage.prompt_tokens, opts.warn_prompt_tokens))
+                     _context_warning(result.usage.prompt_tokens, opts.warn_prompt_tokens),
+                     request.cuts)
         if result.interrupted:
             raise AnswerInterrupted
         self._post(result, opts)
 
     def _footer(self, result: ChatResult, mode: str, note: str | None,
                 show: Callable[..., Any] | None, provenance: dict[str, Any],
-                warning: str | None) -> None:
+                warning: str | None, cuts: tuple[Cut, ...]) -> None:
         from .render import Footer
         footer = Footer(result.session_id, result.usage, agent=result.agent, note=note,
-                        provenance=provenance, warning=warning)
+                        provenance=provenance, warning=warning, cuts=cuts)
         if mode == "terminal":
             print("\n" + repr(footer), flush=True)
         else:

@@ -3,11 +3,13 @@ preview of a turn that is not sent (`--dry-run`)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from ..data import estimate
+from ..data.cuts import Cut, Cutter, mask
 from .chain import CellTurn, Plan
-from .render import Table
+from .preview import DryRun, Message
 
 __all__ = ["recent_code", "dry_run"]
 
@@ -19,9 +21,12 @@ def _fence(source: str) -> str:
     return "`" * max(3, longest + 1)
 
 
-def recent_code(shell: Any, count: int) -> str:
+def recent_code(shell: Any, count: int, *, cutter: Cutter | None = None,
+                max_chars: int = 0) -> str:
     """The sources of the last `count` code cells run before this one (not `%junis` cells),
-    oldest first, under a heading that says what they are; "" when there are none."""
+    oldest first, under a heading that says what they are; "" when there are none. Each source
+    is masked, and cut at `max_chars` (0: not cut), a cut `cutter` keeps."""
+    cutter = cutter if cutter is not None else Cutter()
     history = list(getattr(shell.history_manager, "input_hist_raw", []) or [])
     earlier = history[1:-1]          # [0] is empty by IPython's convention; [-1] is this cell
     picked: list[tuple[int, str]] = []
@@ -35,6 +40,7 @@ def recent_code(shell: Any, count: int) -> str:
         return ""
     blocks = []
     for number, source in reversed(picked):
+        source = cutter.text(f"--context In[{number}]", source, max_chars)
         fence = _fence(source)
         blocks.append(f"In [{number}]:\n{fence}python\n{source}\n{fence}")
     heading = (f"For context, the last {len(picked)} code cell{'s' if len(picked) > 1 else ''} "
@@ -42,19 +48,21 @@ def recent_code(shell: Any, count: int) -> str:
     return heading + "\n\n" + "\n\n".join(blocks) + "\n\nMy question:\n"
 
 
-def dry_run(prompt: str, system: str | None, history: tuple[CellTurn, ...], plan: Plan) -> Table:
-    """The messages a turn would send, and those its session already holds; nothing is sent."""
-    rows: list[tuple[str, str, str]] = []
+def dry_run(prompt: str, system: str | None, history: tuple[CellTurn, ...], plan: Plan,
+            cuts: Sequence[Cut] = ()) -> DryRun:
+    """The messages a turn would send, and those its session already holds, each as it would go
+    (masked); the cuts made putting the prompt together; nothing is sent."""
+    messages: list[Message] = []
     held = "held by session " + plan.session_id if plan.session_id else "sent (seeds a new session)"
     if system:
-        rows.append(("system", "sent", system))
+        messages.append(Message("system", "sent", mask(system)))
     for turn in history:
-        rows.append(("user", held, turn.prompt))
-        rows.append(("assistant", held, turn.answer))
-    rows.append(("user", "sent", prompt))
-    sent = [r for r in rows if r[1].startswith("sent")]
-    tokens = sum(estimate.tokens(content) for _, _, content in rows)
+        messages.append(Message("user", held, mask(turn.prompt)))
+        messages.append(Message("assistant", held, mask(turn.answer)))
+    messages.append(Message("user", "sent", prompt))
+    sent = [m for m in messages if m.status.startswith("sent")]
+    tokens = sum(estimate.tokens(m.text) for m in messages)
     caption = (f"Dry run: nothing was sent. The turn would send {len(sent)} message"
                f"{'s' if len(sent) != 1 else ''}; the agent would read about {tokens:,} prompt "
                "tokens (an estimate: four characters a token).")
-    return Table(("role", "", "content"), rows, caption=caption)
+    return DryRun(messages, caption, cuts)

@@ -7,9 +7,12 @@ IPython and into the process, listed in one place, each with its undoing.
     the request cap      the process-wide limiter (`JunisMagics.max_concurrent`)
     batches' cache       `ask_many` and `df.junis.ask` take the cells' cache mode and file
     background batches   `ask_many(..., background=True)` jobs join `%junis jobs`
+    df.junis             the DataFrame accessor, registered when pandas is imported (an import
+                         hook on `sys.meta_path`, after_import.py), or at once if it already is
     `%junis wait`        an input transformer that makes the line an awaited wait
 
-Loading twice, or loading after an unload, leaves one of each.
+Loading twice, or loading after an unload, leaves one of each. Unloading takes the import hook
+out; an accessor already registered stays, as a module once imported does.
 """
 from __future__ import annotations
 
@@ -42,8 +45,10 @@ def hooks(ipython: Any, magic: JunisMagics) -> list[Hook]:
     """What loading `magic` into `ipython` installs, in order."""
     from ..client import limiter
     from ..data import background, cache
+    from .after_import import AfterImport
     from .cmd.jobs import await_wait
     state = magic.state
+    accessor = AfterImport("pandas", _register_accessor)
     events = ipython.events
     transformers = ipython.input_transformers_post
 
@@ -76,7 +81,13 @@ def hooks(ipython: Any, magic: JunisMagics) -> list[Hook]:
              lambda: _drop(background.ADOPTERS, adopt)),
         Hook("%junis wait", lambda: transformers.append(await_wait),
              lambda: _drop(transformers, await_wait)),
+        Hook("df.junis", accessor.install, accessor.remove),
     ]
+
+
+def _register_accessor() -> None:
+    import importlib
+    importlib.import_module("junis_jupyter.data.accessor")      # registers df.junis
 
 
 def _cap(limit: int) -> None:

@@ -9,6 +9,9 @@ The rules, in order:
   with no spaces. No expression is evaluated.
 - Anything else in braces (`{ x }`, `{"a": 1}`, `{x + 1}`, a name that does not exist) is left as
   written.
+
+Every value is masked of keys, then capped (views.py); each cap is a cut the `cutter` keeps under
+the name the prompt wrote (`{df}`, `{notes}`, `{Err}`), for the answer's footer and `--dry-run`.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..data.cuts import Cutter
 from .fences import code_regions
 from .views import format_value, render_view
 
@@ -30,9 +34,12 @@ _MISSING = object()
 
 def interpolate(text: str, namespace: Mapping[str, Any], *, max_table_rows: int = 20,
                 max_string_chars: int = 2000,
-                errors: Callable[[int | None], str | None] | None = None) -> str:
+                errors: Callable[[int | None], str | None] | None = None,
+                cutter: Cutter | None = None, max_prompt_chars: int | None = None) -> str:
     """The prompt with every resolvable `{...}` outside code replaced (see the module's rules).
-    `errors(n)` gives the text of cell n's error (None: the last), for `{Err}` / `{Err[n]}`."""
+    `errors(n)` gives the text of cell n's error (None: the last), for `{Err}` / `{Err[n]}`.
+    `cutter` keeps every cut; a view of an asked-for size over `max_prompt_chars` is refused."""
+    cutter = cutter if cutter is not None else Cutter()
 
     def replace(m: re.Match[str]) -> str:
         token = m.group(0)
@@ -47,12 +54,14 @@ def interpolate(text: str, namespace: Mapping[str, Any], *, max_table_rows: int 
         if value is _MISSING:
             return token
         view = field.group("view")
+        name = "{" + m.group(1) + "}"
         if view is None:
             return format_value(value, max_table_rows=max_table_rows,
-                                max_string_chars=max_string_chars)
+                                max_string_chars=max_string_chars, name=name, cutter=cutter)
         arg = field.group("arg")
         return render_view(value, view, int(arg) if arg else None,
-                           max_table_rows=max_table_rows, max_string_chars=max_string_chars)
+                           max_table_rows=max_table_rows, max_string_chars=max_string_chars,
+                           name=name, cutter=cutter, max_prompt_chars=max_prompt_chars)
 
     out: list[str] = []
     pos = 0

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TextIO
 
 from ..client.textbuffer import TextBuffer
+from ..data.cuts import Cut, describe
 from .budget import ResendBudget
 from .escapes import EscapeStripper, strip_escapes
 from .fences import block_boundaries, has_link_definition, open_fence, settled_upto
@@ -54,32 +55,42 @@ class IncrementalMarkdown:
     together, so a loose list renders as one list). Such blocks render the same apart as together,
     so the finished part is rendered once and kept. A link reference definition can change links
     anywhere before it: once one appears, the whole text is rendered every time.
+
+    `highlight` (a cell's: `highlight.highlight_code`) runs on each finished piece once, as it is
+    kept, and on the rest when the answer is `final` or the rest has no code fence still open: a
+    code block being written is shown plain, and highlighted once its fence closes.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, highlight: Callable[[str], str] | None = None) -> None:
         self._html: list[str] = []  # the rendered finished part, a piece per render
         self._upto = 0              # text[:_upto] is what _html renders
+        self._highlight = highlight
 
     @property
     def finished(self) -> int:
         """How much of the text is finished blocks (rendered once, kept)."""
         return self._upto
 
-    def render(self, text: str) -> str:
+    def _done(self, html: str) -> str:
+        return self._highlight(html) if self._highlight is not None else html
+
+    def render(self, text: str, final: bool = False) -> str:
         from .markdown import render_markdown
         if has_link_definition(text):
-            return render_markdown(text)
+            return self._done(render_markdown(text))
         start = self._upto
         for cut in self._boundaries(text):
             # Finished text is rendered at most ~PIECE characters at a time: a parser's tree takes
             # many bytes a character, so one parse of a long stretch would dwarf the answer.
             if cut - start >= PIECE:
-                self._html.append(render_markdown(text[start:cut]))
+                self._html.append(self._done(render_markdown(text[start:cut])))
                 start = cut
         last = self._upto
         if start < last:
-            self._html.append(render_markdown(text[start:last]))
-        return "".join([*self._html, render_markdown(text[last:])])
+            self._html.append(self._done(render_markdown(text[start:last])))
+        rest = render_markdown(text[last:])
+        done = final or self._highlight is None or open_fence(text[last:]) is None
+        return "".join([*self._html, self._done(rest) if done else rest])
 
     def _boundaries(self, text: str) -> Iterator[int]:
         """The cuts after `_upto`, in order; `_upto` ends at the last one."""
@@ -90,17 +101,23 @@ class IncrementalMarkdown:
 
 class _Answer:
     """The answer so far: safe HTML from its markdown (if `markdown`), and the text as text/plain,
-    without the escape sequences a terminal printing it would run."""
+    without the escape sequences a terminal printing it would run. `final`: this output is not
+    updated again (it ended, or settled), so all of its code is highlighted."""
 
-    def __init__(self, text: str, markdown: IncrementalMarkdown | None) -> None:
+    def __init__(self, text: str, markdown: IncrementalMarkdown | None,
+                 final: bool = False, html: str | None = None) -> None:
         self.text = text
         self.markdown = markdown
+        self.final = final
+        self.html = html            # made already (a settled output's)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         # The text itself, not a pretty-printed copy: a long answer is not held twice more.
         bundle = {"text/plain": strip_escapes(self.text)}
-        if self.markdown is not None:
-            bundle["text/html"] = self.markdown.render(self.text)
+        if self.html is not None:
+            bundle["text/html"] = self.html
+        elif self.markdown is not None:
+            bundle["text/html"] = self.markdown.render(self.text, self.final)
         return bundle
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
@@ -108,6 +125,12 @@ class _Answer:
 
 
 _BYTES_A_CHARACTER = 4      # an output's text and its HTML, about, for a character of answer
+
+
+def _cell_code(html: str) -> str:
+    """A cell's code blocks, highlighted as the panel's are, in colours a cell output keeps."""
+    from .highlight import highlight_code
+    return highlight_code(html, copy=False, inline=True)
 
 
 def _default_display(obj: Any, **kwargs: Any) -> Any:
@@ -201,7 +224,8 @@ class StreamRenderer:
                 out.flush()
                 self.updates += 1
             return
-        if self._handle is not None and note is None and not new:
+        if self._handle is not None and note is None and not new and not (
+                final and self._plain_code()):
             return                       # nothing new since the last update
         text = self.text
         if self._handle is None and not text and self.outputs and not note:
@@ -210,20 +234,37 @@ class StreamRenderer:
         if not final:
             cut = self._settle_cut(began, text)
             if cut:                      # the finished blocks are shown one last time
-                self._send(_Answer(text[:cut], self._fresh()))
+                self._send(self._settling(text[:cut]))
                 self._handle = None
                 self._markdown = self._fresh()
                 self._settled_at, self._before = began, self._before + cut
                 text = text[cut:]
                 self._shown = TextBuffer(text)
         if text or note or self._handle is not None or not self.outputs:
-            self._show(text, note)
+            self._show(text, note, final)
         # a flush may send two messages (the settled output, the new one): space the next by both
         self._gap = max(self.interval * max(1, self.updates - sent), 4 * (self._clock() - began))
         self._budget.spend(len(text) * _BYTES_A_CHARACTER, began)
 
+    def _settling(self, head: str) -> _Answer:
+        """The output's finished blocks, `head`, as shown one last time: its HTML made from the
+        pieces the live output rendered (and highlighted) already, the rest rendered once."""
+        markdown = self._markdown
+        if markdown is None:
+            return _Answer(head, None)
+        if len(head) < markdown.finished:        # not past what it kept: made afresh
+            markdown = IncrementalMarkdown(_cell_code)
+        return _Answer(head, None, html=markdown.render(head, final=True))
+
+    def _plain_code(self) -> bool:
+        """Whether the shown output ends in a code block shown plain: the last update showed it
+        while its fence was open."""
+        if self._markdown is None:
+            return False
+        return open_fence(self._shown.text[self._markdown.finished:]) is not None
+
     def _fresh(self) -> IncrementalMarkdown | None:
-        return IncrementalMarkdown() if self.mode == "markdown" else None
+        return IncrementalMarkdown(_cell_code) if self.mode == "markdown" else None
 
     def _paid(self, now: float) -> bool:
         """Whether the budget pays for re-sending the updated output with what is pending."""
@@ -251,14 +292,14 @@ class StreamRenderer:
             return text.rfind("\n") + 1
         return settled_upto(text)
 
-    def _show(self, text: str, note: str | None) -> None:
+    def _show(self, text: str, note: str | None, final: bool = False) -> None:
         shown = text
         if note and self.mode == "markdown":
             fence = open_fence(text)           # cut inside a code block: close it first
             shown = f"{text}\n{fence}\n\n*[{note}]*" if fence else f"{text}\n\n*[{note}]*"
         elif note:
             shown = f"{text}\n[{note}]"
-        self._send(_Answer(shown, self._markdown))
+        self._send(_Answer(shown, self._markdown, final))
 
     def _send(self, answer: _Answer) -> None:
         if self._handle is None:
@@ -270,18 +311,20 @@ class StreamRenderer:
 
 
 class Footer:
-    """The small line under an answer: session id and token usage. Its output's metadata also
-    says where the answer came from (`provenance`, data/provenance.py), for a saved notebook."""
+    """The small line under an answer: session id and token usage, and every value shortened on
+    its way into the prompt (`cuts`, data/cuts.py). Its output's metadata also says where the
+    answer came from (`provenance`, data/provenance.py), for a saved notebook, and the cuts."""
 
     def __init__(self, session_id: str | None, usage: Any = None, *, agent: str | None = None,
                  note: str | None = None, provenance: dict[str, Any] | None = None,
-                 warning: str | None = None) -> None:
+                 warning: str | None = None, cuts: Sequence[Cut] = ()) -> None:
         self.session_id = session_id
         self.usage = usage
         self.agent = agent
         self.note = note
         self.provenance = provenance or {}
         self.warning = warning
+        self.cuts = tuple(cuts)
 
     def parts(self) -> list[str]:
         parts = []
@@ -294,6 +337,8 @@ class Footer:
             parts.append(u.describe())
         if self.note:
             parts.append(self.note)
+        if self.cuts:
+            parts.append("shortened: " + describe(self.cuts))
         if self.warning:
             parts.append(self.warning)
         return [strip_escapes(part) for part in parts]     # the agent's name is the service's
@@ -301,9 +346,10 @@ class Footer:
     def metadata(self) -> dict[str, Any]:
         """Machine-readable copy in the output's metadata (the demo's summary reads it)."""
         u = self.usage
+        cuts = {"cuts": [cut.as_dict() for cut in self.cuts]} if self.cuts else {}
         return {"junis": {**self.provenance, "session_id": self.session_id, "agent": self.agent,
                           "total_tokens": getattr(u, "total_tokens", 0) if u else 0,
-                          "note": self.note}}
+                          "note": self.note, **cuts}}
 
     def _repr_html_(self) -> str:
         return f"<sub>{html.escape(' · '.join(self.parts()))}</sub>"

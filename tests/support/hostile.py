@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
+from junis_jupyter.notebook.highlight import CELL_BLOCK, TOKEN_STYLES
 from junis_jupyter.notebook.markdown import is_safe_url
 
 # Tags the renderer may emit (CommonMark + tables + strikethrough, and the panel's frame).
@@ -16,6 +17,10 @@ ALLOWED_TAGS = frozenset({
     "div", "span", "style",
 })
 ALLOWED_ATTRS = frozenset({"href", "class", "target", "rel", "start", "style", "title", "data-state"})
+
+
+# A cell's code blocks carry their colours inline (notebook/highlight.py): those exact values only.
+_CODE_STYLES = frozenset({("pre", CELL_BLOCK)} | {("span", v) for v in TOKEN_STYLES.values()})
 
 
 class UnsafeHTML(AssertionError):
@@ -36,7 +41,8 @@ class _Checker(HTMLParser):
                 self.problems.append(f"attribute {name!r} on <{tag}>")
             if name == "href" and not is_safe_url(value or ""):
                 self.problems.append(f"href {value!r}")
-            if name == "style" and tag not in {"th", "td"}:
+            if name == "style" and tag not in {"th", "td"} and \
+                    (tag, value) not in _CODE_STYLES:
                 self.problems.append(f"style attribute on <{tag}>")
 
     handle_startendtag = handle_starttag

@@ -356,6 +356,7 @@ class OutputsDisplay:
 
 @pytest.mark.parametrize("mode", ["markdown", "text"])
 def test_a_long_answer_goes_on_in_new_outputs_that_add_up_to_it(mode):
+    from junis_jupyter.notebook.highlight import highlight_code
     from junis_jupyter.notebook.markdown import render_markdown
     clock, disp = FakeClock(), OutputsDisplay()
     r = StreamRenderer(mode, update_hz=10, display=disp, clock=clock, segment_chars=500)
@@ -370,7 +371,8 @@ def test_a_long_answer_goes_on_in_new_outputs_that_add_up_to_it(mode):
     assert "".join(b["text/plain"] for b in shown) == text       # nothing lost or repeated
     assert all(len(b["text/plain"]) < 500 + 2 * len(block) for b in shown)
     if mode == "markdown":   # cut between blocks: each output renders as its own markdown
-        assert all(b["text/html"] == render_markdown(b["text/plain"]) for b in shown)
+        assert all(b["text/html"] == highlight_code(render_markdown(b["text/plain"]), copy=False,
+                                                    inline=True) for b in shown)
         assert all(b["text/plain"].count("```") % 2 == 0 for b in shown)
     else:
         assert all(b["text/plain"].endswith("\n") for b in shown[:-1])
@@ -442,6 +444,7 @@ class ByteCountingDisplay:
 def test_a_streamed_answer_sends_a_small_multiple_of_its_own_size_in_few_outputs(
         size, seconds, max_outputs, most):
     from junis_jupyter.emulator.responder import answer_text, split_pieces
+    from junis_jupyter.notebook.highlight import highlight_code
     from junis_jupyter.notebook.markdown import render_markdown
     from junis_jupyter.notebook.render import MAX_OUTPUTS
     text, _ = answer_text(f"[[size={size}]] Explain the quarterly trend")
@@ -456,7 +459,8 @@ def test_a_streamed_answer_sends_a_small_multiple_of_its_own_size_in_few_outputs
     streaming = list(disp.messages)                     # the final update comes on top
     r.finish()
     assert "".join(o.text for o in disp.outputs) == text
-    assert "".join(o._repr_mimebundle_()["text/html"] for o in disp.outputs) == render_markdown(text)
+    assert "".join(o._repr_mimebundle_()["text/html"] for o in disp.outputs) == \
+        highlight_code(render_markdown(text), copy=False, inline=True)     # code highlighted
     assert disp.updated_after_settling == []            # a settled output is never sent again
     assert disp.sent <= most * disp.final_bytes()       # was 75x: every update resent it all
     assert len(disp.outputs) <= (max_outputs or MAX_OUTPUTS)
