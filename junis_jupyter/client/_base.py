@@ -16,7 +16,7 @@ from ._calls import Observer
 from ._core import DEFAULT_MAX_RESPONSE_BYTES, Core
 from ._retry import RetryPolicy
 from .limiter import INSTALLED, Installed, Limiter, Slot, current
-from .types import ChatChunk, ChatResult, RateLimitInfo, Usage
+from .types import ChatResult, RateLimitInfo, Usage
 
 __all__ = ["ClientBase", "StreamView", "READ_ERRORS", "send_sync", "send_async"]
 
@@ -174,8 +174,9 @@ class StreamView:
         self._kwargs = kwargs
         self._response: httpx.Response | None = None   # the answer whose body is being read
         self._asm: StreamAssembler | None = None
-        # the chunk generator, made by the first iteration
-        self._gen: Generator[ChatChunk, None, None] | AsyncGenerator[ChatChunk, None] | None = None
+        # what the first iteration made: the chunks, or their text a read at a time (`_shape`)
+        self._gen: Generator[Any, None, None] | AsyncGenerator[Any, None] | None = None
+        self._shape: Any = None
         self._started = False
 
     @property

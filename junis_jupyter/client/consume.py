@@ -35,9 +35,8 @@ def consume(stream: ChatStream, view: AnswerView, *, stopped: str = "interrupted
     finishes the view with `CUT_OFF` and raises its `StreamError` (which keeps the text)."""
     try:
         with stream:
-            for chunk in stream:
-                if chunk.text:
-                    view.feed(chunk.text)
+            for text in stream.texts():
+                view.feed(text)
     except KeyboardInterrupt:
         if stream.result is None:       # stopped before the answer began: nothing to keep
             raise
@@ -55,9 +54,8 @@ async def aconsume(stream: AsyncChatStream, view: AnswerView, *,
     import asyncio
     try:
         async with stream:
-            async for chunk in stream:
-                if chunk.text:
-                    view.feed(chunk.text)
+            async for text in stream.texts():
+                view.feed(text)
     except asyncio.CancelledError:
         result = stream.result
         if result is None:              # cancelled before the answer began: nothing to keep

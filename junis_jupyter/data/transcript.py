@@ -82,17 +82,27 @@ CREATE INDEX IF NOT EXISTS turns_at ON turns (at);
 CREATE INDEX IF NOT EXISTS turns_session ON turns (session_id);
 CREATE TABLE IF NOT EXISTS titles (session_id TEXT PRIMARY KEY, title TEXT NOT NULL);
 """
+# The index is brought up to date when a search needs it (`_catch_up`), not as each turn is
+# written: tokenizing an answer into the index costs about as much CPU as reading it off the
+# wire (5 ms for an 80,000-character answer), and the answer's cell is where that would be paid.
+# `indexed` holds the last turn's id the index has (an external-content index cannot say).
 _FTS = """
 CREATE VIRTUAL TABLE IF NOT EXISTS turns_text USING fts5(
     prompt, answer, content='turns', content_rowid='id',
     tokenize='unicode61 remove_diacritics 2');
-CREATE TRIGGER IF NOT EXISTS turns_indexed AFTER INSERT ON turns BEGIN
-    INSERT INTO turns_text (rowid, prompt, answer) VALUES (new.id, new.prompt, new.answer);
-END;
+DROP TRIGGER IF EXISTS turns_indexed;
+CREATE TABLE IF NOT EXISTS indexed (upto INTEGER NOT NULL);
+INSERT INTO indexed SELECT COALESCE((SELECT MAX(rowid) FROM turns_text_docsize), 0)
+    WHERE NOT EXISTS (SELECT 1 FROM indexed);
 CREATE TRIGGER IF NOT EXISTS turns_unindexed AFTER DELETE ON turns BEGIN
     INSERT INTO turns_text (turns_text, rowid, prompt, answer)
-    VALUES ('delete', old.id, old.prompt, old.answer);
+    SELECT 'delete', old.id, old.prompt, old.answer FROM indexed WHERE old.id <= indexed.upto;
 END;
+"""
+_CATCH_UP = """
+INSERT INTO turns_text (rowid, prompt, answer)
+    SELECT id, prompt, answer FROM turns WHERE id > (SELECT upto FROM indexed);
+UPDATE indexed SET upto = COALESCE((SELECT MAX(id) FROM turns), upto);
 """
 
 
@@ -289,6 +299,25 @@ class Transcript:
         except (sqlite3.Error, OSError) as exc:
             raise self._fail(exc) from None
 
+    def _catch_up(self) -> None:
+        """Index the turns written since the last search (one transaction: several kernels may
+        search at once, and each turn is indexed once)."""
+        try:
+            conn = self._connect()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in _CATCH_UP.strip().split(";\n"):
+                        conn.execute(statement)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+        except (sqlite3.Error, OSError) as exc:
+            raise self._fail(exc) from None
+
     def _where(self, q: str | None, since: Any, until: Any, agent: str | None,
                notebook: str | None, session_id: str | None) -> tuple[str, list[Any]]:
         """(FROM ... WHERE ..., its parameters). A search joins the FTS5 index, which then
@@ -300,6 +329,7 @@ class Transcript:
                 self._select("SELECT 1")        # opens the file: learns whether FTS5 is there
             match = fts_query(q) if self.searchable else None
             if match is not None:
+                self._catch_up()
                 source = "turns_text JOIN turns ON turns.id = turns_text.rowid"
                 clauses.append("turns_text MATCH ?")
                 params.append(match)

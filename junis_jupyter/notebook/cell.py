@@ -175,6 +175,7 @@ class CellPipeline:
         from .render import StreamRenderer
         opts = request.opts
         kwargs.setdefault("max_outputs", opts.max_outputs)
+        kwargs.setdefault("highlight", opts.highlight)
         return StreamRenderer(request.mode, update_hz=opts.update_hz, **kwargs)
 
     async def _background(self, job: Job, request: CellRequest) -> None:

@@ -96,6 +96,9 @@ class CellOptions:
     max_string_chars: int = _option(
         Integer(2000), "characters of a string value put into a prompt")
     update_hz: float = _option(Float(15.0), "most display updates per second while streaming")
+    highlight: bool = _option(
+        Bool(True), "colour the code blocks of answers, as the chat panel does (Pygments lexes "
+        "about a microsecond a character of code: False saves that on code-heavy answers)")
     max_outputs: int = _option(
         Integer(40, min=1), "most outputs a streamed answer takes (JupyterLab shows a cell's "
         "first 50, its maxNumberOutputs); more sends fewer bytes where more are shown")

@@ -160,10 +160,11 @@ class StreamRenderer:
                  display: Callable[..., Any] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  stdout: TextIO | None = None, segment_chars: int = SEGMENT,
-                 max_outputs: int = MAX_OUTPUTS) -> None:
+                 max_outputs: int = MAX_OUTPUTS, highlight: bool = True) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.mode = mode
+        self._code = _cell_code if highlight else None
         self.interval = 1.0 / update_hz if update_hz > 0 else 0.0
         self._display = display or _default_display
         self._clock = clock
@@ -253,7 +254,7 @@ class StreamRenderer:
         if markdown is None:
             return _Answer(head, None)
         if len(head) < markdown.finished:        # not past what it kept: made afresh
-            markdown = IncrementalMarkdown(_cell_code)
+            markdown = IncrementalMarkdown(self._code)
         return _Answer(head, None, html=markdown.render(head, final=True))
 
     def _plain_code(self) -> bool:
@@ -264,7 +265,7 @@ class StreamRenderer:
         return open_fence(self._shown.text[self._markdown.finished:]) is not None
 
     def _fresh(self) -> IncrementalMarkdown | None:
-        return IncrementalMarkdown(_cell_code) if self.mode == "markdown" else None
+        return IncrementalMarkdown(self._code) if self.mode == "markdown" else None
 
     def _paid(self, now: float) -> bool:
         """Whether the budget pays for re-sending the updated output with what is pending."""

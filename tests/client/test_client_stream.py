@@ -397,3 +397,19 @@ def test_a_long_stream_broken_after_folds_keeps_the_exact_partial_text(
             for _ in stream:
                 pass
     assert info.value.partial_text == stream.text == "".join(pieces[:2 * FOLD + 1])
+
+
+def test_texts_give_the_answer_a_read_at_a_time_and_keep_everything_else(emulator: Any) -> None:
+    """`texts()` (what the streaming loop reads) joins each read's deltas: the same text in far
+    fewer pieces than chunks, and the same result; a stream is read one way only."""
+    from junis_jupyter.client.sync import JunisClient
+    with JunisClient(emulator.key, emulator.url) as client:
+        whole = client.chat("[[chunks=400]] Tell me about rivers")
+        stream = client.stream("[[chunks=400]] Tell me about rivers")
+        with stream:
+            pieces = list(stream.texts())
+            with pytest.raises(RuntimeError, match="one way"):
+                iter(stream)
+        assert "".join(pieces) == whole.text == stream.result.text
+        assert 0 < len(pieces) < 400 and all(pieces)
+        assert stream.result.usage.total_tokens == whole.usage.total_tokens

@@ -273,8 +273,28 @@ def test_junis_log_returns_the_newest_matching_turns(shell: Any, junis_env: Any)
 
 
 def test_the_sqlite_file_is_plain_sqlite(filled: Transcript) -> None:
-    """Other tools (the sqlite3 shell, Datasette) read the log as it is."""
+    """Other tools (the sqlite3 shell, Datasette) read the log as it is: the turns at once, the
+    full-text index as of the last search (it is brought up to date by a search, not as each
+    answer is written: see transcript.py)."""
+    filled.count(q="anything")
     with sqlite3.connect(filled.path) as conn:
         (n,) = conn.execute("SELECT COUNT(*) FROM turns").fetchone()
         hits = conn.execute("SELECT rowid FROM turns_text WHERE turns_text MATCH 'churn*'")
         assert n == 6 and len(hits.fetchall()) == 2
+
+
+
+def test_the_index_is_brought_up_to_date_by_a_search_not_by_each_answer(tmp_path) -> None:
+    """Writing a turn costs no indexing (5 ms of CPU for an 80,000-character answer, paid in the
+    answer's cell); the next search indexes every turn written since, once, whoever wrote it."""
+    path = tmp_path / "t.sqlite3"
+    writer, reader = Transcript(path), Transcript(path)
+    writer.record(entry("first about churn"))
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM turns_text_docsize").fetchone() == (0,)
+    assert reader.count(q="churn") == 1
+    writer.record(entry("second about churn"))
+    writer.record(entry("third, about nothing"))
+    assert reader.count(q="churn") == 2 and writer.count(q="nothing") == 1
+    with sqlite3.connect(path) as conn:       # each turn indexed once
+        assert conn.execute("SELECT COUNT(*) FROM turns_text_docsize").fetchone() == (3,)

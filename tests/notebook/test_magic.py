@@ -712,3 +712,14 @@ def test_an_inactive_agent_answers_with_a_warning(run):
     cell = run("%%junis --new --agent Retired\nHi")
     assert "the agent Retired is inactive" in cell.err
     assert run.shell.user_ns["_junis"].text
+
+
+def test_highlighting_can_be_switched_off(run):
+    """Colouring code costs Pygments' lexing (about a microsecond a character of code): a
+    code-heavy notebook may trade it away; the answer is the same, uncoloured."""
+    coloured = run("%%junis --new\n[[chunks=4]] Show me some code")
+    run("%config JunisMagics.highlight = False")
+    plain = run("%%junis --new\n[[chunks=4]] Show me some code")
+    last = lambda cell: cell.answer_events()[-1]["data"]["text/html"]     # noqa: E731
+    assert "color:#008000" in last(coloured) and "color:" not in last(plain)
+    assert "<pre" in last(plain) and "<code" in last(plain)

@@ -868,12 +868,13 @@ class SlowClose:
         return []
 
     def stream(self, text: str, **options: Any) -> Any:
-        from junis_jupyter.client.types import ChatChunk, ChatResult
+        from junis_jupyter.client.types import ChatResult
         closing = self.closing
         session = "00000000-0000-4000-8000-0000000000aa"
 
         class Stream:
-            """Read as the pipeline reads a stream: in `async with`, then its `result`."""
+            """Read as the pipeline reads a stream: in `async with`, its text a read at a time,
+            then its `result`."""
             usage = Usage(2, 3, 5)
             result = ChatResult("Hello world", session, usage, "stop")
 
@@ -883,9 +884,9 @@ class SlowClose:
             async def __aexit__(self, *exc: object) -> None:
                 await self.aclose()
 
-            async def __aiter__(self) -> Any:
-                yield ChatChunk("Hello", session_id=session)
-                yield ChatChunk(" world", usage=self.usage)
+            async def texts(self) -> Any:
+                yield "Hello"
+                yield " world"
 
             async def aclose(self) -> None:
                 closing.set()
