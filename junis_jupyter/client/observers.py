@@ -16,13 +16,16 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from ..errors import APIConnectionError, APIError, APITimeoutError, StreamError
-from .types import CallRecord
+
+if TYPE_CHECKING:
+    from .types import CallRecord
 
 __all__ = ["Observer", "DEFAULT_OBSERVERS", "tagged", "current_tags", "error_code_for"]
 
-Observer = Callable[[CallRecord], None]
+Observer = Callable[["CallRecord"], None]
 
 # Copied into every new client. The IPython extension appends the usage ledger here on load.
 DEFAULT_OBSERVERS: list[Observer] = []

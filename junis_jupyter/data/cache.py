@@ -18,11 +18,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..client.types import Usage
 from . import ledger
 from .text import storable
+
+if TYPE_CHECKING:
+    from ..client.types import Usage
 
 __all__ = ["CacheMode", "CachedAnswer", "AnswerCache", "answer_key", "default_path", "CACHE_ENV",
            "CACHE_PATH_ENV", "BATCH_DEFAULTS", "batch_cache", "env_mode"]
@@ -154,6 +156,7 @@ class AnswerCache:
             return None
         if row is None:
             return None
+        from ..client.types import Usage  # at the first cached answer, not at %load_ext
         return CachedAnswer(row[0], row[1], row[2], Usage(row[3], row[4], row[5]))
 
     def put(self, key: str, recorded: CachedAnswer) -> None:

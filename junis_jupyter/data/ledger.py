@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..client._isotime import fromisoformat
-from ..client.types import CallRecord
 from ..errors import ConfigurationError
 from .text import storable
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from ..client.types import CallRecord
 
 __all__ = ["Ledger", "default_path", "default_ledger", "record", "install", "uninstall", "COLUMNS"]
 

@@ -13,9 +13,10 @@ forks from the chain's turns instead of continuing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..client.types import Usage
+if TYPE_CHECKING:
+    from ..client.types import Usage
 
 __all__ = ["CellTurn", "Plan", "Chain", "seed_messages"]
 

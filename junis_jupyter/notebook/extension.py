@@ -46,7 +46,6 @@ def hooks(ipython: Any, magic: JunisMagics) -> list[Hook]:
     from ..client import limiter
     from ..data import background, cache
     from .after_import import AfterImport
-    from .cmd.jobs import await_wait
     state = magic.state
     accessor = AfterImport("pandas", _register_accessor)
     events = ipython.events
@@ -93,6 +92,15 @@ def _register_accessor() -> None:
 def _cap(limit: int) -> None:
     from ..client import limiter
     limiter.install(limit)
+
+
+def await_wait(lines: list[str]) -> list[str]:
+    """The `%junis wait` input transformer (cmd/jobs.py), imported only for a cell that has the
+    line: every cell passes through it."""
+    if not any("run_line_magic('junis', 'wait" in line for line in lines):
+        return lines
+    from .cmd.jobs import await_wait as rewrite
+    return rewrite(lines)
 
 
 def _drop(registry: list[Any], hook: Any) -> None:

@@ -15,7 +15,6 @@ from ..data.cache import CACHE_PATH_ENV, AnswerCache, CacheMode
 from ..data.cache import default_path as default_cache_path
 from .cellerror import CellError
 from .chain import Chain
-from .escapes import strip_escapes
 from .failures import Failures
 from .options import CellOptions, cell_options
 
@@ -37,6 +36,7 @@ def say(line: str) -> None:
 
 
 def _clean(line: str) -> str:
+    from .escapes import strip_escapes
     return strip_escapes(config.scrub(line, config.current_key()))
 
 

@@ -653,7 +653,7 @@ def test_load_unload_load_leaves_one_of_each_hook_and_one_ledger_row_a_cell(run)
     from junis_jupyter import client
     from junis_jupyter.client import limiter
     from junis_jupyter.data import background, ledger
-    from junis_jupyter.notebook.cmd.jobs import await_wait
+    from junis_jupyter.notebook.extension import await_wait
     shell = run.shell
     shell.run_line_magic("unload_ext", "junis_jupyter")
     assert extension.current() is None and limiter.current() is None
