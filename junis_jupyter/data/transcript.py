@@ -56,7 +56,12 @@ _TITLE_WIDTH = 80
 _STORED = ("at", "origin", "notebook", "cell_id", "agent", "session_id", "message_id", "model",
            "prompt", "answer", "prompt_tokens", "completion_tokens", "total_tokens", "latency_s",
            "cached", "cache_key", "error")
-_INSERT = f"INSERT INTO turns ({', '.join(_STORED)}) VALUES ({', '.join('?' * len(_STORED))})"
+# The prompt and the answer go in as UTF-8 bytes, cast to text by SQLite: handed a str, the
+# sqlite3 module keeps its UTF-8 form inside the str for the str's life, and the answer's str
+# lives on in `_junis` (a second copy of a long answer, held for nothing).
+_BYTES = ("prompt", "answer")
+_INSERT = (f"INSERT INTO turns ({', '.join(_STORED)}) VALUES ("
+           + ", ".join("CAST(? AS TEXT)" if c in _BYTES else "?" for c in _STORED) + ")")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS turns (
     id                INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -145,7 +150,8 @@ class LogEntry:
         u = self.usage
         return (format_time(self.at), text(self.origin), text(self.notebook), text(self.cell_id),
                 text(self.agent), text(self.session_id), text(self.message_id), text(self.model),
-                text(self.prompt) or "", text(self.answer) or "",
+                (text(self.prompt) or "").encode("utf-8"),
+                (text(self.answer) or "").encode("utf-8"),
                 u.prompt_tokens if u else None, u.completion_tokens if u else None,
                 u.total_tokens if u else None,
                 None if self.latency_s is None else float(self.latency_s), int(self.cached),
