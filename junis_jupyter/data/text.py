@@ -12,6 +12,7 @@ from typing import TypeVar
 __all__ = ["storable"]
 
 _T = TypeVar("_T")
+_PIECE = 1 << 20
 
 
 def storable(value: _T) -> _T:
@@ -20,7 +21,8 @@ def storable(value: _T) -> _T:
     if not isinstance(value, str) or value.isascii():
         return value
     try:
-        value.encode("utf-8")
+        for at in range(0, len(value), _PIECE):     # a long answer not held twice as UTF-8
+            value[at:at + _PIECE].encode("utf-8")
         return value
     except UnicodeEncodeError:
         return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")  # type: ignore[return-value]

@@ -62,6 +62,17 @@ _STORED = ("at", "origin", "notebook", "cell_id", "agent", "session_id", "messag
 _BYTES = ("prompt", "answer")
 _INSERT = (f"INSERT INTO turns ({', '.join(_STORED)}) VALUES ("
            + ", ".join("CAST(? AS TEXT)" if c in _BYTES else "?" for c in _STORED) + ")")
+# An answer longer than _LONG characters is written into the row a _PIECE at a time
+# (incremental blob I/O, Python 3.11+): bound whole, SQLite holds two more copies of it while it
+# writes the row, about 24 MB for a 10-million-character answer. Such an answer is stored as a
+# UTF-8 BLOB, which the index and every read take as text. The row is made with a zeroblob in
+# its place, which SQLite leaves unmade only in a row's last column.
+_LONG = 1 << 20
+_PIECE = 1 << 16
+_INSERT_LONG = (f"INSERT INTO turns ({', '.join(_STORED)}) VALUES ("
+                + ", ".join("CAST(? AS TEXT)" if c == "prompt" else "zeroblob(?)"
+                            if c == "answer" else "?" for c in _STORED) + ")")
+_ANSWER_AT = _STORED.index("answer")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS turns (
     id                INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -74,14 +85,14 @@ CREATE TABLE IF NOT EXISTS turns (
     message_id        TEXT,
     model             TEXT,
     prompt            TEXT    NOT NULL,
-    answer            TEXT    NOT NULL,
     prompt_tokens     INTEGER,
     completion_tokens INTEGER,
     total_tokens      INTEGER,
     latency_s         REAL,
     cached            INTEGER NOT NULL DEFAULT 0,
     cache_key         TEXT,
-    error             TEXT
+    error             TEXT,
+    answer            TEXT    NOT NULL    -- last: SQLite writes a long one without a copy
 );
 CREATE INDEX IF NOT EXISTS turns_at ON turns (at);
 CREATE INDEX IF NOT EXISTS turns_session ON turns (session_id);
@@ -151,7 +162,7 @@ class LogEntry:
         return (format_time(self.at), text(self.origin), text(self.notebook), text(self.cell_id),
                 text(self.agent), text(self.session_id), text(self.message_id), text(self.model),
                 (text(self.prompt) or "").encode("utf-8"),
-                (text(self.answer) or "").encode("utf-8"),
+                text(self.answer) or "",
                 u.prompt_tokens if u else None, u.completion_tokens if u else None,
                 u.total_tokens if u else None,
                 None if self.latency_s is None else float(self.latency_s), int(self.cached),
@@ -182,6 +193,26 @@ COLUMNS = ("at", "origin", "agent", "prompt", "answer", "total_tokens", "credits
            "error", "notebook", "cell_id", "session_id", "message_id", "model", "cache_key",
            "prompt_tokens", "completion_tokens", "latency_s")
 _READ = tuple(c for c in COLUMNS if c != "credits")
+
+
+def _insert(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Insert turns in order; a long answer a piece at a time, where this Python can."""
+    short: list[tuple[Any, ...]] = []
+    for row in rows:
+        answer: str = row[_ANSWER_AT]
+        if len(answer) <= _LONG or not hasattr(conn, "blobopen"):
+            short.append((*row[:_ANSWER_AT], answer.encode("utf-8"), *row[_ANSWER_AT + 1:]))
+            continue
+        conn.executemany(_INSERT, short)
+        short = []
+        pieces = range(0, len(answer), _PIECE)
+        size = sum(len(answer[at:at + _PIECE].encode("utf-8")) for at in pieces)
+        row_id = conn.execute(_INSERT_LONG, (*row[:_ANSWER_AT], size,
+                                             *row[_ANSWER_AT + 1:])).lastrowid
+        with conn.blobopen("turns", "answer", row_id) as blob:
+            for at in pieces:
+                blob.write(answer[at:at + _PIECE].encode("utf-8"))
+    conn.executemany(_INSERT, short)
 
 
 def _like(text: str) -> str:
@@ -266,7 +297,7 @@ class Transcript:
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(_INSERT, rows)
+                _insert(conn, rows)
                 conn.executemany("INSERT OR IGNORE INTO titles VALUES (?, ?)", titles)
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -342,7 +373,7 @@ class Transcript:
             else:
                 for term in plain_terms(q):
                     clauses.append("(junis_contains(turns.prompt, ?) OR "
-                                   "junis_contains(turns.answer, ?))")
+                                   "junis_contains(CAST(turns.answer AS TEXT), ?))")
                     params += [term.casefold()] * 2
         for clause, value in (("turns.at >= ?", since), ("turns.at < ?", until)):
             if value is not None:
@@ -364,7 +395,8 @@ class Transcript:
              session_id: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Matching turns, oldest first; `limit`: only the newest that many (the last logged)."""
         where, params = self._where(q, since, until, agent, notebook, session_id)
-        columns = ", ".join(f"turns.{c}" for c in _READ)
+        columns = ", ".join("CAST(turns.answer AS TEXT) AS answer" if c == "answer"
+                            else f"turns.{c}" for c in _READ)
         if limit is None:
             sql = f"SELECT {columns}{where} ORDER BY turns.at, turns.id"
         else:

@@ -91,10 +91,20 @@ def _inline(code: str, lexer: Any) -> str:
     (names, punctuation), which a cell has no stylesheet to colour anyway."""
     looks = _inline_looks()
     out = []
+    held: str | None = None         # the open span: neighbours of one look share it
     for ttype, value in lexer.get_tokens(code):
-        text = _html.escape(value, quote=False)
+        if not value:
+            continue
         opening = looks.get(ttype)
-        out.append(f"{opening}{text}</span>" if opening is not None and text else text)
+        if opening != held:
+            if held is not None:
+                out.append("</span>")
+            if opening is not None:
+                out.append(opening)
+            held = opening
+        out.append(_html.escape(value, quote=False))
+    if held is not None:
+        out.append("</span>")
     return "".join(out)
 
 

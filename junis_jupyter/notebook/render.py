@@ -45,6 +45,7 @@ def pick_mode(shell: Any, fmt: str = "markdown") -> str:
 
 
 PIECE = 8192    # finished text rendered at most about this many characters at a time
+HIGHLIGHT_UPTO = 1_000_000  # code starting past this many characters of an answer is shown plain
 
 
 class IncrementalMarkdown:
@@ -58,39 +59,45 @@ class IncrementalMarkdown:
 
     `highlight` (a cell's: `highlight.highlight_code`) runs on each finished piece once, as it is
     kept, and on the rest when the answer is `final` or the rest has no code fence still open: a
-    code block being written is shown plain, and highlighted once its fence closes.
+    code block being written is shown plain, and highlighted once its fence closes. Only code in
+    the first HIGHLIGHT_UPTO characters is coloured: coloured code is about four times its plain
+    HTML, and a longer answer's memory would grow with it.
     """
 
-    def __init__(self, highlight: Callable[[str], str] | None = None) -> None:
+    def __init__(self, highlight: Callable[[str], str] | None = None, begins: int = 0) -> None:
         self._html: list[str] = []  # the rendered finished part, a piece per render
         self._upto = 0              # text[:_upto] is what _html renders
         self._highlight = highlight
+        self._begins = begins       # where the text begins in the answer (an output after others)
 
     @property
     def finished(self) -> int:
         """How much of the text is finished blocks (rendered once, kept)."""
         return self._upto
 
-    def _done(self, html: str) -> str:
-        return self._highlight(html) if self._highlight is not None else html
+    def _done(self, html: str, at: int) -> str:
+        """`html`, rendered from the text from `at` on, highlighted if that is early enough."""
+        early = self._begins + at < HIGHLIGHT_UPTO
+        return self._highlight(html) if self._highlight is not None and early else html
 
     def render(self, text: str, final: bool = False) -> str:
         from .markdown import render_markdown
         if has_link_definition(text):
-            return self._done(render_markdown(text))
+            return self._done(render_markdown(text), 0 if len(text) <= HIGHLIGHT_UPTO
+                              else HIGHLIGHT_UPTO)
         start = self._upto
         for cut in self._boundaries(text):
             # Finished text is rendered at most ~PIECE characters at a time: a parser's tree takes
             # many bytes a character, so one parse of a long stretch would dwarf the answer.
             if cut - start >= PIECE:
-                self._html.append(self._done(render_markdown(text[start:cut])))
+                self._html.append(self._done(render_markdown(text[start:cut]), start))
                 start = cut
         last = self._upto
         if start < last:
-            self._html.append(self._done(render_markdown(text[start:last])))
+            self._html.append(self._done(render_markdown(text[start:last]), start))
         rest = render_markdown(text[last:])
         done = final or self._highlight is None or open_fence(text[last:]) is None
-        return "".join([*self._html, self._done(rest) if done else rest])
+        return "".join([*self._html, self._done(rest, last) if done else rest])
 
     def _boundaries(self, text: str) -> Iterator[int]:
         """The cuts after `_upto`, in order; `_upto` ends at the last one."""
@@ -174,13 +181,13 @@ class StreamRenderer:
         self._handle: Any = None
         self._last = float("-inf")
         self._gap = self.interval    # grows when an update takes long
+        self._before = 0             # characters in the outputs settled before this one
         self._markdown = self._fresh()
         self._plain = EscapeStripper()   # the terminal's writes, a sequence cut between two held
         self.segment_chars = segment_chars
         self.max_outputs = max_outputs
         self._settled_at = float("-inf")
         self._budget = ResendBudget(share=SHARE_RESENT)
-        self._before = 0             # characters in the outputs settled before this one
         self.updates = 0             # display updates / stdout writes done, for tests and demos
         self.outputs = 0             # display outputs used: a long answer takes several
 
@@ -237,8 +244,8 @@ class StreamRenderer:
             if cut:                      # the finished blocks are shown one last time
                 self._send(self._settling(text[:cut]))
                 self._handle = None
-                self._markdown = self._fresh()
                 self._settled_at, self._before = began, self._before + cut
+                self._markdown = self._fresh()
                 text = text[cut:]
                 self._shown = TextBuffer(text)
         if text or note or self._handle is not None or not self.outputs:
@@ -254,7 +261,7 @@ class StreamRenderer:
         if markdown is None:
             return _Answer(head, None)
         if len(head) < markdown.finished:        # not past what it kept: made afresh
-            markdown = IncrementalMarkdown(self._code)
+            markdown = IncrementalMarkdown(self._code, self._before)
         return _Answer(head, None, html=markdown.render(head, final=True))
 
     def _plain_code(self) -> bool:
@@ -265,7 +272,7 @@ class StreamRenderer:
         return open_fence(self._shown.text[self._markdown.finished:]) is not None
 
     def _fresh(self) -> IncrementalMarkdown | None:
-        return IncrementalMarkdown(self._code) if self.mode == "markdown" else None
+        return IncrementalMarkdown(self._code, self._before) if self.mode == "markdown" else None
 
     def _paid(self, now: float) -> bool:
         """Whether the budget pays for re-sending the updated output with what is pending."""

@@ -298,3 +298,27 @@ def test_the_index_is_brought_up_to_date_by_a_search_not_by_each_answer(tmp_path
     assert reader.count(q="churn") == 2 and writer.count(q="nothing") == 1
     with sqlite3.connect(path) as conn:       # each turn indexed once
         assert conn.execute("SELECT COUNT(*) FROM turns_text_docsize").fetchone() == (3,)
+
+
+@pytest.mark.parametrize("fts5", [True, False])
+def test_a_long_answer_is_stored_whole_and_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 fts5: bool) -> None:
+    """An answer past _LONG characters goes in a piece at a time: read back whole, in any
+    Python (3.10 binds it whole), and found by a word in its last piece, indexed or scanned."""
+    monkeypatch.setattr(transcript, "_LONG", 1000)
+    if not fts5:
+        monkeypatch.setattr(transcript, "_index", lambda conn: False)
+    long = "“Quoted” café words. " * 300 + "zebrafinch at the end"
+    log = Transcript(tmp_path / "long.sqlite3")
+    log.record_many([entry("short one", "small answer"), entry("long one", long),
+                     entry("after", "another small answer")])
+    rows = log.rows()
+    assert [r["prompt"] for r in rows] == ["short one", "long one", "after"]
+    assert rows[1]["answer"] == long and isinstance(rows[1]["answer"], str)
+    assert [r["prompt"] for r in log.rows(q="zebrafinch")] == ["long one"]
+    assert [r["prompt"] for r in log.rows(q="small answer")] == ["short one", "after"]
+    assert log.frame(q="zebrafinch")["answer"].iloc[0] == long
+    with sqlite3.connect(log.path) as conn:     # written a piece at a time where Python can
+        kinds = [k for (k,) in conn.execute("SELECT typeof(answer) FROM turns ORDER BY id")]
+    long_kind = "blob" if hasattr(sqlite3.Connection, "blobopen") else "text"
+    assert kinds == ["text", long_kind, "text"]

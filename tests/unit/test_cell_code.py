@@ -115,3 +115,37 @@ def test_hostile_code_in_a_cell_stays_inert_and_only_our_styles_survive() -> Non
     forged = ('<pre><code class="language-py">x</code></pre>'
               '<span style="background:url(https://evil.example/x)">y</span>')
     assert "evil" not in highlight_code(forged, copy=False, inline=True)
+
+
+def test_code_past_the_highlight_limit_is_shown_plain(monkeypatch) -> None:
+    from junis_jupyter.notebook import render
+    monkeypatch.setattr(render, "HIGHLIGHT_UPTO", 20_000)
+    block = "Some words.\n\n```python\ndef f(x):\n    return x\n```\n\n"
+    text = block * (40_000 // len(block))
+    shown = Outputs()
+    clock = iter(range(10**6)).__next__     # a second a feed: the answer settles into outputs
+    r = StreamRenderer("markdown", display=shown, update_hz=0, clock=clock)
+    for at in range(0, len(text), 1000):
+        r.feed(text[at:at + 1000])
+    r.finish()
+    assert len(shown.outputs) > 10          # the late outputs are past the limit too
+    page = shown.html()
+    blocks = page.count('<code class="language-python">')
+    coloured = page.count('<div class="junis-code">')
+    assert blocks == text.count("```python")    # every block shown, coloured or not
+    assert page.count('<span class="k" style=') == 2 * coloured     # def, return
+    # the blocks in the first 20,000 characters coloured (give or take a rendered piece), the
+    # later ones plain
+    assert abs(coloured - 20_000 // len(block)) <= render.PIECE // len(block) + 1
+    assert '<span' not in page[page.rindex('<div class="junis-code">'):].split("</pre>", 1)[1]
+
+
+def test_the_highlight_limit_is_the_same_streamed_or_whole(monkeypatch) -> None:
+    from junis_jupyter.notebook import render
+    monkeypatch.setattr(render, "HIGHLIGHT_UPTO", 20_000)
+    block = "Some words.\n\n```python\ndef f(x):\n    return x\n```\n\n"
+    text = block * 800
+    whole = render.IncrementalMarkdown(render._cell_code).render(text, final=True)
+    coloured = whole.count('<div class="junis-code">')
+    assert abs(coloured - 20_000 // len(block)) <= render.PIECE // len(block) + 1
+    assert whole.count('<code class="language-python">') == 800
