@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..client._isotime import fromisoformat
 from ..errors import ConfigurationError
+from .store_file import connect_store
 from .text import storable
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ __all__ = ["Ledger", "default_path", "default_ledger", "record", "install", "uni
 HOME_ENV = "JUNIS_HOME"
 FILENAME = "usage.sqlite3"
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"   # fixed width, so text order is time order
-_BUSY_TIMEOUT_MS = 10_000
 _WRITE_ATTEMPTS = 5
 
 # Column order of `Ledger.rows()`, the table and the usage frame.
@@ -143,23 +143,12 @@ class Ledger:
         return f"Ledger({str(self.path)!r})"
 
     def _connect(self) -> sqlite3.Connection:
-        # A connection per operation: observers run on whatever thread (or forked process) made
-        # the call, and sqlite3 connections must not cross either.
-        if not self._ready:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA synchronous = FULL")
-            if not self._ready:
-                conn.execute("PRAGMA journal_mode = WAL")   # persistent: stored in the file
-                conn.executescript(_SCHEMA)
-                _add_columns(conn)
-                self._ready = True
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+        return connect_store(self.path, "FULL", None if self._ready else self._setup)
+
+    def _setup(self, conn: sqlite3.Connection) -> None:
+        conn.executescript(_SCHEMA)
+        _add_columns(conn)
+        self._ready = True
 
     def _advice(self, exc: BaseException) -> str:
         """What is wrong with the file and what to do, in one clause naming it."""

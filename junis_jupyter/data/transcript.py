@@ -35,6 +35,7 @@ from .cuts import mask
 from .ledger import bound, format_time, parse_time
 from .ledger import default_path as ledger_path
 from .search_terms import fts_query, plain_terms
+from .store_file import connect_store
 from .text import storable
 
 if TYPE_CHECKING:
@@ -49,7 +50,6 @@ SWITCH_ENV = "JUNIS_LOG"
 _OFF = {"0", "off", "false", "no"}
 # The surfaces a person converses on; a batch row's session is one question, not a conversation.
 CONVERSATION_ORIGINS = ("cell", "background", "panel", "jupyter-ai")
-_BUSY_TIMEOUT_MS = 10_000
 _WRITE_ATTEMPTS = 3
 _TITLE_WIDTH = 80
 
@@ -240,23 +240,19 @@ class Transcript:
     # -- the file ---------------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        # A connection per operation: turns are written from worker threads (batch rows).
-        if not self._ready:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        # NORMAL: in WAL mode a crash loses no committed turn
+        conn = connect_store(self.path, "NORMAL", None if self._ready else self._setup)
         try:
-            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA synchronous = NORMAL")   # WAL: a crash loses no committed turn
-            if not self._ready:
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.executescript(_SCHEMA)
-                self.searchable = _index(conn)
-                self._ready = True
             conn.create_function("junis_contains", 2, _contains, deterministic=True)
         except BaseException:
             conn.close()
             raise
         return conn
+
+    def _setup(self, conn: sqlite3.Connection) -> None:
+        conn.executescript(_SCHEMA)
+        self.searchable = _index(conn)
+        self._ready = True
 
     def _fail(self, exc: BaseException) -> ConfigurationError:
         self._ready = False
