@@ -47,6 +47,8 @@ class CachedAnswer:
     session_id: str | None
     agent: str | None
     usage: Usage
+    message_id: str | None = None   # the recorded answer's, for its provenance (None: an older
+    model: str | None = None        # file's row, recorded before they were kept)
 
 
 def answer_key(agent: str | None, history: Iterable[tuple[str | None, str, str]], prompt: str,
@@ -104,8 +106,17 @@ CREATE TABLE IF NOT EXISTS answers (
     prompt_tokens     INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL,
     total_tokens      INTEGER NOT NULL,
-    stored_at         TEXT NOT NULL
+    stored_at         TEXT NOT NULL,
+    message_id        TEXT,
+    model             TEXT
 )"""
+# Added to the table after its first release: a file made before them gains them when opened.
+_ADDED = (("message_id", "TEXT"), ("model", "TEXT"))
+# The answer goes in as UTF-8 bytes, cast to text by SQLite: handed a str, the sqlite3 module
+# keeps its UTF-8 form inside the str for the str's life (a second copy of a long answer).
+_PUT = ("INSERT OR REPLACE INTO answers (key, answer, session_id, agent, prompt_tokens, "
+        "completion_tokens, total_tokens, stored_at, message_id, model) "
+        "VALUES (?, CAST(? AS TEXT), ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 class AnswerCache:
@@ -128,6 +139,10 @@ class AnswerCache:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
                 db.execute(_SCHEMA)
+                have = {row[1] for row in db.execute("PRAGMA table_info(answers)")}
+                for name, kind in _ADDED:
+                    if name not in have:
+                        db.execute(f"ALTER TABLE answers ADD COLUMN {name} {kind}")
                 db.execute("SELECT key FROM answers LIMIT 1").fetchall()
             except (sqlite3.Error, OSError, ValueError) as exc:   # ValueError: a NUL in the path
                 self._give_up(exc)
@@ -150,14 +165,15 @@ class AnswerCache:
             return None
         try:
             row = db.execute("SELECT answer, session_id, agent, prompt_tokens, completion_tokens, "
-                             "total_tokens FROM answers WHERE key = ?", (key,)).fetchone()
+                             "total_tokens, message_id, model FROM answers WHERE key = ?",
+                             (key,)).fetchone()
         except sqlite3.Error as exc:
             self._give_up(exc)
             return None
         if row is None:
             return None
         from ..client.types import Usage  # at the first cached answer, not at %load_ext
-        return CachedAnswer(row[0], row[1], row[2], Usage(row[3], row[4], row[5]))
+        return CachedAnswer(row[0], row[1], row[2], Usage(row[3], row[4], row[5]), row[6], row[7])
 
     def put(self, key: str, recorded: CachedAnswer) -> None:
         with self._lock:
@@ -171,9 +187,10 @@ class AnswerCache:
         stamp = datetime.now(timezone.utc).isoformat()
         try:
             with db:
-                db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                           (key, storable(recorded.answer), recorded.session_id, recorded.agent,
-                            u.prompt_tokens, u.completion_tokens, u.total_tokens, stamp))
+                db.execute(_PUT, (key, storable(recorded.answer).encode("utf-8"),
+                                  recorded.session_id, recorded.agent, u.prompt_tokens,
+                                  u.completion_tokens, u.total_tokens, stamp,
+                                  recorded.message_id, recorded.model))
         except sqlite3.Error as exc:
             self._give_up(exc)
 

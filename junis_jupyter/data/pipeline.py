@@ -142,7 +142,8 @@ class AnswerPipeline:
             session_id=hit.session_id, stream=False, status=None, error_code="cached",
             usage=Usage(), latency_s=0.0, first_token_s=None, request_id=None, attempts=0,
             tags=tags))
-        result = ChatResult(hit.answer, hit.session_id, hit.usage, "stop", agent=hit.agent)
+        result = ChatResult(hit.answer, hit.session_id, hit.usage, "stop", agent=hit.agent,
+                            id=hit.message_id, model=hit.model)
         if request is not None:
             _log(request, now, result, cached=True)
         return Answer(result, cached=True)
@@ -161,7 +162,7 @@ class AnswerPipeline:
                                  else request.agent.name)
         self.cache.put(request.cache_key, CachedAnswer(
             storable(config.scrub_keys(result.text, config.current_key())), result.session_id,
-            agent, result.usage))
+            agent, result.usage, result.id, result.model))
 
     # -- asking -----------------------------------------------------------------------------
 

@@ -27,8 +27,8 @@ KEY = "junis"     # the output metadata's key (shared with the footer's session 
 
 def stamp(result: ChatResult, *, cache_key: str | None = None, cached: bool = False,
           at: datetime | None = None) -> dict[str, Any]:
-    """The provenance of one answer, as JSON-ready values (None where unknown: a cached answer
-    has no message id or model of its own)."""
+    """The provenance of one answer, as JSON-ready values (None where unknown). A cached
+    answer carries the message id and model of the answer it replays, marked `cached`."""
     when = (at or datetime.now(timezone.utc)).astimezone(timezone.utc)
     return {"session_id": result.session_id, "message_id": result.id, "agent": result.agent,
             "model": result.model, "cache_key": cache_key or None, "cached": bool(cached),

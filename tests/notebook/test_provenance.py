@@ -42,7 +42,36 @@ def test_a_cached_answer_says_so_with_its_key(shell: Any, junis_env: Any,
     assert asked["cached"] is False and replayed["cached"] is True
     assert asked["cache_key"] == replayed["cache_key"] and len(asked["cache_key"]) == 64
     assert replayed["session_id"] == asked["session_id"]
-    assert replayed["message_id"] is None and replayed["model"] is None   # not asked again
+    # the answer it replays: its message and model, not asked again
+    assert asked["message_id"] and asked["model"]
+    assert (replayed["message_id"], replayed["model"]) == (asked["message_id"], asked["model"])
+
+
+def test_a_cache_file_from_before_message_ids_were_kept_still_replays(
+        shell: Any, junis_env: Any, tmp_path: Path) -> None:
+    """A cache file made before the message_id and model columns: its rows replay (unknown
+    provenance stays None), and new answers are stored with them."""
+    import sqlite3
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE answers (key TEXT PRIMARY KEY, answer TEXT NOT NULL, "
+                   "session_id TEXT, agent TEXT, prompt_tokens INTEGER NOT NULL, "
+                   "completion_tokens INTEGER NOT NULL, total_tokens INTEGER NOT NULL, "
+                   "stored_at TEXT NOT NULL)")
+    shell.run(f"%config JunisMagics.cache_path = {str(path)!r}")
+    first = junis(shell.run("%%junis --new --cache use\n[[chunks=2]] Old file"))
+    with sqlite3.connect(path) as db:
+        columns = [r[1] for r in db.execute("PRAGMA table_info(answers)")]
+        db.execute("UPDATE answers SET message_id = NULL, model = NULL")   # as an old row
+        db.execute("INSERT INTO answers (key, answer, session_id, agent, prompt_tokens, "
+                   "completion_tokens, total_tokens, stored_at) "
+                   "VALUES ('x', 'y', 's', 'a', 1, 1, 2, '2026-01-01')")
+    assert {"message_id", "model"} <= set(columns) and first["message_id"]
+    replayed = shell.run("%%junis --new --cache use\n[[chunks=2]] Old file")
+    said = junis(replayed)
+    assert replayed.error is None and said["cached"] is True
+    assert said["message_id"] is None and said["model"] is None
+    assert shell.shell.user_ns["_junis"].text
 
 
 def test_reading_a_saved_notebook_tolerates_old_and_edited_footers(tmp_path: Path) -> None:
