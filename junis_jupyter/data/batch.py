@@ -39,6 +39,8 @@ from .checkpoint import Checkpoint, Recorded
 from .default_client import checked_sync
 from .estimate import Estimate, estimate
 from .pipeline import AnswerPipeline, AnswerRequest, NullView, Origin
+from .place import Place
+from .place import current as current_place
 from .progress import row_bar
 from .prompt import MAX_PROMPT_CHARS, check_prompt
 from .text import storable
@@ -206,7 +208,8 @@ def run(items: Sequence[Any], prompts: Sequence[str], *, index: Any, agent: str 
         stop: threading.Event | None = None, on_row: OnRow | None = None,
         pacer: Pacer | None = None, background: bool = False,
         max_prompt_chars: int = MAX_PROMPT_CHARS,
-        cache: str | None = None, name: str = "ask_many") -> pd.DataFrame | Estimate | BatchJob:
+        cache: str | None = None, name: str = "ask_many",
+        place: Place | None = None) -> pd.DataFrame | Estimate | BatchJob:
     """The batch itself, for prompts already rendered (shared with the DataFrame accessor).
 
     Callable from any thread. `stop`: set it to cancel (calls in flight finish, the rest are
@@ -216,9 +219,11 @@ def run(items: Sequence[Any], prompts: Sequence[str], *, index: Any, agent: str 
     batch in a worker thread, returned at once as a `BatchJob` (data/background.py).
     `max_prompt_chars`: the longest prompt a row may send (any row over it refuses the batch).
     `cache`: the answer cache's mode (see `ask_many`). `name`: the call the user made, which
-    the progress bar shows (`df.junis.ask` for the accessor)."""
+    the progress bar shows (`df.junis.ask` for the accessor). `place`: the notebook and cell the
+    batch was started from (default: as the extension says, read on the calling thread)."""
     from .schemas import build
     pipeline = _pipeline(cache)
+    place = current_place() if place is None else place
     concurrency = _count("concurrency", concurrency, 1)
     rate_limit_retries = _count("rate_limit_retries", rate_limit_retries, 0)
     _check_prompts(prompts, index, _count("max_prompt_chars", max_prompt_chars, 1))
@@ -232,7 +237,7 @@ def run(items: Sequence[Any], prompts: Sequence[str], *, index: Any, agent: str 
             rate_limit_retries=rate_limit_retries, progress=False, chat_kwargs=chat_kwargs,
             checkpoint=checkpoint, model=model, extra_body=extra_body, stop=stop, on_row=on_row,
             pacer=pacer, max_prompt_chars=max_prompt_chars, cache=pipeline.mode.value,
-            name=name), total=len(prompts), agent=agent, progress=progress, name=name)
+            name=name, place=place), total=len(prompts), agent=agent, progress=progress, name=name)
     extras = {k: v for k, v in (("model", model), ("extra_body", extra_body)) if v is not None}
     kwargs = {**chat_kwargs, **extras}
     options = {**kwargs, "agent": _agent_key(agent)}
@@ -258,7 +263,7 @@ def run(items: Sequence[Any], prompts: Sequence[str], *, index: Any, agent: str 
                            concurrency=concurrency, client=client,
                            rate_limit_retries=rate_limit_retries, progress=progress, stop=stop,
                            on_row=on_row, pacer=pacer, already=n - len(todo),
-                           pipeline=pipeline, name=name)
+                           pipeline=pipeline, name=name, place=place)
     finally:
         if store is not None:
             store.close()
@@ -282,8 +287,9 @@ class _Rows:
     needs no key and makes no request), the agent's name resolved once."""
 
     def __init__(self, client: JunisClient | None, agent: Any, kwargs: dict[str, Any],
-                 pipeline: AnswerPipeline) -> None:
+                 pipeline: AnswerPipeline, place: Place = (None, None)) -> None:
         self._given = client
+        self._place = place
         self._agent = agent
         self._kwargs = kwargs
         self._pipeline = pipeline
@@ -315,7 +321,8 @@ class _Rows:
             prompt, agent=self._agent, session_id=kw.get("session_id"), system=kw.get("system"),
             temperature=kw.get("temperature"), max_tokens=kw.get("max_tokens"),
             model=kw.get("model"), extra_body=kw.get("extra_body"), stream=False,
-            origin=Origin.BATCH, cache_key="" if self._pipeline.cache is None else answer_key(
+            origin=Origin.BATCH, notebook=self._place[0], cell_id=self._place[1],
+            cache_key="" if self._pipeline.cache is None else answer_key(
                 _agent_key(self._agent), (), prompt, {**kw, "surface": "batch"}))
 
     def ask(self, prompt: str) -> _Row:
@@ -335,14 +342,15 @@ def _ask(todo: list[int], prompts: Sequence[str], rows: list[_Row | None],
          store: Checkpoint | None, *, agent: Any, kwargs: dict[str, Any], concurrency: int,
          client: JunisClient | None, rate_limit_retries: int, progress: bool | None,
          stop: threading.Event | None, on_row: OnRow | None, pacer: Pacer | None,
-         already: int, pipeline: AnswerPipeline, name: str) -> BaseException | None:
+         already: int, pipeline: AnswerPipeline, name: str,
+         place: Place = (None, None)) -> BaseException | None:
     """Ask the rows `todo`, filling `rows` (and the checkpoint) as each arrives; the interrupt
     that stopped it early, if one did."""
     if not todo:
         return None
     n = len(prompts)
     failed = 0
-    asker = _Rows(client, agent, kwargs, pipeline)
+    asker = _Rows(client, agent, kwargs, pipeline, place)
     if client is not None:
         checked_sync(client, "ask_many")
     if pipeline.mode is CacheMode.OFF:

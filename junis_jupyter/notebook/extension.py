@@ -6,6 +6,7 @@ IPython and into the process, listed in one place, each with its undoing.
     the usage ledger     the clients' default observers: every call writes a ledger row
     the request cap      the process-wide limiter (`JunisMagics.max_concurrent`)
     batches' cache       `ask_many` and `df.junis.ask` take the cells' cache mode and file
+    batches' place       their rows are logged and counted against the notebook and cell
     background batches   `ask_many(..., background=True)` jobs join `%junis jobs`
     df.junis             the DataFrame accessor, registered when pandas is imported (an import
                          hook on `sys.meta_path`, after_import.py), or at once if it already is
@@ -44,7 +45,7 @@ def current() -> JunisMagics | None:
 def hooks(ipython: Any, magic: JunisMagics) -> list[Hook]:
     """What loading `magic` into `ipython` installs, in order."""
     from ..client import limiter
-    from ..data import background, cache
+    from ..data import background, cache, place
     from .after_import import AfterImport
     state = magic.state
     accessor = AfterImport("pandas", _register_accessor)
@@ -76,6 +77,8 @@ def hooks(ipython: Any, magic: JunisMagics) -> list[Hook]:
         Hook("the request cap", lambda: _cap(state.options().max_concurrent), limiter.uninstall),
         Hook("batches' cache", lambda: cache.BATCH_DEFAULTS.append(state.batch_cache),
              lambda: _drop(cache.BATCH_DEFAULTS, state.batch_cache)),
+        Hook("batches' place", lambda: place.PLACES.append(state.place),
+             lambda: _drop(place.PLACES, state.place)),
         Hook("background batches", lambda: background.ADOPTERS.append(adopt),
              lambda: _drop(background.ADOPTERS, adopt)),
         Hook("%junis wait", lambda: transformers.append(await_wait),

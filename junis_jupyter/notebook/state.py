@@ -163,6 +163,10 @@ class KernelState:
         found = self.shell.user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME")
         return str(found) if str(found or "").endswith(".ipynb") else None
 
+    def place(self) -> tuple[str | None, str | None]:
+        """The notebook and the running cell: where a batch started now is asked from."""
+        return self.notebook_path(), self.cell_id
+
     # -- what a cell leaves -----------------------------------------------------------------
 
     def keep(self, result: ChatResult, out: str | None = None) -> None:

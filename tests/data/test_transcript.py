@@ -322,3 +322,37 @@ def test_a_long_answer_is_stored_whole_and_found(tmp_path: Path, monkeypatch: py
         kinds = [k for (k,) in conn.execute("SELECT typeof(answer) FROM turns ORDER BY id")]
     long_kind = "blob" if hasattr(sqlite3.Connection, "blobopen") else "text"
     assert kinds == ["text", long_kind, "text"]
+
+
+def test_a_batch_in_a_notebook_cell_is_logged_and_counted_against_it(
+        shell: Any, junis_env: Any) -> None:
+    """Batch rows carry the notebook and the cell that started them (the extension says where),
+    in the transcript log and in the usage ledger, in the foreground and in the background."""
+    shell.shell.user_ns["__session__"] = "reports/batch.ipynb"
+    try:
+        ran = shell.run("from junis_jupyter import ask_many\n"
+                        "ask_many(['[[chunks=1]] a', '[[chunks=1]] b'], progress=False, "
+                        "cache='off')", cell_id="batch-cell")
+        assert ran.error is None
+        ran = shell.run("job = ask_many(['[[chunks=1]] c'], progress=False, cache='off', "
+                        "background=True)", cell_id="bg-cell")
+        assert ran.error is None
+        shell.run("x = 1", cell_id="later-cell")       # the job finishes after its cell
+        shell.shell.user_ns["job"].wait()
+    finally:
+        del shell.shell.user_ns["__session__"]
+    log = frames.log()
+    batch = log[log["origin"] == "batch"].set_index("prompt")
+    assert list(batch["notebook"]) == ["reports/batch.ipynb"] * 3
+    assert batch.loc["[[chunks=1]] a", "cell_id"] == "batch-cell"
+    assert batch.loc["[[chunks=1]] c", "cell_id"] == "bg-cell"
+    calls = frames.usage()
+    chat = calls[calls["endpoint"] != "cache"]
+    by_cell = chat[chat["origin"] == "batch"].groupby("cell_id").size().to_dict()
+    assert by_cell == {"batch-cell": 2, "bg-cell": 1}
+
+
+def test_a_batch_outside_a_kernel_has_no_place(junis_env: Any) -> None:
+    ask_many(["[[chunks=1]] alone"], progress=False, cache="off")
+    row = frames.log().iloc[-1]
+    assert row["origin"] == "batch" and pd.isna(row["notebook"]) and pd.isna(row["cell_id"])
