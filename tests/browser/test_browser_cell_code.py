@@ -6,16 +6,12 @@ colours, so only what survives it shows). Debian's Chromium, driven by Playwrigh
 scripted answer holds a Python block. Screenshot: build/screenshots/cell_code.png."""
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support.lab import (LabServer, chromium, lab_with_emulator, open_notebook,
-                         skip_without_browser, trapped_page, xss_trap)
+from support.lab import LabServer, lab_fixtures, open_notebook
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(420)]
 
@@ -43,30 +39,7 @@ _LOOK = """(output) => {
 _COLOURS = {"nb": "rgb(0, 128, 0)", "o": "rgb(170, 34, 255)", "s1": "rgb(186, 33, 33)"}
 
 
-@pytest.fixture(scope="module")
-def scratch() -> Iterator[Path]:
-    skip_without_browser()
-    path = Path(tempfile.mkdtemp(prefix="junis-cell-code-"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def lab(scratch: Path) -> Iterator[LabServer]:
-    with lab_with_emulator(scratch, {"live.ipynb": CELLS}) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def browser(lab: LabServer) -> Iterator[Any]:
-    with chromium() as found:
-        yield found
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    with trapped_page(browser, xss_trap()) as opened:
-        yield opened
+lab, browser, page = lab_fixtures({"live.ipynb": CELLS}, "junis-cell-code-")
 
 
 def _run_elsewhere(path: Path, emulator: Any) -> None:
@@ -110,9 +83,9 @@ def test_code_is_highlighted_in_a_cell_as_in_the_panel(page: Any, lab: LabServer
     page.locator(".jp-Notebook .jp-Cell").nth(1).screenshot(path=str(SCREENSHOTS / "cell_code.png"))
 
 
-def test_code_keeps_its_look_through_the_sanitiser(page: Any, lab: LabServer, scratch: Path,
+def test_code_keeps_its_look_through_the_sanitiser(page: Any, lab: LabServer,
                                                    emulator: Any) -> None:
-    _run_elsewhere(scratch / "root" / "elsewhere.ipynb", emulator)
+    _run_elsewhere(lab.root_dir / "elsewhere.ipynb", emulator)
     open_notebook(page, lab, "elsewhere.ipynb", _SLOW)
     page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".junis-code").first.wait_for(
         timeout=_SLOW)

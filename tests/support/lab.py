@@ -27,6 +27,7 @@ class LabServer:
         import subprocess
 
         scratch = Path(scratch)
+        self.root_dir = Path(root_dir)      # where the served notebooks are
         for name in ("config", "data", "runtime", "settings", "workspaces", "ipython"):
             (scratch / name).mkdir(parents=True, exist_ok=True)
         # No news toasts, no update checks: a quiet screen and no traffic to unreachable hosts.
