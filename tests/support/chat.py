@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable
+
+from .server_process import ServerProcess
 
 PERSONA_ID = "jupyter-ai-personas::junis_jupyter::JunisPersona"
 
@@ -178,7 +179,7 @@ def without_jupyter_ai(config_dir: Path) -> None:
     server_extensions_config(config_dir, lambda name: not name.startswith(JUPYTER_AI_FAMILY))
 
 
-class ChatServer:
+class ChatServer(ServerProcess):
     """`jupyter server` in its own process group, with jupyterlab-chat and Jupyter AI's router
     and persona manager, a token, and throwaway config, data and runtime directories."""
 
@@ -186,53 +187,20 @@ class ChatServer:
                  app: str = "jupyter_server", keep: tuple[str, ...] = CHAT_EXTENSIONS,
                  extra_args: tuple[str, ...] = (), timeout: float = 60.0) -> None:
         import secrets
-        import socket
-        import subprocess
-        import sys
         for name in ("config", "data", "runtime"):
             (scratch / name).mkdir(parents=True, exist_ok=True)
         quiet_server_config(scratch / "config", keep)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
         self.token = secrets.token_hex(16)
-        self.url = f"http://127.0.0.1:{self.port}"
         self.runtime_dir = scratch / "runtime"
-        self.log_path = scratch / "server.log"
-        self.env = {**os.environ, **env, "JUPYTER_CONFIG_DIR": str(scratch / "config"),
-                    "JUPYTER_DATA_DIR": str(scratch / "data"),
-                    "JUPYTER_RUNTIME_DIR": str(self.runtime_dir), "PYTHONUNBUFFERED": "1"}
-        self._log = open(self.log_path, "w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", app, "--no-browser", f"--port={self.port}",
-             "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={self.token}",
-             "--allow-root", f"--ServerApp.root_dir={root}", *extra_args],
-            stdout=self._log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
-        self.pid = self.process.pid
-        self._wait_ready(timeout)
-
-    def _wait_ready(self, timeout: float) -> None:
-        import httpx
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the Jupyter server exited early:\n{self.log()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/api/status", headers=self.headers,
-                             timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"the Jupyter server did not start in {timeout:.0f} s")
+        super().__init__(app, [f"--IdentityProvider.token={self.token}",
+                               f"--ServerApp.root_dir={root}", *extra_args], {
+            **env, "JUPYTER_CONFIG_DIR": str(scratch / "config"),
+            "JUPYTER_DATA_DIR": str(scratch / "data"),
+            "JUPYTER_RUNTIME_DIR": str(self.runtime_dir)}, scratch / "server.log", timeout)
 
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"token {self.token}"}
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
     async def chat(self, path: str) -> ChatSocket:
         from tornado.httpclient import HTTPRequest
@@ -240,18 +208,3 @@ class ChatServer:
         ws = await websocket_connect(HTTPRequest(
             f"ws://127.0.0.1:{self.port}/api/chat/ws/{path}", headers=self.headers))
         return await ChatSocket.open(ws)
-
-    def stop(self) -> None:
-        """Stop the server (its process group), by pid."""
-        import signal
-        import subprocess
-        try:
-            os.killpg(self.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.pid, signal.SIGKILL)
-            self.process.wait()
-        self._log.close()

@@ -12,20 +12,20 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from .server_process import ServerProcess
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-class LabServer:
+class LabServer(ServerProcess):
     """A JupyterLab server in its own process group, with throwaway config, data and settings."""
+
+    what = "JupyterLab"
 
     def __init__(self, root_dir: os.PathLike[str] | str, scratch: os.PathLike[str] | str,
                  env: dict[str, str], timeout: float = 60.0) -> None:
-        import socket
-        import subprocess
-
         scratch = Path(scratch)
         self.root_dir = Path(root_dir)      # where the served notebooks are
         for name in ("config", "data", "runtime", "settings", "workspaces", "ipython"):
@@ -39,70 +39,17 @@ class LabServer:
         # suites use no chat, and litellm's looking for the network adds ~4 s to each start.
         from .chat import without_jupyter_ai
         without_jupyter_ai(scratch / "config")
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = scratch / "jupyterlab.log"
-        full_env = {**os.environ, **env,
-                    "JUPYTER_CONFIG_DIR": str(scratch / "config"),
-                    "JUPYTER_DATA_DIR": str(scratch / "data"),
-                    "JUPYTER_RUNTIME_DIR": str(scratch / "runtime"),
-                    "IPYTHONDIR": str(scratch / "ipython"),
-                    "PYTHONUNBUFFERED": "1"}
-        self._log = open(self.log_path, "w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={self.port}",
-             "--ServerApp.ip=127.0.0.1", "--ServerApp.token=", "--ServerApp.password=",
-             "--allow-root",
-             f"--ServerApp.root_dir={root_dir}", "--LabApp.news_url=None",
-             f"--LabApp.user_settings_dir={scratch / 'settings'}",
-             f"--LabApp.workspaces_dir={scratch / 'workspaces'}"],
-            stdout=self._log, stderr=subprocess.STDOUT, env=full_env, start_new_session=True)
-        self.pid = self.process.pid
-        self._wait_ready(timeout)
+        super().__init__("jupyterlab", [
+            "--ServerApp.token=", "--ServerApp.password=", f"--ServerApp.root_dir={root_dir}",
+            "--LabApp.news_url=None", f"--LabApp.user_settings_dir={scratch / 'settings'}",
+            f"--LabApp.workspaces_dir={scratch / 'workspaces'}"], {
+            **env, "JUPYTER_CONFIG_DIR": str(scratch / "config"),
+            "JUPYTER_DATA_DIR": str(scratch / "data"),
+            "JUPYTER_RUNTIME_DIR": str(scratch / "runtime"),
+            "IPYTHONDIR": str(scratch / "ipython")}, scratch / "jupyterlab.log", timeout)
 
-    def _wait_ready(self, timeout: float) -> None:
-        import time
-
-        import httpx
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited early:\n{self.log()[-3000:]}")
-            if f"127.0.0.1:{self.port}/lab" in self.log():
-                try:
-                    if httpx.get(self.url + "/api/status", timeout=2).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"JupyterLab did not start in {timeout:.0f} s:\n{self.log()[-3000:]}")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        """Stop the server and its kernels (its process group), by pid."""
-        import signal
-        import subprocess
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.pid, signal.SIGKILL)
-                self.process.wait()
-        else:
-            try:    # the server is gone; its kernels (same group) must not outlive it
-                os.killpg(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self._log.close()
+    def _started(self) -> bool:
+        return f"127.0.0.1:{self.port}/lab" in self.log()
 
 
 def xss_trap(*, record_alerts: bool = False) -> str:
