@@ -64,13 +64,16 @@ wheel-check: setup
 	bash scripts/wheel-check
 
 # The unit, client, data and emulator suites on the other Pythons that requires-python (>=3.10)
-# claims; `make test` runs everything on .venv's Python (3.11 on CI). Each Python gets its own
+# claims, and the notebook and reliability suites (real kernels, about 3 minutes more) on the
+# oldest of them; `make test` runs everything on .venv's Python (3.11 on CI). Each Python gets its own
 # venv, .venv-pyX.Y, made from pyenv's build (scripts/find-python; a Python it cannot find fails
 # the target, it is never skipped), with the `test` extra (pyproject.toml says why not `dev`).
 # JUNIS_FAIL_ON_SKIP=1: a skipped test fails the run too (tests/conftest.py), so nothing these
 # venvs lack goes untested unseen. Every Python runs even if one fails; .ci/run calls this.
 PYTHONS   ?= 3.10 3.13
 PY_SUITES := tests/unit tests/client tests/data tests/emulator
+PY_KERNEL_SUITES := tests/notebook tests/reliability
+PY_KERNEL_PYTHON ?= 3.10
 
 .PHONY: test-pythons
 
@@ -82,10 +85,12 @@ PY_SUITES := tests/unit tests/client tests/data tests/emulator
 
 test-pythons: $(PYTHONS:%=.venv-py%/.installed-stamp)
 	@failed=; for v in $(PYTHONS); do \
+	  suites="$(PY_SUITES)"; \
+	  if [ "$$v" = "$(PY_KERNEL_PYTHON)" ]; then suites="$$suites $(PY_KERNEL_SUITES)"; fi; \
 	  .venv-py$$v/bin/python -c 'import sys, pandas; print("test-pythons: Python", \
-	    sys.version.split()[0], "with pandas", pandas.__version__, "-", sys.argv[1])' "$(PY_SUITES)"; \
-	  JUNIS_FAIL_ON_SKIP=1 .venv-py$$v/bin/python -m pytest -q -p no:cacheprovider $(PY_SUITES) \
-	    || failed="$$failed $$v"; \
+	    sys.version.split()[0], "with pandas", pandas.__version__, "-", sys.argv[1])' "$$suites"; \
+	  JUNIS_FAIL_ON_SKIP=1 .venv-py$$v/bin/python -m pytest -q -p no:cacheprovider -m "not soak" \
+	    $$suites || failed="$$failed $$v"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "test-pythons: failed on Python$$failed"; exit 1; fi
 
