@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..client._isotime import fromisoformat
 from ..errors import ConfigurationError
-from .store_file import connect_store
+from .store_file import connect_store, immediate
 from .text import storable
 
 if TYPE_CHECKING:
@@ -164,9 +164,8 @@ class Ledger:
         conn = self._connect()
         try:
             while rows:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.execute(_INSERT, rows[0])
-                conn.execute("COMMIT")
+                with immediate(conn):
+                    conn.execute(_INSERT, rows[0])
                 rows.pop(0)
         finally:
             conn.close()

@@ -5,10 +5,11 @@ writer (other kernels write the same files); in WAL mode, so readers never block
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["BUSY_TIMEOUT_S", "connect_store"]
+__all__ = ["BUSY_TIMEOUT_S", "connect_store", "immediate"]
 
 BUSY_TIMEOUT_S = 10.0
 
@@ -31,3 +32,16 @@ def connect_store(path: Path, synchronous: str,
         conn.close()
         raise
     return conn
+
+
+@contextmanager
+def immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction on an autocommit connection, its write lock taken at the start (a
+    writer waits at BEGIN, never half-way), rolled back if the block fails."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -35,7 +35,7 @@ from .cuts import mask
 from .ledger import bound, format_time, parse_time
 from .ledger import default_path as ledger_path
 from .search_terms import fts_query, plain_terms
-from .store_file import connect_store
+from .store_file import connect_store, immediate
 from .text import storable
 
 if TYPE_CHECKING:
@@ -291,14 +291,9 @@ class Transcript:
     def _write(self, rows: list[tuple[Any, ...]], titles: list[tuple[str, str]]) -> None:
         conn = self._connect()
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate(conn):
                 _insert(conn, rows)
                 conn.executemany("INSERT OR IGNORE INTO titles VALUES (?, ?)", titles)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
         finally:
             conn.close()
 
@@ -338,14 +333,9 @@ class Transcript:
         try:
             conn = self._connect()
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
+                with immediate(conn):
                     for statement in _CATCH_UP.strip().split(";\n"):
                         conn.execute(statement)
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
             finally:
                 conn.close()
         except (sqlite3.Error, OSError) as exc:
