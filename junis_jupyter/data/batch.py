@@ -287,7 +287,7 @@ class _Rows:
     needs no key and makes no request), the agent's name resolved once."""
 
     def __init__(self, client: JunisClient | None, agent: Any, kwargs: dict[str, Any],
-                 pipeline: AnswerPipeline, place: Place = (None, None)) -> None:
+                 pipeline: AnswerPipeline, place: Place) -> None:
         self._given = client
         self._place = place
         self._agent = agent
@@ -343,7 +343,7 @@ def _ask(todo: list[int], prompts: Sequence[str], rows: list[_Row | None],
          client: JunisClient | None, rate_limit_retries: int, progress: bool | None,
          stop: threading.Event | None, on_row: OnRow | None, pacer: Pacer | None,
          already: int, pipeline: AnswerPipeline, name: str,
-         place: Place = (None, None)) -> BaseException | None:
+         place: Place) -> BaseException | None:
     """Ask the rows `todo`, filling `rows` (and the checkpoint) as each arrives; the interrupt
     that stopped it early, if one did."""
     if not todo:
