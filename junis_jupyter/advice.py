@@ -121,7 +121,7 @@ _TABLE: tuple[_Entry, ...] = (
                         _SERVER_KEY + ".")),
     _row(errors.AgentNotInvocableError, _always,
            lambda e, u: f"{e.message.rstrip('.')} (400 agent_not_invocable)",
-           lambda e, s: _other_agents(e, s)),
+           _other_agents),
     _row(errors.ConfigurationError, _always, lambda e, u: str(e), _remedy("")),
     _row(errors.StreamError, _always,
            lambda e, u: f"the answer broke off mid-stream ({e.message})",

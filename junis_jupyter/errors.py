@@ -110,13 +110,12 @@ class BadRequestError(APIError):
 
 class AgentNotInvocableError(BadRequestError, ConfigurationError):
     """An agent that cannot be asked directly (a sequential, parallel or loop agent, which only
-    the orchestrator runs). `alternatives` names those that can be, where the client knows them;
-    the client refuses such an agent before sending anything when it knows its type."""
+    the orchestrator runs). `alternatives` names those that can be, where the client knows them
+    (it fills them in from the agent listing when the service refuses the agent)."""
 
-    def __init__(self, message: str, *, alternatives: list[str] | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, message: str, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
-        self.alternatives = list(alternatives or [])
+        self.alternatives: list[str] = []
 
 
 class RateLimitError(APIError):

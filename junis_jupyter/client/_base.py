@@ -6,8 +6,8 @@ send it, inside a slot of the client's limiter (`limiter.py`) when it has one.""
 from __future__ import annotations
 
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
-from typing import Any, Generic, Literal, TypeVar
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, Generic, Literal, TypeVar, cast
 
 import httpx
 
@@ -163,6 +163,9 @@ class _AsyncStream(httpx.AsyncByteStream):
             self._slot.release()
 
 
+_Reader = TypeVar("_Reader")
+
+
 class StreamView:
     """The state of ChatStream and AsyncChatStream and its read-only face. The request is sent
     when the subclass first opens the stream."""
@@ -175,9 +178,22 @@ class StreamView:
         self._response: httpx.Response | None = None   # the answer whose body is being read
         self._asm: StreamAssembler | None = None
         # what the first iteration made: the chunks, or their text a read at a time (`_shape`)
-        self._gen: Generator[Any, None, None] | AsyncGenerator[Any, None] | None = None
+        self._gen: Any = None      # a Generator, or an AsyncGenerator
         self._shape: Any = None
         self._started = False
+
+    def _batches(self) -> Any:
+        """The chunks a network read at a time (the subclass's, sync or async)."""
+        raise NotImplementedError
+
+    def _iteration(self, shape: Callable[[Any], _Reader]) -> _Reader:
+        """The stream's one iterator, made by `shape` over its batches on the first read."""
+        if self._gen is None:
+            self._gen = shape(self._batches())
+            self._shape = shape
+        elif self._shape is not shape:
+            raise RuntimeError("a stream is read one way: by its chunks or by texts(), not both")
+        return cast(_Reader, self._gen)
 
     @property
     def text(self) -> str:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from types import AsyncGeneratorType
 from typing import Any, TypeVar
 
@@ -197,15 +197,6 @@ class AsyncChatStream(StreamView):
         """The answer's new text as it arrives, one piece per network read (its chunks' deltas
         joined): what a view that shows text wants, at a fraction of the calls of the chunks."""
         return self._iteration(joined_text)
-
-    def _iteration(self, shape: Callable[[AsyncIterator[list[ChatChunk]]],
-                                         AsyncGenerator[Any, None]]) -> AsyncGenerator[Any, None]:
-        if self._gen is None:
-            self._gen = shape(self._batches())
-            self._shape = shape
-        elif self._shape is not shape:
-            raise RuntimeError("a stream is read one way: by its chunks or by texts(), not both")
-        return self._gen
 
     async def __anext__(self) -> ChatChunk:
         return await self.__aiter__().__anext__()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from types import GeneratorType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -175,15 +175,6 @@ class ChatStream(StreamView):
         """The answer's new text as it arrives, one piece per network read (its chunks' deltas
         joined): what a view that shows text wants, at a fraction of the calls of the chunks."""
         return self._iteration(joined_text)
-
-    def _iteration(self, shape: Callable[[Iterator[list[ChatChunk]]], Generator[Any, None, None]]
-                   ) -> Generator[Any, None, None]:
-        if self._gen is None:
-            self._gen = shape(self._batches())
-            self._shape = shape
-        elif self._shape is not shape:
-            raise RuntimeError("a stream is read one way: by its chunks or by texts(), not both")
-        return self._gen
 
     def __next__(self) -> ChatChunk:
         return next(iter(self))

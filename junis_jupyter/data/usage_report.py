@@ -16,13 +16,13 @@ from typing import Any
 
 import pandas as pd
 
+from ..client.types import ORCHESTRATOR
 from ..errors import ConfigurationError
 from . import credits
 
 __all__ = ["summary", "plot", "show", "chat_calls", "agent_labels", "credit_rule", "CHAT"]
 
 CHAT = ("chat", "agent_chat")     # the ledger's endpoints of chat calls
-ORCHESTRATOR = "Orchestrator"     # what a chat call without an agent went to
 
 
 def _failed(df: pd.DataFrame) -> pd.Series:

@@ -8,11 +8,11 @@ from typing import Any
 
 import ipywidgets as w
 
+from ...client.types import ORCHESTRATOR
 from ..markdown import valid_unicode
 
 __all__ = ["NEW_CHAT", "ORCHESTRATOR", "Pickers"]
 
-ORCHESTRATOR = "Orchestrator"
 NEW_CHAT = "New chat"
 
 
