@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .. import config, errors
+from .. import errors
 from ..client.types import ChatResult, Usage
 from ..data import estimate
 from ..data.background import JobState
@@ -91,7 +91,7 @@ class CellPipeline:
         if opts.context:
             prompt = recent_code(state.shell, opts.context, cutter=cutter,
                                  max_chars=max(opts.max_string_chars, VIEW_CAP)) + prompt
-        prompt = config.scrub_keys(prompt, config.current_key())
+        prompt = cutter.mask(prompt)
         cuts = tuple(cutter.cuts)
         check_prompt(prompt, opts.max_prompt_chars, "%config JunisMagics.max_prompt_chars",
                      "it is counted after interpolation: put fewer rows in it, or use "
@@ -100,7 +100,7 @@ class CellPipeline:
         history = self._follow(opts, cell_id)
         plan = state.chain.plan(cell_id)
         if opts.dry_run:
-            state.show(dry_run(prompt, opts.system, history, plan, cuts))
+            state.show(dry_run(prompt, opts.system, history, plan, cutter))
             return None
         key = "" if CacheMode(opts.cache) is CacheMode.OFF else answer_key(
             opts.agent, [(t.agent, t.prompt, t.answer) for t in history], prompt, dict(

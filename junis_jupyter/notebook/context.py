@@ -3,11 +3,10 @@ preview of a turn that is not sent (`--dry-run`)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from typing import Any
 
 from ..data import estimate
-from ..data.cuts import Cut, Cutter, mask
+from ..data.cuts import Cutter
 from .chain import CellTurn, Plan
 from .preview import DryRun, Message
 
@@ -49,9 +48,11 @@ def recent_code(shell: Any, count: int, *, cutter: Cutter | None = None,
 
 
 def dry_run(prompt: str, system: str | None, history: tuple[CellTurn, ...], plan: Plan,
-            cuts: Sequence[Cut] = ()) -> DryRun:
+            cutter: Cutter) -> DryRun:
     """The messages a turn would send, and those its session already holds, each as it would go
-    (masked); the cuts made putting the prompt together; nothing is sent."""
+    (masked by the prompt's `cutter`); the cuts it made putting the prompt together; nothing is
+    sent."""
+    mask = cutter.mask
     messages: list[Message] = []
     held = "held by session " + plan.session_id if plan.session_id else "sent (seeds a new session)"
     if system:
@@ -65,4 +66,4 @@ def dry_run(prompt: str, system: str | None, history: tuple[CellTurn, ...], plan
     caption = (f"Dry run: nothing was sent. The turn would send {len(sent)} message"
                f"{'s' if len(sent) != 1 else ''}; the agent would read about {tokens:,} prompt "
                "tokens (an estimate: four characters a token).")
-    return DryRun(messages, caption, cuts)
+    return DryRun(messages, caption, tuple(cutter.cuts))

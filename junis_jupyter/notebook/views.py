@@ -82,8 +82,10 @@ def frame_to_markdown(df: Any, *, max_rows: int = 20, max_cell_chars: int = 200,
     columns = ([str(df.index.name or "")] if show_index else []) + [str(c) for c in df.columns]
     lines = ["| " + " | ".join(_cell(cutter, cells, c) for c in columns) + " |",
              "|" + "|".join("---" for _ in columns) + "|"]
-    # pandas 2 keeps None in a column of text where pandas 3 stores NaN: both read `nan`
-    text = ([False] if show_index else []) + [_is_text(df.iloc[:, i])
+    # pandas 2 keeps None in a column of text where pandas 3 stores NaN: both read `nan`. Only a
+    # column with a missing value among the rows shown is asked (asking reads the whole column).
+    missing = head.isna().any().to_numpy()
+    text = ([False] if show_index else []) + [bool(missing[i]) and _is_text(df.iloc[:, i])
                                               for i in range(len(df.columns))]
     pd = _pandas()
     for row in head.itertuples(index=show_index, name=None):
